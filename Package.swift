@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "pinlease",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pinleased", targets: ["pinleased"]),
+        .library(name: "PinCore", targets: ["PinCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "LinuxFS", dependencies: ["CLinux"], swiftSettings: strict),
+        .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
+        .target(
+            name: "PinCore",
+            dependencies: ["LinuxFS", "PinJSON", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PinServer",
+            dependencies: ["PinCore", "PinJSON", "CMicroHTTPD", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "pinleased",
+            dependencies: [
+                "PinServer", "PinCore", "PinJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
+        .testTarget(name: "PinCoreTests", dependencies: ["PinCore", "LinuxFS", "PinJSON"], swiftSettings: strict),
+        .testTarget(name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinJSON"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)
