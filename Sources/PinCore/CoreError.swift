@@ -1,0 +1,53 @@
+import Glibc
+import LinuxFS
+import PinJSON
+
+/// A failure of a core operation: a stable `code`, a one-line `detail` for people, and
+/// machine-readable `extensions` (for example `path`, `pids`, `reasons`, `report`).
+public struct CoreError: Error, Sendable, CustomStringConvertible {
+    public let code: CoreErrorCode
+    public let detail: String
+    public let extensions: JSONObject
+
+    public init(_ code: CoreErrorCode, _ detail: String, extensions: JSONObject = JSONObject()) {
+        self.code = code
+        self.detail = detail
+        self.extensions = extensions
+    }
+
+    public var description: String { "\(code.rawValue): \(detail)" }
+
+    /// The error as an RFC 9457 problem body without `status` (that belongs to the transport).
+    public var problemJSON: JSONObject {
+        var object: JSONObject = [
+            "type": .string("https://pinlease.dev/problems/\(code.rawValue)"),
+            "title": .string(code.title),
+            "detail": .string(detail),
+        ]
+        for key in extensions.keys { object[key] = extensions[key] }
+        return object
+    }
+
+    /// Maps a failed system call on `path` to the most specific core error.
+    static func from(_ error: LinuxError, path: String) -> CoreError {
+        var extensions: JSONObject = ["path": .string(path)]
+        switch error.errno {
+        case ENOENT:
+            return CoreError(.notFound, "\(path) does not exist", extensions: extensions)
+        case ENOTDIR:
+            return CoreError(.notFound, "\(path): a component of the path is not a directory", extensions: extensions)
+        case ELOOP:
+            return CoreError(.symlinkInPath, "\(path): a component of the path is a symbolic link", extensions: extensions)
+        case EXDEV:
+            return CoreError(.crossesMount, "\(path): the path crosses a mount point below its root", extensions: extensions)
+        case EROFS:
+            return CoreError(.readOnlyFilesystem, "\(path) is on a read-only filesystem", extensions: extensions)
+        case ENOSPC, EDQUOT:
+            return CoreError(.noSpace, "\(path): \(error.message)", extensions: extensions)
+        default:
+            extensions["errno"] = .string(error.name)
+            extensions["call"] = .string(error.call)
+            return CoreError(.systemError, "\(path): \(error.call) failed: \(error.message) (\(error.name))", extensions: extensions)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import PinJSON
+import Synchronization
+
+/// The identity of an inode: what the daemon compares, never the path alone.
+struct FileID: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+}
+
+/// At most one mutating operation (prepare, lock, unlock) per inode at a time.
+final class FileClaims: Sendable {
+    private let claimed = Mutex<Set<FileID>>([])
+
+    /// A claim on one inode, released when it is deallocated.
+    final class Claim: Sendable {
+        private let owner: FileClaims
+        private let id: FileID
+        fileprivate init(owner: FileClaims, id: FileID) {
+            self.owner = owner
+            self.id = id
+        }
+        deinit { _ = owner.claimed.withLock { $0.remove(id) } }
+    }
+
+    func claim(_ id: FileID, path: RootedPath) throws(CoreError) -> Claim {
+        let inserted = claimed.withLock { $0.insert(id).inserted }
+        guard inserted else {
+            throw CoreError(.busy, "another prepare, lock or unlock of \(path.canonical) is in progress", extensions: ["path": .string(path.canonical)])
+        }
+        return Claim(owner: self, id: id)
+    }
+}

@@ -1,0 +1,87 @@
+import PinJSON
+
+/// Why a file is not ready for long-term pinning; `code` is stable, `detail` is for people.
+public struct NotReadyReason: Sendable, Equatable {
+    public let code: String
+    public let detail: String
+    public let bytes: UInt64?
+}
+
+/// Bytes of the file by allocation state. `written + unwritten + hole + delalloc + inline`
+/// equals the file size; `shared` and `encoded` count allocated bytes that are also shared
+/// (reflinked) or encoded (compressed, encrypted).
+public struct LayoutBytes: Sendable, Equatable {
+    public var written: UInt64 = 0
+    public var unwritten: UInt64 = 0
+    public var hole: UInt64 = 0
+    public var shared: UInt64 = 0
+    public var delalloc: UInt64 = 0
+    public var inline: UInt64 = 0
+    public var encoded: UInt64 = 0
+}
+
+/// What the kernel says about a file's layout, and whether it is ready: full size, every
+/// byte in written, unshared, plain extents on the filesystem's main device (the kernel's
+/// swapfile activation rules plus "no unwritten extents").
+public struct LayoutReport: Sendable, Equatable, JSONRepresentable {
+    public let path: RootedPath
+    public let size: UInt64
+    public let blockSize: UInt64
+    public let fsType: String
+    public let mountPoint: String
+    public let dax: Bool
+    public let immutable: Bool
+    public let locked: Bool
+    /// `fiemap`, or `seek_data` where the filesystem has no FIEMAP (tmpfs).
+    public let extentSource: String
+    public let extentCount: Int
+    public let holeCount: Int
+    public let bytes: LayoutBytes
+    public let reasons: [NotReadyReason]
+
+    public var ready: Bool { reasons.isEmpty }
+
+    public var json: JSON {
+        .object([
+            "path": .string(path.canonical),
+            "root": .string(path.root),
+            "relative_path": .string(path.relative),
+            "size": .int(Int64(size)),
+            "block_size": .int(Int64(blockSize)),
+            "fs_type": .string(fsType),
+            "mount_point": .string(mountPoint),
+            "dax": .bool(dax),
+            "immutable": .bool(immutable),
+            "locked": .bool(locked),
+            "extent_source": .string(extentSource),
+            "extents": .int(Int64(extentCount)),
+            "holes": .int(Int64(holeCount)),
+            "bytes": .object([
+                "written": .int(Int64(bytes.written)),
+                "unwritten": .int(Int64(bytes.unwritten)),
+                "hole": .int(Int64(bytes.hole)),
+                "shared": .int(Int64(bytes.shared)),
+                "delalloc": .int(Int64(bytes.delalloc)),
+                "inline": .int(Int64(bytes.inline)),
+                "encoded": .int(Int64(bytes.encoded)),
+            ]),
+            "ready": .bool(ready),
+            "reasons": .array(reasons.map { reason in
+                var object: JSONObject = ["code": .string(reason.code), "detail": .string(reason.detail)]
+                if let bytes = reason.bytes { object["bytes"] = .int(Int64(bytes)) }
+                return .object(object)
+            }),
+        ])
+    }
+}
+
+extension LayoutReport {
+    /// The `not-ready` error for this report: every reason, and the report itself.
+    func notReadyError(suggestion: String) -> CoreError {
+        let reasonsJSON = json.objectValue?["reasons"] ?? .array([])
+        return CoreError(
+            .notReady,
+            "\(path.canonical) is not ready (" + reasons.map { "\($0.code): \($0.detail)" }.joined(separator: "; ") + "); \(suggestion)",
+            extensions: ["path": .string(path.canonical), "reasons": reasonsJSON, "report": json])
+    }
+}

@@ -1,0 +1,7 @@
+/// A user-supplied path, validated and split into its root and the path relative to it.
+/// `canonical` (`ROOT:relative`) is the one name the daemon uses for the file everywhere.
+public struct RootedPath: Sendable, Hashable {
+    public let root: String
+    public let relative: String
+    public var canonical: String { "\(root):\(relative)" }
+}

@@ -1,0 +1,135 @@
+import PinJSON
+import Synchronization
+
+/// A file the daemon has locked, or is in the middle of locking or unlocking, as recorded durably.
+struct LockRecord: Sendable, Equatable {
+    enum Phase: String, Sendable {
+        /// The flag may be about to be set: on recovery, undo what the daemon set.
+        case locking
+        case locked
+        /// The flag may be about to be cleared: on recovery, finish clearing.
+        case unlocking
+    }
+
+    var path: RootedPath
+    var device: UInt64
+    var inode: UInt64
+    var flagSetByDaemon: Bool
+    var phase: Phase
+    var lockedAt: String
+}
+
+/// A prepare operation as recorded durably.
+struct OperationRecord: Sendable {
+    var id: String
+    var kind: String
+    var path: String
+    var state: OperationState
+    var doneBytes: UInt64
+    var totalBytes: UInt64
+    var createdAt: String
+    var finishedAt: String?
+    var result: JSON?
+    var error: JSONObject?
+}
+
+/// The daemon's durable state in `<state-dir>/pinlease.db` (SQLite, WAL, synchronous=FULL).
+/// Every method returns only after its change is on disk.
+final class StateStore: Sendable {
+    private let database: Mutex<SQLiteDatabase>
+
+    init(directory: String) throws(CoreError) {
+        let database = try SQLiteDatabase(path: directory + "/pinlease.db")
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS locked_files (
+                path TEXT PRIMARY KEY, root TEXT NOT NULL, relative_path TEXT NOT NULL,
+                device INTEGER NOT NULL, inode INTEGER NOT NULL, flag_set_by_daemon INTEGER NOT NULL,
+                phase TEXT NOT NULL, locked_at TEXT NOT NULL)
+            """)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS operations (
+                id TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
+                done_bytes INTEGER NOT NULL, total_bytes INTEGER NOT NULL, created_at TEXT NOT NULL,
+                finished_at TEXT, result TEXT, error TEXT)
+            """)
+        self.database = Mutex(database)
+    }
+
+    func saveLock(_ record: LockRecord) throws(CoreError) {
+        try database.withLock { database throws(CoreError) in
+            try database.execute(
+                "INSERT OR REPLACE INTO locked_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [.text(record.path.canonical), .text(record.path.root), .text(record.path.relative),
+                 .int(Int64(bitPattern: record.device)), .int(Int64(bitPattern: record.inode)),
+                 .int(record.flagSetByDaemon ? 1 : 0), .text(record.phase.rawValue), .text(record.lockedAt)])
+        }
+    }
+
+    func deleteLock(_ path: RootedPath) throws(CoreError) {
+        try database.withLock { database throws(CoreError) in
+            try database.execute("DELETE FROM locked_files WHERE path = ?", [.text(path.canonical)])
+        }
+    }
+
+    func locks() throws(CoreError) -> [LockRecord] {
+        let rows = try database.withLock { database throws(CoreError) in
+            try database.query(
+                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at FROM locked_files ORDER BY path")
+        }
+        return rows.compactMap { row in
+            guard let root = row[0].text, let relative = row[1].text, let device = row[2].int, let inode = row[3].int,
+                  let flag = row[4].int, let phase = row[5].text.flatMap(LockRecord.Phase.init(rawValue:)),
+                  let lockedAt = row[6].text
+            else { return nil }
+            return LockRecord(
+                path: RootedPath(root: root, relative: relative), device: UInt64(bitPattern: device),
+                inode: UInt64(bitPattern: inode), flagSetByDaemon: flag != 0, phase: phase, lockedAt: lockedAt)
+        }
+    }
+
+    func saveOperation(_ record: OperationRecord) throws(CoreError) {
+        try database.withLock { database throws(CoreError) in
+            try database.execute(
+                "INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [.text(record.id), .text(record.kind), .text(record.path), .text(record.state.rawValue),
+                 .int(Int64(record.doneBytes)), .int(Int64(record.totalBytes)), .text(record.createdAt),
+                 record.finishedAt.map(SQLValue.text) ?? .null,
+                 record.result.map { .text(JSONCodec.encode($0)) } ?? .null,
+                 record.error.map { .text(JSONCodec.encode(.object($0))) } ?? .null])
+        }
+    }
+
+    func operations(where filter: String = "", _ parameters: [SQLValue] = []) throws(CoreError) -> [OperationRecord] {
+        let rows = try database.withLock { database throws(CoreError) in
+            try database.query(
+                "SELECT id, kind, path, state, done_bytes, total_bytes, created_at, finished_at, result, error FROM operations "
+                    + filter, parameters)
+        }
+        return rows.compactMap { row in
+            guard let id = row[0].text, let kind = row[1].text, let path = row[2].text,
+                  let state = row[3].text.flatMap(OperationState.init(rawValue:)), let done = row[4].int,
+                  let total = row[5].int, let createdAt = row[6].text
+            else { return nil }
+            return OperationRecord(
+                id: id, kind: kind, path: path, state: state, doneBytes: UInt64(done), totalBytes: UInt64(total),
+                createdAt: createdAt, finishedAt: row[7].text,
+                result: row[8].text.flatMap { try? JSONCodec.parse(Array($0.utf8)) },
+                error: row[9].text.flatMap { try? JSONCodec.parse(Array($0.utf8)).objectValue })
+        }
+    }
+
+    func operation(id: String) throws(CoreError) -> OperationRecord? {
+        try operations(where: "WHERE id = ?", [.text(id)]).first
+    }
+
+    /// Deletes finished operations beyond the newest `count`.
+    func pruneOperations(keeping count: Int) throws(CoreError) {
+        try database.withLock { database throws(CoreError) in
+            try database.execute(
+                """
+                DELETE FROM operations WHERE state != 'running' AND id NOT IN
+                    (SELECT id FROM operations ORDER BY created_at DESC LIMIT ?)
+                """, [.int(Int64(count))])
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Dispatch
+import Glibc
+import Logging
+import PinCore
+import PinServer
+
+/// SIGTERM and SIGINT stop the daemon gracefully (locks stay, they are durable); SIGHUP
+/// re-reads the tokens file. Never returns.
+enum SignalHandling {
+    static func run(server: PinHTTPServer, core: PinCoreService, tokens: TokenStore, logger: Logger) -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        let queue = DispatchQueue(label: "signals")
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                logger.info("signal \(number): stopping")
+                core.shutdown()
+                server.stop()
+                logger.info("stopped")
+                exit(0)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        hangup.setEventHandler {
+            do {
+                try tokens.reload()
+                logger.info("SIGHUP: tokens reloaded")
+            } catch {
+                logger.error("SIGHUP: tokens not reloaded, the previous set stays: \(error)")
+            }
+        }
+        hangup.resume()
+        sources.append(hangup)
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+}
