@@ -81,7 +81,6 @@ struct PinLeaseDaemon: ParsableCommand {
                 core: core, tokens: tokenStore, logger: logger)
             try server.start()
             for spec in roots { logger.info("root \(spec.name) = \(spec.path)") }
-            logger.info("listening on \(settings.listen)\(settings.unixSocket.map { " and unix:\($0)" } ?? "")")
             SignalHandling.run(server: server, core: core, tokens: tokenStore, logger: logger)
         } catch let error as CoreError {
             throw StartupError(error.detail)

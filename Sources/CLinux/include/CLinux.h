@@ -1,0 +1,119 @@
+// CLinux: the small C layer that LinuxFS needs to reach Linux APIs the Swift
+// importer cannot see (macros built from _IOR/_IOW, _GNU_SOURCE-only
+// constants and functions, raw syscalls without a glibc wrapper, and a
+// signal handler that must be async-signal-safe).
+//
+// The header itself only uses plain C types so that it imports the same way
+// with or without _GNU_SOURCE; every value is computed in shim.c, which is
+// compiled with _GNU_SOURCE.
+
+#ifndef CLINUX_H
+#define CLINUX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/statfs.h>   // struct statfs, fstatfs (not part of the Glibc module)
+#include <linux/fiemap.h>   // struct fiemap, struct fiemap_extent
+#include <linux/stat.h>     // struct statx (the same definition glibc uses)
+
+// MARK: ioctl requests
+
+extern const unsigned long CLINUX_FS_IOC_GETFLAGS;
+extern const unsigned long CLINUX_FS_IOC_SETFLAGS;
+extern const unsigned long CLINUX_FS_IOC_FSGETXATTR;
+extern const unsigned long CLINUX_FS_IOC_FIEMAP;
+
+// MARK: FIEMAP flags
+
+extern const uint32_t CLINUX_FIEMAP_FLAG_SYNC;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_LAST;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_UNKNOWN;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_DELALLOC;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_ENCODED;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_DATA_ENCRYPTED;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_NOT_ALIGNED;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_DATA_INLINE;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_DATA_TAIL;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_UNWRITTEN;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_MERGED;
+extern const uint32_t CLINUX_FIEMAP_EXTENT_SHARED;
+
+// MARK: inode flags (FS_IOC_GETFLAGS / FS_IOC_SETFLAGS) and xflags
+
+extern const uint32_t CLINUX_FS_IMMUTABLE_FL;
+extern const uint32_t CLINUX_FS_APPEND_FL;
+extern const uint32_t CLINUX_FS_NOCOW_FL;
+extern const uint32_t CLINUX_FS_DAX_FL;
+extern const uint32_t CLINUX_FS_XFLAG_REALTIME;
+
+// MARK: openat2 resolve flags and open flags hidden behind _GNU_SOURCE
+
+extern const uint64_t CLINUX_RESOLVE_NO_XDEV;
+extern const uint64_t CLINUX_RESOLVE_NO_MAGICLINKS;
+extern const uint64_t CLINUX_RESOLVE_NO_SYMLINKS;
+extern const uint64_t CLINUX_RESOLVE_BENEATH;
+extern const int CLINUX_O_DIRECT;
+extern const int CLINUX_O_PATH;
+
+// MARK: fcntl leases
+
+extern const int CLINUX_F_SETLEASE;
+extern const int CLINUX_F_GETLEASE;
+extern const int CLINUX_F_SETSIG;
+
+// MARK: fallocate modes
+
+extern const int CLINUX_FALLOC_FL_KEEP_SIZE;
+extern const int CLINUX_FALLOC_FL_PUNCH_HOLE;
+extern const int CLINUX_FALLOC_FL_ZERO_RANGE;
+extern const int CLINUX_FALLOC_FL_UNSHARE_RANGE;
+extern const int CLINUX_FALLOC_FL_WRITE_ZEROES;
+
+// MARK: lseek whence
+
+extern const int CLINUX_SEEK_DATA;
+extern const int CLINUX_SEEK_HOLE;
+
+// MARK: statx
+
+extern const unsigned int CLINUX_STATX_BASIC_STATS;
+extern const unsigned int CLINUX_STATX_MNT_ID;
+extern const uint64_t CLINUX_STATX_ATTR_IMMUTABLE;
+extern const uint64_t CLINUX_STATX_ATTR_APPEND;
+extern const uint64_t CLINUX_STATX_ATTR_DAX;
+extern const int CLINUX_AT_EMPTY_PATH;
+
+// MARK: statfs
+
+extern const unsigned long CLINUX_ST_RDONLY;
+
+// MARK: functions (all return -1 and set errno on failure, like the calls they wrap)
+
+/// openat2(2) through syscall(SYS_openat2 = 437) with a `struct open_how`.
+int clinux_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+/// statx(2) (glibc wrapper; declared only under _GNU_SOURCE).
+int clinux_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *out);
+
+/// fallocate(2) (glibc wrapper; declared only under _GNU_SOURCE).
+int clinux_fallocate(int fd, int mode, int64_t offset, int64_t length);
+
+/// ioctl(FS_IOC_FSGETXATTR): stores `fsx_xflags` of the file in `*xflags`.
+int clinux_get_xflags(int fd, uint32_t *xflags);
+
+/// The lease-break notification signal: SIGRTMIN + 4 (SIGRTMIN is a function call in glibc).
+int clinux_lease_break_signal(void);
+
+/// Installs (once per process) an SA_SIGINFO|SA_RESTART handler for `signo` that writes the
+/// `si_fd` of every kernel-generated delivery, as one `int`, to a nonblocking CLOEXEC pipe.
+/// Stores the pipe's read end in `*read_fd_out`. Later calls return the same read end.
+/// Returns 0, or -1 (pipe2 failed) / -2 (sigaction failed) with errno set.
+int clinux_install_lease_break_handler(int signo, int *read_fd_out);
+
+/// The short errno name, e.g. "ENOENT" (strerrorname_np), or NULL when unknown.
+const char *clinux_errno_name(int errnum);
+
+/// The English errno description (strerrordesc_np), or NULL when unknown. Thread-safe.
+const char *clinux_errno_description(int errnum);
+
+#endif

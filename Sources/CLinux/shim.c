@@ -1,0 +1,215 @@
+// Compiled with _GNU_SOURCE (Package.swift cSettings).
+#ifndef _GNU_SOURCE
+#error "CLinux must be compiled with _GNU_SOURCE"
+#endif
+
+#include "CLinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+
+// MARK: fallbacks for older headers (values from include/uapi/linux/*.h)
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef RESOLVE_NO_XDEV
+#define RESOLVE_NO_XDEV 0x01
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS 0x04
+#define RESOLVE_BENEATH 0x08
+#endif
+#ifndef FALLOC_FL_UNSHARE_RANGE
+#define FALLOC_FL_UNSHARE_RANGE 0x40
+#endif
+#ifndef FALLOC_FL_WRITE_ZEROES
+#define FALLOC_FL_WRITE_ZEROES 0x80
+#endif
+#ifndef SEEK_DATA
+#define SEEK_DATA 3
+#define SEEK_HOLE 4
+#endif
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000
+#endif
+#ifndef FS_DAX_FL
+#define FS_DAX_FL 0x02000000
+#endif
+#ifndef FS_XFLAG_REALTIME
+#define FS_XFLAG_REALTIME 0x00000001
+#endif
+#ifndef FIEMAP_EXTENT_SHARED
+#define FIEMAP_EXTENT_SHARED 0x00002000
+#endif
+
+// MARK: constants
+
+const unsigned long CLINUX_FS_IOC_GETFLAGS = FS_IOC_GETFLAGS;
+const unsigned long CLINUX_FS_IOC_SETFLAGS = FS_IOC_SETFLAGS;
+const unsigned long CLINUX_FS_IOC_FSGETXATTR = FS_IOC_FSGETXATTR;
+const unsigned long CLINUX_FS_IOC_FIEMAP = FS_IOC_FIEMAP;
+
+const uint32_t CLINUX_FIEMAP_FLAG_SYNC = FIEMAP_FLAG_SYNC;
+const uint32_t CLINUX_FIEMAP_EXTENT_LAST = FIEMAP_EXTENT_LAST;
+const uint32_t CLINUX_FIEMAP_EXTENT_UNKNOWN = FIEMAP_EXTENT_UNKNOWN;
+const uint32_t CLINUX_FIEMAP_EXTENT_DELALLOC = FIEMAP_EXTENT_DELALLOC;
+const uint32_t CLINUX_FIEMAP_EXTENT_ENCODED = FIEMAP_EXTENT_ENCODED;
+const uint32_t CLINUX_FIEMAP_EXTENT_DATA_ENCRYPTED = FIEMAP_EXTENT_DATA_ENCRYPTED;
+const uint32_t CLINUX_FIEMAP_EXTENT_NOT_ALIGNED = FIEMAP_EXTENT_NOT_ALIGNED;
+const uint32_t CLINUX_FIEMAP_EXTENT_DATA_INLINE = FIEMAP_EXTENT_DATA_INLINE;
+const uint32_t CLINUX_FIEMAP_EXTENT_DATA_TAIL = FIEMAP_EXTENT_DATA_TAIL;
+const uint32_t CLINUX_FIEMAP_EXTENT_UNWRITTEN = FIEMAP_EXTENT_UNWRITTEN;
+const uint32_t CLINUX_FIEMAP_EXTENT_MERGED = FIEMAP_EXTENT_MERGED;
+const uint32_t CLINUX_FIEMAP_EXTENT_SHARED = FIEMAP_EXTENT_SHARED;
+
+const uint32_t CLINUX_FS_IMMUTABLE_FL = FS_IMMUTABLE_FL;
+const uint32_t CLINUX_FS_APPEND_FL = FS_APPEND_FL;
+const uint32_t CLINUX_FS_NOCOW_FL = FS_NOCOW_FL;
+const uint32_t CLINUX_FS_DAX_FL = FS_DAX_FL;
+const uint32_t CLINUX_FS_XFLAG_REALTIME = FS_XFLAG_REALTIME;
+
+const uint64_t CLINUX_RESOLVE_NO_XDEV = RESOLVE_NO_XDEV;
+const uint64_t CLINUX_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+const uint64_t CLINUX_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
+const uint64_t CLINUX_RESOLVE_BENEATH = RESOLVE_BENEATH;
+const int CLINUX_O_DIRECT = O_DIRECT;
+const int CLINUX_O_PATH = O_PATH;
+
+const int CLINUX_F_SETLEASE = F_SETLEASE;
+const int CLINUX_F_GETLEASE = F_GETLEASE;
+const int CLINUX_F_SETSIG = F_SETSIG;
+
+const int CLINUX_FALLOC_FL_KEEP_SIZE = FALLOC_FL_KEEP_SIZE;
+const int CLINUX_FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
+const int CLINUX_FALLOC_FL_ZERO_RANGE = FALLOC_FL_ZERO_RANGE;
+const int CLINUX_FALLOC_FL_UNSHARE_RANGE = FALLOC_FL_UNSHARE_RANGE;
+const int CLINUX_FALLOC_FL_WRITE_ZEROES = FALLOC_FL_WRITE_ZEROES;
+
+const int CLINUX_SEEK_DATA = SEEK_DATA;
+const int CLINUX_SEEK_HOLE = SEEK_HOLE;
+
+const unsigned int CLINUX_STATX_BASIC_STATS = STATX_BASIC_STATS;
+const unsigned int CLINUX_STATX_MNT_ID = STATX_MNT_ID;
+const uint64_t CLINUX_STATX_ATTR_IMMUTABLE = STATX_ATTR_IMMUTABLE;
+const uint64_t CLINUX_STATX_ATTR_APPEND = STATX_ATTR_APPEND;
+const uint64_t CLINUX_STATX_ATTR_DAX = STATX_ATTR_DAX;
+const int CLINUX_AT_EMPTY_PATH = AT_EMPTY_PATH;
+
+const unsigned long CLINUX_ST_RDONLY = ST_RDONLY;
+
+// MARK: syscall wrappers
+
+int clinux_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int clinux_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *out) {
+    return statx(dirfd, path, flags, mask, out);
+}
+
+int clinux_fallocate(int fd, int mode, int64_t offset, int64_t length) {
+    return fallocate(fd, mode, (off_t)offset, (off_t)length);
+}
+
+int clinux_get_xflags(int fd, uint32_t *xflags) {
+    struct fsxattr attr;
+    memset(&attr, 0, sizeof attr);
+    if (ioctl(fd, FS_IOC_FSGETXATTR, &attr) != 0) {
+        return -1;
+    }
+    *xflags = attr.fsx_xflags;
+    return 0;
+}
+
+// MARK: lease-break signal
+
+int clinux_lease_break_signal(void) {
+    return SIGRTMIN + 4;
+}
+
+static volatile sig_atomic_t lease_pipe_write_fd = -1;
+static int lease_pipe_read_fd = -1;
+static pthread_mutex_t lease_install_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// Async-signal-safe: only write(2), errno preserved.
+static void lease_break_handler(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)context;
+    int saved_errno = errno;
+    int write_fd = lease_pipe_write_fd;
+    // si_code > 0 means the kernel generated it (POLL_MSG for a lease break);
+    // kill()/sigqueue() deliveries carry no meaningful si_fd and are ignored.
+    if (write_fd >= 0 && info != NULL && info->si_code > 0) {
+        int fd = info->si_fd;
+        ssize_t written;
+        do {
+            written = write(write_fd, &fd, sizeof fd);
+        } while (written < 0 && errno == EINTR);
+    }
+    errno = saved_errno;
+}
+
+int clinux_install_lease_break_handler(int signo, int *read_fd_out) {
+    pthread_mutex_lock(&lease_install_lock);
+    if (lease_pipe_read_fd >= 0) {
+        *read_fd_out = lease_pipe_read_fd;
+        pthread_mutex_unlock(&lease_install_lock);
+        return 0;
+    }
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        int saved_errno = errno;
+        pthread_mutex_unlock(&lease_install_lock);
+        errno = saved_errno;
+        return -1;
+    }
+    lease_pipe_write_fd = fds[1];
+
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = lease_break_handler;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(signo, &action, NULL) != 0) {
+        int saved_errno = errno;
+        lease_pipe_write_fd = -1;
+        close(fds[0]);
+        close(fds[1]);
+        pthread_mutex_unlock(&lease_install_lock);
+        errno = saved_errno;
+        return -2;
+    }
+    lease_pipe_read_fd = fds[0];
+    *read_fd_out = fds[0];
+    pthread_mutex_unlock(&lease_install_lock);
+    return 0;
+}
+
+// MARK: errno text
+
+const char *clinux_errno_name(int errnum) {
+    return strerrorname_np(errnum);
+}
+
+const char *clinux_errno_description(int errnum) {
+    return strerrordesc_np(errnum);
+}

@@ -1,0 +1,157 @@
+import PinCore
+import PinJSON
+
+/// Strict decoding of a JSON object request body: the media type must be JSON, the body a
+/// JSON object, every member known and of the expected type. Failures are 4xx ``Problem``s
+/// that name the offending field.
+struct JSONBody {
+    let object: JSONObject
+
+    init(object: JSONObject) {
+        self.object = object
+    }
+
+    /// Checks the media type and parses the body of `request` as a JSON object.
+    /// - Parameter example: a minimal valid body, quoted in the message for an empty body.
+    static func decode(_ request: HTTPRequest, example: String) throws(Problem) -> JSONBody {
+        if request.body.isEmpty && request.contentType == nil {
+            throw Problem(.invalidBody, "The request body is empty; send a JSON object such as \(example).")
+        }
+        try checkMediaType(request.contentType)
+        if request.body.isEmpty {
+            throw Problem(.invalidBody, "The request body is empty; send a JSON object such as \(example).")
+        }
+        let value: JSON
+        do {
+            value = try JSONCodec.parse(request.body)
+        } catch {
+            throw Problem(.invalidJSON, "Malformed JSON at line \(error.line), column \(error.column): \(error.message)",
+                          extensions: ["line": .int(Int64(error.line)), "column": .int(Int64(error.column))])
+        }
+        guard case .object(let object) = value else {
+            throw Problem(.invalidBody, "The request body must be a JSON object, not \(article(value.typeName)).",
+                          extensions: ["expected": "object"])
+        }
+        return JSONBody(object: object)
+    }
+
+    /// Accepts `application/json`, optionally with `charset=utf-8`; anything else is 415.
+    static func checkMediaType(_ contentType: String?) throws(Problem) {
+        guard let contentType else {
+            throw Problem(.unsupportedMediaType, "Send the body with Content-Type: application/json.")
+        }
+        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmed.lowercased() }
+        guard parts.first == "application/json" else {
+            throw Problem(.unsupportedMediaType, "Content-Type \(contentType.debugDescription) is not supported; use application/json.",
+                          extensions: ["content_type": .string(contentType)])
+        }
+        for parameter in parts.dropFirst() where !parameter.isEmpty {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmed }
+            guard pair.count == 2, pair[0] == "charset" else { continue }
+            let charset = pair[1].trimming("\"")
+            guard charset == "utf-8" || charset == "utf8" else {
+                throw Problem(.unsupportedMediaType, "Charset \(charset.debugDescription) is not supported; JSON bodies are UTF-8.",
+                              extensions: ["content_type": .string(contentType)])
+            }
+        }
+    }
+
+    /// Fails on the first member whose name is not in `allowed`.
+    func rejectUnknownFields(allowed: [String]) throws(Problem) {
+        if let unknown = object.keys.first(where: { !allowed.contains($0) }) {
+            let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
+            throw Problem(.invalidBody, "Unknown field \"\(unknown)\"; allowed fields are \(list).", extensions: ["field": .string(unknown)])
+        }
+    }
+
+    /// The string member `field`; nil when absent or null.
+    func optionalString(_ field: String) throws(Problem) -> String? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        case let other?: throw wrongType(field, expected: "string", got: other)
+        }
+    }
+
+    /// The string member `field`, which must be present.
+    func requiredString(_ field: String) throws(Problem) -> String {
+        guard let text = try optionalString(field) else { throw missing(field, expected: "string") }
+        return text
+    }
+
+    /// The Boolean member `field`; nil when absent or null.
+    func optionalBool(_ field: String) throws(Problem) -> Bool? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .bool(let flag)?: return flag
+        case let other?: throw wrongType(field, expected: "boolean", got: other)
+        }
+    }
+
+    /// The member `field` as one of `E`'s raw values; nil when absent or null.
+    func optionalEnum<E: RawRepresentable & CaseIterable>(_ field: String, as type: E.Type) throws(Problem) -> E? where E.RawValue == String {
+        guard let text = try optionalString(field) else { return nil }
+        guard let value = E(rawValue: text) else {
+            let list = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            throw Problem(.invalidBody, "Field \"\(field)\" must be one of \(list), not \(text.debugDescription).",
+                          extensions: ["field": .string(field), "expected": .array(E.allCases.map { .string($0.rawValue) })])
+        }
+        return value
+    }
+
+    /// A byte count: an integer >= 0 or a string such as "64MiB" (parsed by `ByteSize.parse`);
+    /// nil when absent or null. A negative or unparsable size is `invalid-size`, another type `invalid-body`.
+    func optionalSize(_ field: String) throws(Problem) -> UInt64? {
+        switch object[field] {
+        case nil, .null?:
+            return nil
+        case .int(let number)?:
+            guard number >= 0 else {
+                throw ProblemMapping.problem(for: CoreError(.invalidSize, "Field \"\(field)\" must not be negative (got \(number)).",
+                                                            extensions: ["field": .string(field)]))
+            }
+            return UInt64(number)
+        case .string(let text)?:
+            do {
+                return try ByteSize.parse(text)
+            } catch {
+                var extensions = error.extensions
+                extensions["field"] = .string(field)
+                throw ProblemMapping.problem(for: CoreError(error.code, error.detail, extensions: extensions))
+            }
+        case let other?:
+            throw Problem(.invalidBody, "Field \"\(field)\" must be an integer number of bytes or a string such as \"64MiB\", not \(Self.article(other.typeName)).",
+                          extensions: ["field": .string(field), "expected": "integer or string"])
+        }
+    }
+
+    private func wrongType(_ field: String, expected: String, got value: JSON) -> Problem {
+        Problem(.invalidBody, "Field \"\(field)\" must be \(Self.article(expected)), not \(Self.article(value.typeName)).",
+                extensions: ["field": .string(field), "expected": .string(expected)])
+    }
+
+    private func missing(_ field: String, expected: String) -> Problem {
+        Problem(.invalidBody, "Field \"\(field)\" (\(expected)) is required.", extensions: ["field": .string(field), "expected": .string(expected)])
+    }
+
+    /// "a string", "an integer", "null".
+    private static func article(_ typeName: String) -> String {
+        switch typeName {
+        case "null": "null"
+        case "integer", "object", "array": "an \(typeName)"
+        default: "a \(typeName)"
+        }
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs.
+    var trimmed: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+
+    /// The text without leading and trailing `character`s.
+    func trimming(_ character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}

@@ -1,0 +1,31 @@
+import PinCore
+import PinJSON
+
+/// `/v1/files*`: inspect, prepare, lock and unlock files, and list the tracked ones. Admin only.
+enum FilesRoutes {
+    static func routes(core: PinCoreService) -> [Route] {
+        [
+            Route("POST", "/v1/files/inspect", access: .admin) { request in
+                let body = try PathRequestBody.decode(request)
+                return .json(try core.inspect(path: body.path).json)
+            },
+            Route("POST", "/v1/files/prepare", access: .admin) { request in
+                let body = try PrepareRequestBody.decode(request)
+                guard body.isAsync else { return .json(try core.prepare(body.request).json) }
+                let operation = try core.startPrepare(body.request)
+                return .json(operation.json, status: 202, headers: [HTTPHeader("Location", OperationRoutes.location(of: operation.id))])
+            },
+            Route("POST", "/v1/files/lock-immutable", access: .admin) { request in
+                let body = try PathRequestBody.decode(request)
+                return .json(try core.lock(path: body.path).json)
+            },
+            Route("POST", "/v1/files/unlock", access: .admin) { request in
+                let body = try PathRequestBody.decode(request)
+                return .json(try core.unlock(path: body.path).json)
+            },
+            Route("GET", "/v1/files", access: .admin) { _ in
+                .json(["items": .array(core.trackedFiles().map(\.json))])
+            },
+        ]
+    }
+}

@@ -1,0 +1,138 @@
+import CMicroHTTPD
+import Dispatch
+import Logging
+import PinJSON
+import Synchronization
+
+/// What the libmicrohttpd callbacks work with: it receives bodies, suspends connections while
+/// a worker runs the handler, queues responses, keeps track of suspended connections for
+/// shutdown, and writes the access log. One engine serves every listener of a server.
+final class HTTPEngine: Sendable {
+    let dispatcher: RequestDispatcher
+    let maxBodyBytes: Int
+    let logger: Logger
+    private let workers = DispatchQueue(label: "pinlease.http.handlers", attributes: .concurrent)
+    private let inFlight = DispatchGroup()
+    private let registry = Mutex(Registry())
+
+    private struct Registry: ~Copyable {
+        var stopping = false
+        var suspended: [ObjectIdentifier: RequestContext] = [:]
+    }
+
+    init(dispatcher: RequestDispatcher, maxBodyBytes: Int, logger: Logger) {
+        self.dispatcher = dispatcher
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+    }
+
+    /// First call for a request (headers only). A declared `Content-Length` over the limit is
+    /// refused at once, before any body byte is read.
+    func begin(_ context: RequestContext, declaredLength: Int?) -> MHD_Result {
+        guard let declaredLength, declaredLength > maxBodyBytes else { return .YES }
+        return queue(bodyTooLargeResponse(), for: context)
+    }
+
+    /// A chunk of body. Past the limit nothing more is stored: a declared length was refused in
+    /// ``begin(_:declaredLength:)`` already; a chunked body is read and discarded so that the
+    /// 413 can be sent when it ends (MHD accepts a response only before or after the body),
+    /// but a client that keeps sending more than ``discardLimit`` extra bytes is disconnected.
+    func receive(_ chunk: UnsafeRawBufferPointer, for context: RequestContext) -> MHD_Result {
+        switch context.appendBody(chunk, limit: maxBodyBytes) {
+        case .stored, .exceededLimit:
+            return .YES
+        case .discarded(let total):
+            guard total <= Self.discardLimit else {
+                logger.notice("\(context.method) \(context.path): closing the connection after \(total) discarded body bytes")
+                return .NO
+            }
+            return .YES
+        }
+    }
+
+    /// How many bytes past the limit are read and thrown away before the connection is closed.
+    static let discardLimit = 64 << 20
+
+    /// The body is complete (or the connection was resumed): run the handler or send its response.
+    func complete(_ context: RequestContext) -> MHD_Result {
+        switch context.nextStep(bodyTooLarge: bodyTooLargeResponse) {
+        case .respond(let response):
+            return queue(response, for: context)
+        case .nothing:
+            return .YES
+        case .run(let request):
+            guard register(context) else {
+                return queue(.problem(Problem(.shuttingDown, "The daemon is shutting down; retry against the new instance.")), for: context)
+            }
+            workers.async(group: inFlight) { [self] in
+                let response = dispatcher.respond(to: request)
+                context.finish(with: response)
+                unregister(context)
+            }
+            return .YES
+        }
+    }
+
+    /// Access log line once MHD is done with the request.
+    func completed(_ context: RequestContext, termination: MHD_RequestTerminationCode) {
+        let elapsed = ContinuousClock.now - context.started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let duration = (milliseconds * 10).rounded() / 10
+        if let outcome = context.outcome {
+            logger.info("\(context.method) \(context.path) \(outcome.status) \(duration)ms \(outcome.bytes)B")
+        } else {
+            logger.debug("\(context.method) \(context.path) ended without a response (termination code \(termination.rawValue))")
+        }
+    }
+
+    /// Stops taking new handler work, waits up to `grace` for running handlers, then answers
+    /// every connection still suspended with 503 and resumes it, so MHD can be stopped.
+    func drain(grace: Duration) {
+        registry.withLock { $0.stopping = true }
+        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+        if inFlight.wait(timeout: .now() + seconds) == .timedOut {
+            logger.warning("request handlers still running after \(grace); answering them with 503")
+        }
+        let remaining = registry.withLock { Array($0.suspended.values) }
+        for context in remaining {
+            context.finish(with: .problem(Problem(.shuttingDown, "The daemon stopped before the request finished.")))
+        }
+    }
+
+    /// Suspends the connection and records it, unless the server is stopping. Suspending under
+    /// the registry lock guarantees ``drain(grace:)`` sees every suspended connection.
+    private func register(_ context: RequestContext) -> Bool {
+        registry.withLock { registry in
+            guard !registry.stopping else { return false }
+            registry.suspended[ObjectIdentifier(context)] = context
+            context.suspend()
+            return true
+        }
+    }
+
+    private func unregister(_ context: RequestContext) {
+        _ = registry.withLock { $0.suspended.removeValue(forKey: ObjectIdentifier(context)) }
+    }
+
+    private func bodyTooLargeResponse() -> HTTPResponse {
+        .problem(Problem(.bodyTooLarge, "The request body is larger than \(maxBodyBytes) bytes.", extensions: ["max_bytes": .int(Int64(maxBodyBytes))]))
+    }
+
+    /// Hands `response` to MHD. Common headers are added here.
+    private func queue(_ response: HTTPResponse, for context: RequestContext) -> MHD_Result {
+        let created = response.body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let created else {
+            logger.error("could not create a response for \(context.method) \(context.path)")
+            return .NO
+        }
+        defer { MHD_destroy_response(created) }
+        for header in response.headers + [HTTPHeader("Cache-Control", "no-store")] {
+            _ = MHD_add_response_header(created, header.name, header.value)
+        }
+        let result = MHD_queue_response(context.connection.raw, UInt32(response.status), created)
+        if result == .YES { context.markQueued(response) }
+        return result
+    }
+}

@@ -1,0 +1,25 @@
+/// A fully received request as route handlers see it.
+struct HTTPRequest: Sendable {
+    /// The method as sent, for example `POST`.
+    let method: String
+    /// The decoded path without the query string, for example `/v1/files/inspect`.
+    let path: String
+    /// The `Content-Type` header, if any.
+    let contentType: String?
+    /// The `Authorization` header, if any. Never logged.
+    let authorization: String?
+    /// The body bytes (at most the configured maximum).
+    let body: [UInt8]
+    /// Values of the `{name}` segments of the matched route pattern.
+    var parameters: [String: String] = [:]
+    /// Who sent the request, once authenticated.
+    var principal: Principal?
+
+    init(method: String, path: String, contentType: String? = nil, authorization: String? = nil, body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.contentType = contentType
+        self.authorization = authorization
+        self.body = body
+    }
+}

@@ -1,0 +1,105 @@
+import CMicroHTTPD
+import Glibc
+import Logging
+import PinCore
+import Synchronization
+
+/// The REST API over libmicrohttpd: one daemon (an epoll thread pool) per listener, TCP and
+/// optionally a Unix socket. Handlers run on worker threads while their connection is
+/// suspended, so a long `prepare` never blocks MHD's event loops.
+public final class PinHTTPServer: Sendable {
+    private let configuration: ServerConfiguration
+    private let engine: HTTPEngine
+    private let logger: Logger
+    private let listeners = Mutex<[Listener]>([])
+
+    /// A running MHD daemon and the socket it serves.
+    private struct Listener: @unchecked Sendable {
+        let daemon: OpaquePointer
+        let socket: ListeningSocket
+    }
+
+    /// A server for `core`, authenticating with `tokens`. Nothing listens until ``start()``.
+    public init(configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        engine = HTTPEngine(dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: logger),
+                            maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// The addresses being served, e.g. `["127.0.0.1:8470", "unix:/run/pinlease.sock"]`.
+    public var listeningAddresses: [String] {
+        listeners.withLock { $0.map(\.socket.address) }
+    }
+
+    /// Binds the TCP address (and the Unix socket when configured) and starts serving.
+    /// - Throws: ``HTTPServerError`` with a one-line reason; nothing is left listening then.
+    public func start() throws {
+        try listeners.withLock { (listeners: inout [Listener]) throws(HTTPServerError) in
+            guard listeners.isEmpty else { throw HTTPServerError("the server is already running") }
+            var sockets = [try ListeningSocket.tcp(host: configuration.listenHost, port: configuration.listenPort)]
+            do throws(HTTPServerError) {
+                if let path = configuration.unixSocketPath { sockets.append(try ListeningSocket.unix(path: path)) }
+                for socket in sockets {
+                    listeners.append(Listener(daemon: try startDaemon(on: socket), socket: socket))
+                }
+            } catch {
+                for listener in listeners { MHD_stop_daemon(listener.daemon) }
+                listeners = []
+                for socket in sockets { socket.close() }
+                throw error
+            }
+        }
+        for address in listeningAddresses { logger.info("listening on \(address)") }
+    }
+
+    /// Stops accepting connections, lets running handlers finish (up to the configured grace),
+    /// answers the rest with 503, then stops the daemons and closes the sockets. Idempotent.
+    public func stop() {
+        let running = listeners.withLock { listeners in
+            defer { listeners = [] }
+            return listeners
+        }
+        guard !running.isEmpty else { return }
+        // After quiescing, MHD no longer owns the listening socket (-1: it will close it itself).
+        let quiesced = running.map { MHD_quiesce_daemon($0.daemon) >= 0 }
+        engine.drain(grace: .seconds(Int64(configuration.shutdownGraceSeconds)))
+        for (listener, ownSocket) in zip(running, quiesced) {
+            MHD_stop_daemon(listener.daemon)
+            if ownSocket {
+                listener.socket.close()
+            } else if let path = listener.socket.unixPath {
+                unlink(path)
+            }
+        }
+        logger.info("HTTP server stopped")
+    }
+
+    private func startDaemon(on socket: ListeningSocket) throws(HTTPServerError) -> OpaquePointer {
+        let engineCls = Unmanaged.passUnretained(engine).toOpaque()
+        var options = [
+            MHD_OptionItem(option: .EXTERNAL_LOGGER, value: unsafeBitCast(pinMHDLog as MHD_LogCallback, to: Int.self), ptr_value: engineCls),
+            MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(pinRequestCompleted as MHD_RequestCompletedCallback, to: Int.self),
+                           ptr_value: engineCls),
+            MHD_OptionItem(option: .LISTEN_SOCKET, value: Int(socket.fd), ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(configuration.connectionLimit), ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: Int(configuration.connectionTimeoutSeconds), ptr_value: nil),
+        ]
+        if configuration.threads > 1 {
+            options.append(MHD_OptionItem(option: .THREAD_POOL_SIZE, value: Int(configuration.threads), ptr_value: nil))
+        }
+        options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+        let flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+        let daemon = options.withUnsafeBufferPointer { items in
+            cmhd_start_daemon(flags, 0, pinAccessHandler, engineCls, items.baseAddress)
+        }
+        guard let daemon else {
+            throw HTTPServerError("cannot serve on \(socket.address): libmicrohttpd failed to start (see the log above)")
+        }
+        return daemon
+    }
+}

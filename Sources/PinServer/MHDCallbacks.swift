@@ -1,0 +1,60 @@
+import CMicroHTTPD
+import Glibc
+import Logging
+
+// The C callbacks given to libmicrohttpd. They are top-level functions (never closures in
+// main.swift, which would be main-actor isolated) and only translate between C and the
+// `HTTPEngine` passed as their closure pointer (unretained: the server outlives its daemons).
+
+/// `MHD_AccessHandlerCallback`: called once with the headers, once per body chunk, then with
+/// no data when the body is complete, and once more after each resume.
+func pinAccessHandler(
+    _ engineCls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?, _ url: UnsafePointer<CChar>?,
+    _ method: UnsafePointer<CChar>?, _ version: UnsafePointer<CChar>?, _ uploadData: UnsafePointer<CChar>?,
+    _ uploadDataSize: UnsafeMutablePointer<Int>?, _ requestCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> MHD_Result {
+    guard let engineCls, let connection, let uploadDataSize, let requestCls else { return .NO }
+    let engine = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue()
+    guard let stored = requestCls.pointee else {
+        let context = RequestContext(
+            method: method.map { String(cString: $0) } ?? "",
+            path: url.map { String(cString: $0) } ?? "/",
+            contentType: headerValue(connection, "Content-Type"),
+            authorization: headerValue(connection, "Authorization"),
+            connection: ConnectionHandle(raw: connection))
+        requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
+        return engine.begin(context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) })
+    }
+    let context = Unmanaged<RequestContext>.fromOpaque(stored).takeUnretainedValue()
+    if uploadDataSize.pointee > 0 {
+        let chunk = UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee)
+        uploadDataSize.pointee = 0
+        return engine.receive(chunk, for: context)
+    }
+    return engine.complete(context)
+}
+
+/// `MHD_RequestCompletedCallback`: writes the access log line and releases the request state.
+func pinRequestCompleted(
+    _ engineCls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ requestCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ termination: MHD_RequestTerminationCode
+) {
+    guard let engineCls, let requestCls, let stored = requestCls.pointee else { return }
+    requestCls.pointee = nil
+    let context = Unmanaged<RequestContext>.fromOpaque(stored).takeRetainedValue()
+    Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().completed(context, termination: termination)
+}
+
+/// `MHD_LogCallback`: libmicrohttpd's own error messages, through the server's logger.
+func pinMHDLog(_ engineCls: UnsafeMutableRawPointer?, _ format: UnsafePointer<CChar>?, _ arguments: CVaListPointer?) {
+    guard let engineCls, let format, let arguments else { return }
+    var buffer = [CChar](repeating: 0, count: 512)
+    _ = vsnprintf(&buffer, buffer.count, format, arguments)
+    let message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingWhitespace
+    Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger.warning("libmicrohttpd: \(message)")
+}
+
+/// A request header (case-insensitive), or nil.
+private func headerValue(_ connection: OpaquePointer, _ name: String) -> String? {
+    MHD_lookup_connection_value(connection, .HEADER_KIND, name).map { String(cString: $0) }
+}

@@ -1,0 +1,38 @@
+/// Where and how the HTTP server listens.
+public struct ServerConfiguration: Sendable {
+    /// The TCP address: an IPv4 or IPv6 literal (`127.0.0.1`, `::1`, `[::1]`) or a host name.
+    public var listenHost: String
+    public var listenPort: UInt16
+    /// When set, the API is also served on this Unix socket (created with mode 0660).
+    public var unixSocketPath: String?
+    /// Larger request bodies are refused with 413.
+    public var maxBodyBytes: Int
+    /// Concurrent connections per listener.
+    public var connectionLimit: UInt32
+    /// Idle connections are closed after this many seconds (0: never).
+    public var connectionTimeoutSeconds: UInt32
+    /// libmicrohttpd event-loop threads per listener.
+    public var threads: UInt32
+    /// How long ``PinHTTPServer/stop()`` waits for running handlers before answering them 503.
+    public var shutdownGraceSeconds: UInt32
+
+    public init(
+        listenHost: String = "127.0.0.1",
+        listenPort: UInt16 = 8470,
+        unixSocketPath: String? = nil,
+        maxBodyBytes: Int = 1 << 20,
+        connectionLimit: UInt32 = 256,
+        connectionTimeoutSeconds: UInt32 = 30,
+        threads: UInt32 = 4,
+        shutdownGraceSeconds: UInt32 = 10
+    ) {
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.unixSocketPath = unixSocketPath
+        self.maxBodyBytes = maxBodyBytes
+        self.connectionLimit = connectionLimit
+        self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        self.threads = threads
+        self.shutdownGraceSeconds = shutdownGraceSeconds
+    }
+}
