@@ -20,11 +20,15 @@ public final class PinHTTPServer: Sendable {
     }
 
     /// A server for `core`, authenticating with `tokens`. Nothing listens until ``start()``.
-    public init(configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger) {
+    public convenience init(configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger) {
+        self.init(configuration: configuration, dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: logger), logger: logger)
+    }
+
+    /// A server for any set of routes (tests use their own).
+    init(configuration: ServerConfiguration, dispatcher: RequestDispatcher, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        engine = HTTPEngine(dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: logger),
-                            maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+        engine = HTTPEngine(dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes, logger: logger)
     }
 
     deinit {

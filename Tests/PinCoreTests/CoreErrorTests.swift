@@ -1,5 +1,6 @@
 import Glibc
 import LinuxFS
+import PinJSON
 import Testing
 @testable import PinCore
 

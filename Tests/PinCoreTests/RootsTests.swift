@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func pathsResolveToTheirRoot() throws {
-        try withRoots { roots in
+        try withRoots { roots throws in
             #expect(try roots.resolve("a/./b.bin") == RootedPath(root: "one", relative: "a/b.bin"))
             #expect(try roots.resolve("two:x.bin").canonical == "two:x.bin")
             #expect(try roots.resolve("dir/with:colon").canonical == "one:dir/with:colon")
@@ -30,7 +30,7 @@ import Testing
         ("../x", .pathTraversal), ("a/../../x", .pathTraversal), ("nope:a.bin", .unknownRoot), (".", .isADirectory),
     ])
     func lexicallyBadPathsAreRefused(path: String, code: CoreErrorCode) throws {
-        try withRoots { roots in
+        try withRoots { roots throws in
             #expect { try roots.resolve(path) } throws: { ($0 as? CoreError)?.code == code }
         }
     }
