@@ -98,7 +98,7 @@ public final class PinCoreService: Sendable {
             }
             if try roots.createIfMissing(rooted) { logger.info("created \(rooted.canonical)") }
         }
-        let (file, status) = try roots.open(rooted, flags: .readWrite)
+        let status = try roots.open(rooted, flags: .readOnly).status
         let id = FileID(device: status.device, inode: status.inode)
         let pathExtension: JSONObject = ["path": .string(rooted.canonical)]
         if locker.lockedFile(device: status.device, inode: status.inode) != nil {
@@ -120,6 +120,10 @@ public final class PinCoreService: Sendable {
         }
         try requireNoOtherWriters(rooted, status: status)
         let claim = try claims.claim(id, path: rooted)
+        let (file, reopened) = try roots.open(rooted, flags: .readWrite)
+        guard reopened.device == status.device, reopened.inode == status.inode else {
+            throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being checked", extensions: pathExtension)
+        }
         let direct = try? roots.open(rooted, flags: [.readWrite, .direct]).file
         return { [logger] progress throws(CoreError) in
             defer { withExtendedLifetime(claim) {} }

@@ -9,6 +9,7 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     /// The byte offset of the error from the start of the text.
     public let position: Int
 
+    /// An error at `line`/`column` (1-based) and byte `position`.
     public init(message: String, line: Int, column: Int, position: Int) {
         self.message = message
         self.line = line

@@ -46,11 +46,3 @@ enum AdminTokenFile {
         logger.warning("admin token file \(path) was readable by others; changed its mode to 0600")
     }
 }
-
-extension String {
-    /// The text without leading and trailing spaces, tabs and line breaks.
-    var trimmingWhitespace: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
-    }
-}

@@ -1,5 +1,6 @@
 import CMicroHTTPD
 import Dispatch
+import Glibc
 import Logging
 import PinJSON
 import Synchronization
@@ -11,7 +12,6 @@ final class HTTPEngine: Sendable {
     let dispatcher: RequestDispatcher
     let maxBodyBytes: Int
     let logger: Logger
-    private let workers = DispatchQueue(label: "pinlease.http.handlers", attributes: .concurrent)
     private let inFlight = DispatchGroup()
     private let registry = Mutex(Registry())
 
@@ -62,9 +62,12 @@ final class HTTPEngine: Sendable {
             return .YES
         case .run(let request):
             guard register(context) else {
-                return queue(.problem(Problem(.shuttingDown, "The daemon is shutting down; retry against the new instance.")), for: context)
+                return queue(.problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")), for: context)
             }
-            workers.async(group: inFlight) { [self] in
+            // A serial queue per request targets Dispatch's overcommit pool, which starts a thread
+            // whenever none is idle; a shared concurrent queue is capped at one thread per core,
+            // so a few long prepares would hold up every other request.
+            DispatchQueue(label: "pinlease.http.request").async(group: inFlight) { [self] in
                 let response = dispatcher.respond(to: request)
                 context.finish(with: response)
                 unregister(context)
@@ -75,6 +78,7 @@ final class HTTPEngine: Sendable {
 
     /// Access log line once MHD is done with the request.
     func completed(_ context: RequestContext, termination: MHD_RequestTerminationCode) {
+        context.markCompleted()
         let elapsed = ContinuousClock.now - context.started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let duration = (milliseconds * 10).rounded() / 10
@@ -85,17 +89,24 @@ final class HTTPEngine: Sendable {
         }
     }
 
-    /// Stops taking new handler work, waits up to `grace` for running handlers, then answers
-    /// every connection still suspended with 503 and resumes it, so MHD can be stopped.
+    /// Stops taking new handler work and waits up to `grace` for running handlers; those still
+    /// running are answered 503. Every connection that had a handler running is resumed, and
+    /// MHD gets up to a second to send those responses, so MHD can then be stopped.
     func drain(grace: Duration) {
-        registry.withLock { $0.stopping = true }
+        let running = registry.withLock { registry in
+            registry.stopping = true
+            return Array(registry.suspended.values)
+        }
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         if inFlight.wait(timeout: .now() + seconds) == .timedOut {
             logger.warning("request handlers still running after \(grace); answering them with 503")
         }
-        let remaining = registry.withLock { Array($0.suspended.values) }
-        for context in remaining {
+        for context in running {
             context.finish(with: .problem(Problem(.shuttingDown, "The daemon stopped before the request finished.")))
+        }
+        let deadline = ContinuousClock.now + .seconds(1)
+        while running.contains(where: { !$0.isCompleted }) && ContinuousClock.now < deadline {
+            usleep(10_000)
         }
     }
 

@@ -13,7 +13,8 @@ public final class PinHTTPServer: Sendable {
     private let logger: Logger
     private let listeners = Mutex<[Listener]>([])
 
-    /// A running MHD daemon and the socket it serves.
+    /// A running MHD daemon and the socket it serves. Unchecked: the daemon pointer is only
+    /// used by `stop()`, after it was taken out of the mutex.
     private struct Listener: @unchecked Sendable {
         let daemon: OpaquePointer
         let socket: ListeningSocket

@@ -20,6 +20,7 @@ final class RequestContext: Sendable {
         var phase = Phase.receiving
         var status: Int?
         var responseBytes = 0
+        var completed = false
     }
 
     private enum Phase {
@@ -122,6 +123,16 @@ final class RequestContext: Sendable {
             state.status = response.status
             state.responseBytes = response.body.count
         }
+    }
+
+    /// Records that MHD reported the request complete (its response sent or the connection gone).
+    func markCompleted() {
+        state.withLock { $0.completed = true }
+    }
+
+    /// Whether MHD reported the request complete.
+    var isCompleted: Bool {
+        state.withLock { $0.completed }
     }
 
     /// Status and body size of the queued response, if one was queued.

@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import PinCore
+import PinJSON
+import Synchronization
+import Testing
+@testable import PinServer
+
+/// libmicrohttpd end to end with a test route table: body limits, suspension while handlers
+/// block, the Unix socket, and shutdown with handlers still running.
+@Suite("HTTP server", .serialized)
+struct HTTPServerTests {
+    static let token = "server-test-token"
+
+    static func dispatcher() -> RequestDispatcher {
+        let tokens = TokenStore(entries: [.init(token: Array(token.utf8), principal: Principal(role: .admin, holder: nil))],
+                                tokensFile: nil, adminTokenPath: nil, logger: .test)
+        return RequestDispatcher(
+            router: Router([
+                Route("GET", "/healthz", access: .anonymous) { _ in .json(["status": "ok"]) },
+                Route("GET", "/sleep/{ms}", access: .anonymous) { request in
+                    usleep(UInt32(request.parameters["ms"].flatMap { Int($0) } ?? 0) * 1000)
+                    return .json(["slept": .string(request.parameters["ms"] ?? "")])
+                },
+                Route("POST", "/v1/echo", access: .admin) { request in
+                    .json(["path": .string(try PathRequestBody.decode(request).path), "bytes": .int(Int64(request.body.count))])
+                },
+            ]),
+            tokens: tokens, logger: .test)
+    }
+
+    /// Runs `body` against a started server on an ephemeral port, then stops it.
+    static func withServer(
+        maxBodyBytes: Int = 1024, threads: UInt32 = 2, unixSocket: String? = nil, grace: UInt32 = 5,
+        _ body: (PinHTTPServer, UInt16) throws -> Void
+    ) throws {
+        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, unixSocketPath: unixSocket, maxBodyBytes: maxBodyBytes,
+                                                threads: threads, shutdownGraceSeconds: grace)
+        let server = PinHTTPServer(configuration: configuration, dispatcher: dispatcher(), logger: .test)
+        try server.start()
+        defer { server.stop() }
+        let address = try #require(server.listeningAddresses.first)
+        let port = try #require(address.split(separator: ":").last.flatMap { UInt16($0) })
+        try body(server, port)
+    }
+
+    /// Runs `work` on `count` dedicated threads at once and returns the results in order.
+    static func concurrently<T: Sendable>(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+        let results = Mutex<[Int: Result<T, any Error>]>([:])
+        let done = DispatchGroup()
+        for index in 0..<count {
+            done.enter()
+            Thread.detachNewThread {
+                let result = Result { try work(index) }
+                results.withLock { $0[index] = result }
+                done.leave()
+            }
+        }
+        done.wait()
+        return results.withLock { all in (0..<count).map { all[$0]! } }
+    }
+
+    @Test("a request is answered with JSON and no-store")
+    func basic() throws {
+        try Self.withServer { _, port in
+            let reply = try RawHTTPClient.send(.tcp(port: port), "GET", "/healthz")
+            #expect(reply.status == 200)
+            #expect(reply.header("Content-Type") == "application/json")
+            #expect(reply.header("Cache-Control") == "no-store")
+            #expect(try JSONCodec.parse(Array(reply.body.utf8)) == ["status": "ok"])
+        }
+    }
+
+    @Test("a POST body reaches the handler")
+    func postBody() throws {
+        try Self.withServer { _, port in
+            let body = Array(#"{"path":"data:a.bin"}"#.utf8)
+            let headers = ["Authorization": "Bearer \(Self.token)", "Content-Type": "application/json"]
+            for chunked in [false, true] {
+                let reply = try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: body, chunked: chunked)
+                #expect(reply.status == 200)
+                #expect(try JSONCodec.parse(Array(reply.body.utf8)) == ["path": "data:a.bin", "bytes": .int(Int64(body.count))])
+            }
+        }
+    }
+
+    @Test("bodies over the limit are 413, by declared length and by chunked stream")
+    func bodyTooLarge() throws {
+        try Self.withServer(maxBodyBytes: 1024) { _, port in
+            let headers = ["Authorization": "Bearer \(Self.token)", "Content-Type": "application/json"]
+            let large = Array(#"{"path":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + Array(#""}"#.utf8)
+            for chunked in [false, true] {
+                let reply = try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: large, chunked: chunked)
+                #expect(reply.status == 413, "chunked: \(chunked)")
+                #expect(reply.header("Content-Type") == "application/problem+json")
+                #expect(reply.body.contains("https://pinlease.dev/problems/body-too-large"))
+            }
+            let exact = Array(#"{"path":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 1024 - 11) + Array(#""}"#.utf8)
+            #expect(exact.count == 1024)
+            #expect(try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: exact).status == 200)
+        }
+    }
+
+    @Test("blocking handlers run on workers, not on MHD's threads")
+    func handlersDoNotBlockEventLoop() throws {
+        try Self.withServer(threads: 1) { _, port in
+            let started = ContinuousClock.now
+            let results = Self.concurrently(12) { _ in try RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/500").status }
+            let elapsed = ContinuousClock.now - started
+            #expect(results.allSatisfy { (try? $0.get()) == 200 })
+            #expect(elapsed < .seconds(4), "12 × 500 ms handlers took \(elapsed) on one MHD thread")
+        }
+    }
+
+    @Test("health answers while slow handlers run")
+    func healthDuringSlowWork() throws {
+        try Self.withServer(threads: 1) { _, port in
+            let slowDone = DispatchGroup()
+            for _ in 0..<8 {
+                slowDone.enter()
+                Thread.detachNewThread {
+                    _ = try? RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/1500")
+                    slowDone.leave()
+                }
+            }
+            usleep(300_000)
+            let started = ContinuousClock.now
+            let reply = try RawHTTPClient.send(.tcp(port: port), "GET", "/healthz")
+            let elapsed = ContinuousClock.now - started
+            #expect(reply.status == 200)
+            #expect(elapsed < .milliseconds(1000), "healthz took \(elapsed) behind 8 slow handlers")
+            slowDone.wait()
+        }
+    }
+
+    @Test("the Unix socket serves the same API with mode 0660 and is removed on stop")
+    func unixSocket() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("api.sock")
+        directory.write("api.sock", "")
+        unlink(path)
+        try Self.withServer(unixSocket: path) { server, _ in
+            #expect(server.listeningAddresses.contains("unix:\(path)"))
+            var info = stat()
+            #expect(lstat(path, &info) == 0 && info.st_mode & 0o777 == 0o660)
+            let reply = try RawHTTPClient.send(.unix(path: path), "GET", "/healthz")
+            #expect(reply.status == 200)
+        }
+        var info = stat()
+        #expect(lstat(path, &info) != 0)
+    }
+
+    @Test("a stale socket file is replaced; a regular file in the way is an error")
+    func staleSocket() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("api.sock")
+        let stale = try ListeningSocket.unix(path: path)
+        _ = close(stale.fd)
+        try Self.withServer(unixSocket: path) { _, _ in
+            let reply = try RawHTTPClient.send(.unix(path: path), "GET", "/healthz")
+            #expect(reply.status == 200)
+        }
+        directory.write("plain", "x")
+        #expect(throws: HTTPServerError.self) { try ListeningSocket.unix(path: directory.file("plain")) }
+    }
+
+    @Test("binding a port in use fails with a one-line error")
+    func portInUse() throws {
+        try Self.withServer { _, port in
+            let second = PinHTTPServer(configuration: ServerConfiguration(listenHost: "127.0.0.1", listenPort: port),
+                                       dispatcher: Self.dispatcher(), logger: .test)
+            do {
+                try second.start()
+                Issue.record("second server started on port \(port)")
+            } catch let error as HTTPServerError {
+                #expect(error.description.contains("127.0.0.1:\(port)"))
+            }
+        }
+    }
+
+    @Test("IPv6 loopback is served")
+    func ipv6() throws {
+        let server = PinHTTPServer(configuration: ServerConfiguration(listenHost: "[::1]", listenPort: 0), dispatcher: Self.dispatcher(), logger: .test)
+        try server.start()
+        defer { server.stop() }
+        #expect(server.listeningAddresses.first?.hasPrefix("[::1]:") == true)
+    }
+
+    @Test("stop waits for running handlers within the grace period")
+    func stopWaitsForHandlers() throws {
+        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 5)
+        let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(), logger: .test)
+        try server.start()
+        let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })
+        let replies = Self.concurrently(2) { index in
+            if index == 0 { return try RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/800").status }
+            usleep(200_000)
+            server.stop()
+            return 0
+        }
+        #expect((try? replies[0].get()) == 200)
+    }
+
+    @Test("handlers still running after the grace period are answered 503 and stop returns")
+    func stopAbandonsSlowHandlers() throws {
+        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 1)
+        let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(), logger: .test)
+        try server.start()
+        let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })
+        let started = ContinuousClock.now
+        let replies = Self.concurrently(2) { index -> RawHTTPClient.Reply? in
+            if index == 0 { return try RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/4000") }
+            usleep(200_000)
+            server.stop()
+            return nil
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        switch replies[0] {
+        case .success(let reply?):
+            #expect(reply.status == 503)
+            #expect(reply.body.contains("shutting-down"))
+        case .success(nil), .failure:
+            Issue.record("no 503: \(replies[0])")
+        }
+        #expect(throws: (any Error).self) { try RawHTTPClient.send(.tcp(port: port), "GET", "/healthz") }
+    }
+}
