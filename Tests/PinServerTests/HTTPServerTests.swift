@@ -12,7 +12,13 @@ import Testing
 struct HTTPServerTests {
     static let token = "server-test-token"
 
-    static func dispatcher() -> RequestDispatcher {
+    /// How long a handler waits at a ``Barrier`` or ``Gate`` before giving up with 500. Only a
+    /// broken server ever reaches it; it keeps such a server from hanging the test run.
+    static let failureGuard: Duration = .seconds(60)
+
+    /// `barrier` backs `GET /barrier` and `gate` backs `GET /gate`: both answer 200 when let
+    /// through and 500 when the failure guard ran out.
+    static func dispatcher(barrier: Barrier = Barrier(parties: 1), gate: Gate = Gate()) -> RequestDispatcher {
         let tokens = TokenStore(entries: [.init(token: Array(token.utf8), principal: Principal(role: .admin, holder: nil))],
                                 tokensFile: nil, adminTokenPath: nil, logger: .test)
         return RequestDispatcher(
@@ -21,6 +27,14 @@ struct HTTPServerTests {
                 Route("GET", "/sleep/{ms}", access: .anonymous) { request in
                     usleep(UInt32(request.parameters["ms"].flatMap { Int($0) } ?? 0) * 1000)
                     return .json(["slept": .string(request.parameters["ms"] ?? "")])
+                },
+                Route("GET", "/barrier", access: .anonymous) { _ in
+                    barrier.arriveAndWait(timeout: failureGuard)
+                        ? .json(["together": .int(Int64(barrier.parties))])
+                        : .json(["error": "the barrier did not fill"], status: 500)
+                },
+                Route("GET", "/gate", access: .anonymous) { _ in
+                    gate.pass(timeout: failureGuard) ? .json(["gate": "opened"]) : .json(["error": "the gate stayed closed"], status: 500)
                 },
                 Route("POST", "/v1/echo", access: .admin) { request in
                     .json(["path": .string(try PathRequestBody.decode(request).path), "bytes": .int(Int64(request.body.count))])
@@ -32,11 +46,12 @@ struct HTTPServerTests {
     /// Runs `body` against a started server on an ephemeral port, then stops it.
     static func withServer(
         maxBodyBytes: Int = 1024, threads: UInt32 = 2, unixSocket: String? = nil, grace: UInt32 = 5,
+        barrier: Barrier = Barrier(parties: 1), gate: Gate = Gate(),
         _ body: (PinHTTPServer, UInt16) throws -> Void
     ) throws {
         let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, unixSocketPath: unixSocket, maxBodyBytes: maxBodyBytes,
                                                 threads: threads, shutdownGraceSeconds: grace)
-        let server = PinHTTPServer(configuration: configuration, dispatcher: dispatcher(), logger: .test)
+        let server = PinHTTPServer(configuration: configuration, dispatcher: dispatcher(barrier: barrier, gate: gate), logger: .test)
         try server.start()
         defer { server.stop() }
         let address = try #require(server.listeningAddresses.first)
@@ -103,33 +118,44 @@ struct HTTPServerTests {
 
     @Test("blocking handlers run on workers, not on MHD's threads")
     func handlersDoNotBlockEventLoop() throws {
-        try Self.withServer(threads: 1) { _, port in
-            let started = ContinuousClock.now
-            let results = Self.concurrently(12) { _ in try RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/500").status }
-            let elapsed = ContinuousClock.now - started
-            #expect(results.allSatisfy { (try? $0.get()) == 200 })
-            #expect(elapsed < .seconds(4), "12 × 500 ms handlers took \(elapsed) on one MHD thread")
+        // Every handler waits until all 12 are inside at once. With one MHD thread that only
+        // happens when handlers run concurrently on workers; a server that ran them one after
+        // another would never fill the barrier, and the failure guard would answer 500.
+        let barrier = Barrier(parties: 12)
+        try Self.withServer(threads: 1, barrier: barrier) { _, port in
+            let results = Self.concurrently(12) { _ in try RawHTTPClient.send(.tcp(port: port), "GET", "/barrier").status }
+            #expect(results.allSatisfy { (try? $0.get()) == 200 }, "\(results)")
         }
     }
 
     @Test("health answers while slow handlers run")
     func healthDuringSlowWork() throws {
-        try Self.withServer(threads: 1) { _, port in
+        // The slow handlers wait at a gate that opens only after /healthz answered. If /healthz
+        // were stuck behind them it would answer only once they gave up (failure guard, 500),
+        // with none of them left at the gate.
+        let gate = Gate()
+        try Self.withServer(threads: 1, gate: gate) { _, port in
+            defer { gate.open() }
+            let slowStatuses = Mutex<[Int]>([])
             let slowDone = DispatchGroup()
             for _ in 0..<8 {
                 slowDone.enter()
                 Thread.detachNewThread {
-                    _ = try? RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/1500")
+                    let status = (try? RawHTTPClient.send(.tcp(port: port), "GET", "/gate").status) ?? -1
+                    slowStatuses.withLock { $0.append(status) }
                     slowDone.leave()
                 }
             }
-            usleep(300_000)
-            let started = ContinuousClock.now
+            try #require(gate.waitForArrivals(8, timeout: Self.failureGuard), "the slow handlers did not all start")
             let reply = try RawHTTPClient.send(.tcp(port: port), "GET", "/healthz")
-            let elapsed = ContinuousClock.now - started
-            #expect(reply.status == 200)
-            #expect(elapsed < .milliseconds(1000), "healthz took \(elapsed) behind 8 slow handlers")
+            let heldWhenHealthAnswered = gate.inside
+            let openedBeforeHealthAnswered = gate.isOpen
+            gate.open()
             slowDone.wait()
+            #expect(reply.status == 200)
+            #expect(!openedBeforeHealthAnswered)
+            #expect(heldWhenHealthAnswered == 8, "/healthz answered with \(heldWhenHealthAnswered) of 8 slow handlers still running")
+            #expect(slowStatuses.withLock { $0 } == Array(repeating: 200, count: 8), "the slow handlers gave up before the gate opened")
         }
     }
 
@@ -205,18 +231,26 @@ struct HTTPServerTests {
 
     @Test("handlers still running after the grace period are answered 503 and stop returns")
     func stopAbandonsSlowHandlers() throws {
+        // The handler waits at a gate that stays closed until the test is over, so it is still
+        // running when the grace period ends; stop() must give up on it rather than wait.
+        let gate = Gate()
+        defer { gate.open() }
         let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 1)
-        let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(), logger: .test)
+        let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(gate: gate), logger: .test)
         try server.start()
         let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })
-        let started = ContinuousClock.now
+        let handlerStarted = Mutex(false)
+        let heldAfterStop = Mutex<Int?>(nil)
         let replies = Self.concurrently(2) { index -> RawHTTPClient.Reply? in
-            if index == 0 { return try RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/4000") }
-            usleep(200_000)
+            if index == 0 { return try RawHTTPClient.send(.tcp(port: port), "GET", "/gate") }
+            let started = gate.waitForArrivals(1, timeout: Self.failureGuard)
+            handlerStarted.withLock { $0 = started }
             server.stop()
+            heldAfterStop.withLock { $0 = gate.inside }
             return nil
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(handlerStarted.withLock { $0 }, "the handler never started")
+        #expect(heldAfterStop.withLock { $0 } == 1, "stop() did not return while the handler was still running")
         switch replies[0] {
         case .success(let reply?):
             #expect(reply.status == 503)
