@@ -18,11 +18,14 @@ public struct FilesystemInfo: Sendable, Equatable {
     public var blockSize: UInt64
     /// Whether the mount is read-only (`ST_RDONLY` in `f_flags`).
     public var isReadOnly: Bool
+    /// Bytes an unprivileged writer may still allocate (`f_bavail * f_bsize`); an estimate on
+    /// copy-on-write filesystems.
+    public var availableBytes: UInt64
 
     /// Creates a description from its fields (``OpenFile/filesystem()`` fills it from the kernel).
     public init(
         magic: UInt64, type: String, mountPoint: String, source: String, options: String, blockSize: UInt64,
-        isReadOnly: Bool
+        isReadOnly: Bool, availableBytes: UInt64
     ) {
         self.magic = magic
         self.type = type
@@ -31,6 +34,7 @@ public struct FilesystemInfo: Sendable, Equatable {
         self.options = options
         self.blockSize = blockSize
         self.isReadOnly = isReadOnly
+        self.availableBytes = availableBytes
     }
 }
 
@@ -65,7 +69,8 @@ extension OpenFile {
             source: entry.source,
             options: options,
             blockSize: UInt64(buffer.f_bsize),
-            isReadOnly: UInt(bitPattern: buffer.f_flags) & CLINUX_ST_RDONLY != 0
+            isReadOnly: UInt(bitPattern: buffer.f_flags) & CLINUX_ST_RDONLY != 0,
+            availableBytes: UInt64(buffer.f_bavail).multipliedReportingOverflow(by: UInt64(buffer.f_bsize)).partialValue
         )
     }
 }

@@ -34,6 +34,8 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
         switch error.errno {
         case ENOENT:
             return CoreError(.notFound, "\(path) does not exist", extensions: extensions)
+        case ENAMETOOLONG:
+            return CoreError(.invalidPath, "\(path): a component of the path is longer than the filesystem allows", extensions: extensions)
         case ENOTDIR:
             return CoreError(.notFound, "\(path): a component of the path is not a directory", extensions: extensions)
         case ELOOP:

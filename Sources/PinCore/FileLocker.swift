@@ -162,11 +162,7 @@ final class FileLocker: Sendable {
             try file.setLeaseSignal(LeaseBreakSignal.number)
             try file.setLease(.read)
         } catch where error.errno == EAGAIN {
-            let pids = processesWithWriteAccess(device: status.device, inode: status.inode)
-            let who = pids.isEmpty ? "a process this daemon cannot see" : "pids " + pids.map(String.init).joined(separator: ", ")
-            throw CoreError(
-                .writersPresent, "\(path.canonical) is open for writing or mapped writable by \(who)",
-                extensions: ["path": .string(path.canonical), "pids": .array(pids.map { .int(Int64($0)) })])
+            throw WriterCheck.writersPresent(path: path, status: status)
         } catch {
             throw CoreError.from(error, path: path.canonical)
         }

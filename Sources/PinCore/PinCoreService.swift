@@ -89,17 +89,29 @@ public final class PinCoreService: Sendable {
     /// Cancels running operations. Locks stay: they are durable and re-taken on the next start.
     public func shutdown() { operations.cancelAll() }
 
-    /// Opens and checks the file for prepare and returns the work to run.
+    /// Opens and checks the file for prepare and returns the work to run. A file the request
+    /// created is removed again if the prepare cannot start or fails.
     private func beginPrepare(_ request: PrepareRequest) throws(CoreError) -> @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport {
         let rooted = try roots.resolve(request.path)
+        var created = false
         if request.create {
             guard request.size != nil || (try? roots.open(rooted, flags: .pathOnly)) != nil else {
                 throw CoreError(.sizeRequired, "creating \(rooted.canonical) needs a size", extensions: ["path": .string(rooted.canonical)])
             }
-            if try roots.createIfMissing(rooted) { logger.info("created \(rooted.canonical)") }
+            created = try roots.createIfMissing(rooted)
         }
-        let status = try roots.open(rooted, flags: .readOnly).status
-        let id = FileID(device: status.device, inode: status.inode)
+        do throws(CoreError) {
+            return try checkedPrepare(request, path: rooted, created: created)
+        } catch {
+            if created { roots.remove(rooted) }
+            throw error
+        }
+    }
+
+    private func checkedPrepare(
+        _ request: PrepareRequest, path rooted: RootedPath, created: Bool
+    ) throws(CoreError) -> @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport {
+        let (readOnly, status) = try roots.open(rooted, flags: .readOnly)
         let pathExtension: JSONObject = ["path": .string(rooted.canonical)]
         if locker.lockedFile(device: status.device, inode: status.inode) != nil {
             throw CoreError(.fileLocked, "\(rooted.canonical) is locked; unlock it before preparing it", extensions: pathExtension)
@@ -118,32 +130,33 @@ public final class PinCoreService: Sendable {
         guard size > 0 else {
             throw CoreError(.sizeRequired, "\(rooted.canonical) is empty; give a size", extensions: pathExtension)
         }
-        try requireNoOtherWriters(rooted, status: status)
-        let claim = try claims.claim(id, path: rooted)
+        let claim = try claims.claim(FileID(device: status.device, inode: status.inode), path: rooted)
+        // Zeroes written into a hole could race with another writer's data.
+        try WriterCheck.requireNone(readOnly, status: status, path: rooted)
         let (file, reopened) = try roots.open(rooted, flags: .readWrite)
         guard reopened.device == status.device, reopened.inode == status.inode else {
             throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being checked", extensions: pathExtension)
         }
-        let direct = try? roots.open(rooted, flags: [.readWrite, .direct]).file
-        return { [logger] progress throws(CoreError) in
+        return { [roots, logger] progress throws(CoreError) in
             defer { withExtendedLifetime(claim) {} }
-            if size > status.size {
-                do throws(LinuxError) { try file.truncate(to: size) } catch { throw CoreError.from(error, path: rooted.canonical) }
+            do throws(CoreError) {
+                if size > status.size {
+                    do throws(LinuxError) { try file.truncate(to: size) } catch { throw CoreError.from(error, path: rooted.canonical) }
+                }
+                let report = try Preparer.prepare(
+                    file, path: rooted, mode: request.mode, progress: progress,
+                    openDirect: { try? roots.open(rooted, flags: [.readWrite, .direct]).file })
+                logger.info("prepared \(rooted.canonical) (\(request.mode.rawValue), \(progress.doneBytes) bytes written)")
+                return report
+            } catch {
+                // Give back what the request added: the created file, or the size it grew by.
+                if created {
+                    roots.remove(rooted)
+                } else if size > status.size {
+                    try? file.truncate(to: status.size)
+                }
+                throw error
             }
-            let report = try Preparer.prepare(file, direct: direct, path: rooted, mode: request.mode, progress: progress)
-            logger.info("prepared \(rooted.canonical) (\(request.mode.rawValue), \(progress.doneBytes) bytes written)")
-            return report
-        }
-    }
-
-    /// Refuses to prepare a file another process has open for writing or mapped writable (from
-    /// /proc): zeroes written into a hole could race with that process's data.
-    private func requireNoOtherWriters(_ path: RootedPath, status: FileStatus) throws(CoreError) {
-        let pids = processesWithWriteAccess(device: status.device, inode: status.inode)
-        guard pids.isEmpty else {
-            throw CoreError(
-                .writersPresent, "\(path.canonical) is open for writing by pids " + pids.map(String.init).joined(separator: ", "),
-                extensions: ["path": .string(path.canonical), "pids": .array(pids.map { .int(Int64($0)) })])
         }
     }
 }

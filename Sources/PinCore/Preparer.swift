@@ -1,4 +1,5 @@
 import LinuxFS
+import PinJSON
 
 /// Makes an open file's layout ready for long-term pinning.
 ///
@@ -7,11 +8,13 @@ import LinuxFS
 /// bytes: no byte that held data changes. `wipe`: every byte becomes a written zero.
 /// A file that is already ready costs one fsync and one FIEMAP pass.
 enum Preparer {
-    /// Prepares `file` (open read-write; `direct` is the same file opened `O_DIRECT`, if the
-    /// filesystem allows it), then fsyncs and re-inspects. Throws `not-ready` with the report
-    /// when the layout still is not ready (for example compressed extents).
+    /// Prepares `file` (open read-write), then fsyncs and re-inspects. `openDirect` opens the
+    /// same file `O_DIRECT` (nil where the filesystem refuses), only when zeroes must be written.
+    /// Throws `no-space` before writing anything when the filesystem cannot hold the blocks to
+    /// allocate, and `not-ready` with the report when the layout still is not ready afterwards
+    /// (for example compressed extents).
     static func prepare(
-        _ file: OpenFile, direct: OpenFile?, path: RootedPath, mode: PrepareMode, progress: PrepareProgress
+        _ file: OpenFile, path: RootedPath, mode: PrepareMode, progress: PrepareProgress, openDirect: () -> OpenFile?
     ) throws(CoreError) -> LayoutReport {
         let before = try LayoutInspector.inspectReporting(file, path: path)
         let zeroRanges: [Range<UInt64>]
@@ -28,7 +31,9 @@ enum Preparer {
         progress.setTotal(total)
         if total == 0 && before.report.ready { return before.report }
 
-        let zeroWriter = ZeroWriter(file: file, direct: direct, blockSize: before.report.blockSize, progress: progress)
+        try requireSpace(for: before.layout, mode: mode, file: file, path: path)
+        let zeroWriter = ZeroWriter(
+            file: file, direct: zeroRanges.isEmpty ? nil : openDirect(), blockSize: before.report.blockSize, progress: progress)
         for range in zeroRanges { try zeroWriter.zero(range) }
         let rewriter = ExtentRewriter(file: file, progress: progress)
         for range in rewriteRanges { try rewriter.rewrite(range) }
@@ -36,5 +41,21 @@ enum Preparer {
         let after = try LayoutInspector.inspectReporting(file, path: path).report
         guard after.ready else { throw after.notReadyError(suggestion: "it is still not ready after prepare") }
         return after
+    }
+
+    /// Refuses up front what cannot fit: holes need new blocks, and so do shared ranges (and,
+    /// for `wipe` on a copy-on-write filesystem, every byte).
+    private static func requireSpace(for layout: FileLayout, mode: PrepareMode, file: OpenFile, path: RootedPath) throws(CoreError) {
+        let filesystem: FilesystemInfo
+        do throws(LinuxError) { filesystem = try file.filesystem() } catch { throw CoreError.from(error, path: path.canonical) }
+        let bytes = layout.bytes
+        let copyOnWrite = filesystem.type == "btrfs"
+        let needed = bytes.hole + bytes.shared + (mode == .wipe && copyOnWrite ? bytes.written + bytes.unwritten : 0)
+        guard needed <= filesystem.availableBytes else {
+            throw CoreError(
+                .noSpace, "\(path.canonical) needs \(needed) bytes of new blocks, the filesystem has \(filesystem.availableBytes) available",
+                extensions: ["path": .string(path.canonical), "needed_bytes": .int(Int64(needed)),
+                             "available_bytes": .int(Int64(filesystem.availableBytes))])
+        }
     }
 }

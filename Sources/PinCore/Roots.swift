@@ -103,6 +103,12 @@ final class Roots: Sendable {
         }
     }
 
+    /// Removes the file at `path` (used only for a file the daemon itself just created).
+    func remove(_ path: RootedPath) {
+        let directory = roots.first { $0.spec.name == path.root }!.directory
+        try? removeBeneath(directory, path.relative)
+    }
+
     private static func requireRegular(_ status: FileStatus, path: RootedPath) throws(CoreError) {
         let extensions: JSONObject = ["path": .string(path.canonical), "file_type": .string(status.kind.rawValue)]
         switch status.kind {

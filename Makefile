@@ -1,0 +1,94 @@
+# pinlease — build, run, test and benchmark on Debian 12 (as root, Swift 6.3.1 on PATH).
+#
+#   make run     install what is missing, build release, start pinleased on 127.0.0.1:8470
+#   make test    install what is missing, build, swift test + end-to-end tests (pytest)
+#   make bench   install what is missing, build release, run bench/prepare.sh
+#
+# Everything that needs installing is installed by `deps`, and only when missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+PYTHON ?= python3
+SWIFT ?= swift
+LISTEN ?= 127.0.0.1:8470
+DATA_DIR ?= ./var/data
+STATE_DIR ?= ./var/state
+
+APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev pkg-config \
+                xfsprogs btrfs-progs e2fsprogs util-linux curl attr
+# Versions known to install and work together on Python 3.11 (Debian 12).
+PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
+
+export DEBIAN_FRONTEND := noninteractive
+# Debian's own python3 marks its site-packages as externally managed (PEP 668).
+export PIP_BREAK_SYSTEM_PACKAGES := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_ROOT_USER_ACTION := ignore
+# Prints the pinned specs whose distribution is absent or at another version.
+PIP_CHECK := import sys; from importlib import metadata as m; \
+  have = {(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in m.distributions()}; \
+  print(" ".join(s for s in sys.argv[1:] if have.get(s.split("==")[0].lower()) != s.split("==")[1]))
+
+.PHONY: deps deps-apt deps-pip build release run test swift-test e2e bench clean
+
+deps: deps-apt deps-pip
+
+deps-apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if ! command -v $(PYTHON) >/dev/null 2>&1; then missing="$$missing python3"; fi; \
+	if ! $(PYTHON) -m pip --version >/dev/null 2>&1; then missing="$$missing python3-pip"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -q; \
+	  apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "deps: apt packages present"; \
+	fi
+
+deps-pip: deps-apt
+	@missing=$$($(PYTHON) -c '$(PIP_CHECK)' $(PIP_PACKAGES)); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: pip installing $$missing"; \
+	  $(PYTHON) -m pip install --quiet $$missing; \
+	else \
+	  echo "deps: python packages present"; \
+	fi
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+run: deps release
+	mkdir -p $(DATA_DIR) $(STATE_DIR)
+	@echo "starting pinleased on $(LISTEN), root $(DATA_DIR), state $(STATE_DIR) (Ctrl-C stops it)"
+	exec .build/release/pinleased --listen $(LISTEN) --root $(DATA_DIR) --state-dir $(STATE_DIR)
+
+# Runs both suites even when the first fails, and fails if either failed.
+test: deps build
+	@rc=0; \
+	echo "== swift test"; \
+	$(SWIFT) test || rc=1; \
+	echo "== pytest tests/e2e"; \
+	PINLEASED_BIN="$${PINLEASED_BIN:-$(CURDIR)/.build/debug/pinleased}" $(PYTHON) -m pytest tests/e2e -v || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED"; fi; \
+	exit $$rc
+
+swift-test: build
+	$(SWIFT) test
+
+e2e: build
+	PINLEASED_BIN="$${PINLEASED_BIN:-$(CURDIR)/.build/debug/pinleased}" $(PYTHON) -m pytest tests/e2e -v
+
+bench: deps release
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/prepare.sh
+
+clean:
+	rm -rf .build .pytest_cache tests/e2e/.pytest_cache bench/out
+	find tests -name __pycache__ -type d -prune -exec rm -rf {} +

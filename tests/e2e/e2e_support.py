@@ -1,0 +1,710 @@
+"""Support code for the pinlease end-to-end tests: loop-mounted filesystems, the daemon
+process, an HTTP client that checks every answer against openapi/pinlease.yaml, and
+independent layout probes (our own FIEMAP and SEEK_DATA/SEEK_HOLE) so that no test has to
+trust the daemon to tell it what the daemon did."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC_PATH = REPO / "openapi" / "pinlease.yaml"
+PROBLEM_BASE = "https://pinlease.dev/problems/"
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+MiB = 1 << 20
+GiB = 1 << 30
+FS_NAMES = ("ext4", "xfs", "btrfs", "tmpfs")
+FIEMAP_FS = ("ext4", "xfs", "btrfs")
+REFLINK_FS = ("xfs", "btrfs")
+
+
+def daemon_binary() -> Path:
+    value = os.environ.get("PINLEASED_BIN")
+    path = Path(value) if value else REPO / ".build" / "debug" / "pinleased"
+    return path if path.is_absolute() else (REPO / path)
+
+
+def run(cmd: list[str], check: bool = True, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Filesystems
+
+
+@dataclasses.dataclass
+class Filesystem:
+    name: str  # also the daemon's root name
+    fstype: str
+    mountpoint: Path
+    device: str | None = None
+    image: Path | None = None
+
+    def path(self, relative: str) -> Path:
+        return self.mountpoint / relative
+
+    def api_path(self, relative: str) -> str:
+        return f"{self.name}:{relative}"
+
+    def unique(self, stem: str, suffix: str = ".bin") -> str:
+        return f"{stem}-{uuid.uuid4().hex[:10]}{suffix}"
+
+
+class MountRegistry:
+    """Everything mounted or attached, undone in reverse order (also from atexit)."""
+
+    def __init__(self) -> None:
+        self.mounts: list[Path] = []
+        self.loops: list[str] = []
+        self.images: list[Path] = []
+        self.dirs: list[Path] = []
+        self.processes: list[subprocess.Popen] = []
+
+    def cleanup(self) -> list[str]:
+        problems: list[str] = []
+        for proc in list(self.processes):
+            if proc.poll() is None:
+                try:
+                    proc.terminate()
+                    proc.wait(timeout=15)
+                except Exception:
+                    proc.kill()
+                    proc.wait(timeout=15)
+            self.processes.remove(proc)
+        for mount in reversed(self.mounts):
+            subprocess.run(["chattr", "-R", "-i", str(mount)], capture_output=True, timeout=120)
+            for attempt in range(10):
+                result = subprocess.run(["umount", str(mount)], capture_output=True, text=True, timeout=60)
+                if result.returncode == 0 or not os.path.ismount(mount):
+                    break
+                time.sleep(0.5)
+            else:
+                subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=60)
+                problems.append(f"umount {mount}: {result.stderr.strip()} (lazily unmounted)")
+        self.mounts.clear()
+        for loop in reversed(self.loops):
+            result = subprocess.run(["losetup", "-d", loop], capture_output=True, text=True, timeout=60)
+            if result.returncode != 0:
+                problems.append(f"losetup -d {loop}: {result.stderr.strip()}")
+        self.loops.clear()
+        for image in self.images:
+            try:
+                image.unlink()
+            except FileNotFoundError:
+                pass
+        self.images.clear()
+        for directory in reversed(self.dirs):
+            shutil.rmtree(directory, ignore_errors=True)
+        self.dirs.clear()
+        return problems
+
+
+def make_loop_filesystem(reg: MountRegistry, base: Path, fstype: str, size: int, name: str | None = None) -> Filesystem:
+    name = name or fstype
+    image = base / f"{name}.img"
+    with open(image, "wb") as f:
+        f.truncate(size)
+    reg.images.append(image)
+    device = run(["losetup", "--find", "--show", str(image)]).stdout.strip()
+    reg.loops.append(device)
+    mkfs = {
+        "ext4": ["mkfs.ext4", "-q", "-F", device],
+        "xfs": ["mkfs.xfs", "-q", "-f", "-m", "reflink=1", device],
+        "btrfs": ["mkfs.btrfs", "-q", "-f", device],
+    }[fstype]
+    run(mkfs, timeout=300)
+    mountpoint = base / "mnt" / name
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    run(["mount", "-t", fstype, device, str(mountpoint)])
+    reg.mounts.append(mountpoint)
+    return Filesystem(name=name, fstype=fstype, mountpoint=mountpoint, device=device, image=image)
+
+
+def make_tmpfs(reg: MountRegistry, mountpoint: Path, size: str, name: str = "tmpfs") -> Filesystem:
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mountpoint)])
+    reg.mounts.append(mountpoint)
+    return Filesystem(name=name, fstype="tmpfs", mountpoint=mountpoint)
+
+
+def missing_prerequisites() -> list[str]:
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("the end-to-end tests must run as root (loop devices, mounts, chattr)")
+    tools = [t for t in ("losetup", "mount", "umount", "mkfs.ext4", "mkfs.xfs", "mkfs.btrfs", "chattr", "lsattr", "xfs_io", "fallocate")
+             if shutil.which(t) is None]
+    if tools:
+        missing.append(f"not found: {', '.join(tools)} (apt-get install util-linux e2fsprogs xfsprogs btrfs-progs; run as root with /usr/sbin on PATH)")
+    if not Path("/dev/loop-control").exists():
+        missing.append("/dev/loop-control missing: no loop device support")
+    return missing
+
+
+# --------------------------------------------------------------------------------------
+# Independent layout probes
+
+FS_IOC_FIEMAP = 0xC020660B
+FIEMAP_FLAG_SYNC = 0x1
+EXTENT_LAST = 0x1
+EXTENT_UNKNOWN = 0x2
+EXTENT_DELALLOC = 0x4
+EXTENT_ENCODED = 0x8
+EXTENT_DATA_INLINE = 0x200
+EXTENT_UNWRITTEN = 0x800
+EXTENT_SHARED = 0x2000
+
+
+@dataclasses.dataclass(frozen=True)
+class Extent:
+    logical: int
+    physical: int
+    length: int
+    flags: int
+
+
+def fiemap(path: Path | str) -> list[Extent]:
+    """FS_IOC_FIEMAP with FIEMAP_FLAG_SYNC over the whole file, looping past each batch."""
+    extents: list[Extent] = []
+    start = 0
+    count = 128
+    with open(path, "rb") as f:
+        while True:
+            header = struct.pack("=QQIIII", start, 0xFFFFFFFFFFFFFFFF, FIEMAP_FLAG_SYNC, 0, count, 0)
+            buf = bytearray(header + b"\0" * (56 * count))
+            fcntl.ioctl(f.fileno(), FS_IOC_FIEMAP, buf, True)
+            mapped = struct.unpack_from("=I", buf, 20)[0]
+            for i in range(mapped):
+                logical, physical, length, _r1, _r2, flags = struct.unpack_from("=QQQQQI", buf, 32 + 56 * i)
+                extents.append(Extent(logical, physical, length, flags))
+            if mapped == 0 or extents[-1].flags & EXTENT_LAST or mapped < count:
+                break
+            start = extents[-1].logical + extents[-1].length
+    return extents
+
+
+def seek_segments(path: Path | str) -> list[tuple[int, int]]:
+    """Data segments [start, end) by SEEK_DATA/SEEK_HOLE."""
+    segments = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        offset = 0
+        while offset < size:
+            try:
+                data = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == errno.ENXIO:
+                    break
+                raise
+            hole = os.lseek(fd, data, os.SEEK_HOLE)
+            segments.append((data, min(hole, size)))
+            offset = hole
+    finally:
+        os.close(fd)
+    return segments
+
+
+@dataclasses.dataclass
+class Layout:
+    """Our own view of a file's layout."""
+
+    size: int
+    hole_bytes: int
+    holes: int
+    unwritten: int
+    shared: int
+    other_flags: int  # delalloc/unknown/inline/encoded bytes
+    source: str
+
+    @property
+    def ready(self) -> bool:
+        return self.size > 0 and self.hole_bytes == 0 and self.unwritten == 0 and self.shared == 0 and self.other_flags == 0
+
+
+def layout(path: Path | str, fstype: str) -> Layout:
+    size = os.stat(path).st_size
+    if fstype in FIEMAP_FS:
+        covered = []
+        unwritten = shared = other = 0
+        for e in fiemap(path):
+            lo, hi = e.logical, min(e.logical + e.length, size)
+            if hi <= lo:
+                continue
+            covered.append((lo, hi))
+            if e.flags & EXTENT_UNWRITTEN:
+                unwritten += hi - lo
+            if e.flags & EXTENT_SHARED:
+                shared += hi - lo
+            if e.flags & (EXTENT_DELALLOC | EXTENT_UNKNOWN | EXTENT_DATA_INLINE | EXTENT_ENCODED):
+                other += hi - lo
+        source = "fiemap"
+    else:
+        covered = seek_segments(path)
+        unwritten = shared = other = 0
+        source = "seek_data"
+    holes = hole_bytes = 0
+    cursor = 0
+    for lo, hi in sorted(covered):
+        if lo > cursor:
+            holes += 1
+            hole_bytes += lo - cursor
+        cursor = max(cursor, hi)
+    if cursor < size:
+        holes += 1
+        hole_bytes += size - cursor
+    return Layout(size, hole_bytes, holes, unwritten, shared, other, source)
+
+
+def drop_cache(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def file_sha256(path: Path | str) -> str:
+    drop_cache(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MiB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def first_difference(path: Path | str, expected: bytes) -> int | None:
+    drop_cache(path)
+    data = Path(path).read_bytes()
+    if len(data) != len(expected):
+        return min(len(data), len(expected))
+    if data == expected:
+        return None
+    for i in range(0, len(data), 4096):
+        if data[i:i + 4096] != expected[i:i + 4096]:
+            for j in range(i, min(i + 4096, len(data))):
+                if data[j] != expected[j]:
+                    return j
+    return None
+
+
+def all_zero(path: Path | str) -> bool:
+    drop_cache(path)
+    zero = bytes(4 * MiB)
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MiB):
+            if chunk != zero[: len(chunk)]:
+                return False
+    return True
+
+
+def lsattr_flags(path: Path | str) -> str:
+    return run(["lsattr", "-d", str(path)]).stdout.split()[0]
+
+
+def is_immutable(path: Path | str) -> bool:
+    return "i" in lsattr_flags(path)
+
+
+def proc_leases(pid: int) -> list[str]:
+    """Lines of /proc/locks that are leases held by pid."""
+    out = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        # "1: LEASE  ACTIVE    READ 12345 08:01:1234 0 EOF"
+        if len(fields) >= 5 and fields[1] == "LEASE" and fields[4] == str(pid):
+            out.append(line)
+    return out
+
+
+def lease_on_inode(pid: int, inode: int) -> bool:
+    return any(line.split()[5].endswith(f":{inode}") for line in proc_leases(pid))
+
+
+# --------------------------------------------------------------------------------------
+# The OpenAPI document, and checking answers against it
+
+
+class Spec:
+    def __init__(self, path: Path = SPEC_PATH) -> None:
+        import jsonschema
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        self.doc = yaml.safe_load(path.read_text())
+        self.uri = "urn:pinlease:openapi"
+        self.registry = Registry().with_resource(self.uri, Resource(contents=self.doc, specification=DRAFT202012))
+        self._validator_cls = jsonschema.Draft202012Validator
+        self._format_checker = jsonschema.FormatChecker()
+        self.templates = []
+        for template in self.doc["paths"]:
+            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            self.templates.append((template, re.compile(regex)))
+
+    def resolve(self, node: dict) -> dict:
+        while "$ref" in node:
+            ref = node["$ref"]
+            assert ref.startswith("#/"), ref
+            node = self.doc
+            for part in ref[2:].split("/"):
+                node = node[part]
+        return node
+
+    def template_for(self, path: str) -> str | None:
+        path = path.split("?", 1)[0]
+        for template, regex in self.templates:
+            if regex.match(path):
+                return template
+        return None
+
+    def validate_instance(self, schema: dict, instance: Any) -> list[str]:
+        validator = self._validator_cls(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", "allOf": [self._rebase(schema)]},
+            registry=self.registry,
+            format_checker=self._format_checker,
+        )
+        return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(instance)]
+
+    def _rebase(self, schema: Any) -> Any:
+        """Make local refs ("#/components/...") point into the registered document."""
+        if isinstance(schema, dict):
+            return {k: (self.uri + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else self._rebase(v)) for k, v in schema.items()}
+        if isinstance(schema, list):
+            return [self._rebase(v) for v in schema]
+        return schema
+
+    def check_response(self, method: str, path: str, response: requests.Response) -> list[str]:
+        """Everything in this answer that the spec does not allow."""
+        errors: list[str] = []
+        status = response.status_code
+        ctype = response.headers.get("Content-Type", "").split(";")[0].strip()
+        template = self.template_for(path)
+        operation = self.doc["paths"].get(template, {}).get(method.lower()) if template else None
+        if status >= 400:
+            if ctype != "application/problem+json":
+                errors.append(f"{status} answer has Content-Type {ctype!r}, not application/problem+json")
+        if operation is None:
+            # Not a documented operation: only a problem answer is acceptable.
+            if status < 400:
+                errors.append(f"undocumented {method} {path} answered {status}")
+                return errors
+            schema = {"$ref": "#/components/schemas/Problem"}
+            body = self._json(response, errors)
+            if body is not None:
+                errors += self.validate_instance(schema, body)
+                if body.get("status") != status:
+                    errors.append(f"problem status {body.get('status')} != HTTP status {status}")
+            return errors
+        responses = operation["responses"]
+        documented = responses.get(str(status))
+        if documented is None:
+            errors.append(f"{method} {template} answered {status}, not documented (documented: {sorted(responses)})")
+            return errors
+        documented = self.resolve(documented)
+        for name, header in documented.get("headers", {}).items():
+            header = self.resolve(header)
+            value = response.headers.get(name)
+            if value is None:
+                if header.get("required"):
+                    errors.append(f"missing header {name}")
+                continue
+            errors += [f"header {name}: {e}" for e in self.validate_instance(header.get("schema", {}), value)]
+        content = documented.get("content")
+        if content:
+            if ctype not in content:
+                errors.append(f"Content-Type {ctype!r} not in documented {sorted(content)}")
+                return errors
+            body = self._json(response, errors)
+            if body is not None:
+                errors += self.validate_instance(content[ctype]["schema"], body)
+                if status >= 400 and isinstance(body, dict) and body.get("status") != status:
+                    errors.append(f"problem status {body.get('status')} != HTTP status {status}")
+        return errors
+
+    @staticmethod
+    def _json(response: requests.Response, errors: list[str]) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            errors.append(f"body is not JSON: {response.text[:200]!r}")
+            return None
+
+
+_SPEC: Spec | None = None
+
+
+def spec() -> Spec:
+    global _SPEC
+    if _SPEC is None:
+        _SPEC = Spec()
+    return _SPEC
+
+
+# --------------------------------------------------------------------------------------
+# The daemon and its HTTP API
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApiError(AssertionError):
+    pass
+
+
+class Daemon:
+    """A real pinleased process."""
+
+    def __init__(
+        self,
+        roots: Iterable[tuple[str, Path]],
+        state_dir: Path,
+        log_path: Path,
+        tokens_file: Path | None = None,
+        extra_args: Iterable[str] = (),
+        registry: MountRegistry | None = None,
+    ) -> None:
+        self.roots = list(roots)
+        self.state_dir = state_dir
+        self.log_path = log_path
+        self.tokens_file = tokens_file
+        self.extra_args = list(extra_args)
+        self.registry = registry
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.token: str | None = None
+        self.session = requests.Session()
+        self.last_exit_code: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def command(self) -> list[str]:
+        cmd = [str(daemon_binary()), "--listen", f"127.0.0.1:{self.port}", "--state-dir", str(self.state_dir)]
+        for name, path in self.roots:
+            cmd += ["--root", f"{name}={path}"]
+        if self.tokens_file is not None:
+            cmd += ["--tokens", str(self.tokens_file)]
+        return cmd + self.extra_args
+
+    def start(self, timeout: float = 60) -> None:
+        binary = daemon_binary()
+        if not binary.exists():
+            raise RuntimeError(f"pinleased binary not found at {binary} (build it with `swift build`, or set PINLEASED_BIN)")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        log = open(self.log_path, "ab")
+        log.write(f"\n==== {' '.join(self.command())}\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        if self.registry is not None:
+            self.registry.processes.append(self.proc)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pinleased exited with {self.proc.returncode} while starting:\n{self.log_tail()}")
+            try:
+                r = requests.get(self.url + "/readyz", timeout=2)
+                if r.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"pinleased not ready after {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        if self.tokens_file is None:
+            token_path = self.state_dir / "admin.token"
+            self.token = token_path.read_text().strip()
+            assert self.token, f"{token_path} is empty"
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return self.last_exit_code
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+                self.last_exit_code = None
+                raise RuntimeError(f"pinleased did not exit within {timeout}s of SIGTERM (killed)")
+        if self.registry is not None and proc in self.registry.processes:
+            self.registry.processes.remove(proc)
+        self.session.close()
+        self.session = requests.Session()
+        self.last_exit_code = proc.returncode
+        return proc.returncode
+
+    def restart(self) -> None:
+        code = self.stop()
+        assert code == 0, f"pinleased exited with {code} on SIGTERM:\n{self.log_tail()}"
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text[-lines:])
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None | bool = True,
+        headers: dict[str, str] | None = None,
+        data: bytes | str | None = None,
+        validate: bool = True,
+        timeout: float = 120,
+    ) -> requests.Response:
+        h = dict(headers or {})
+        if token is True:
+            token = self.token
+        if token:
+            h.setdefault("Authorization", f"Bearer {token}")
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        response = self.session.request(method, self.url + path, data=data, headers=h, timeout=timeout)
+        if validate:
+            errors = spec().check_response(method, path, response)
+            if errors:
+                raise ApiError(
+                    f"{method} {path} -> {response.status_code} does not conform to openapi/pinlease.yaml:\n  "
+                    + "\n  ".join(errors)
+                    + f"\nbody: {response.text[:2000]}"
+                )
+        return response
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        return self.request("POST", path, body, **kw)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("DELETE", path, **kw)
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200, **kw: Any) -> Any:
+        r = self.request(method, path, body, **kw)
+        if r.status_code != status:
+            raise ApiError(f"{method} {path} {json.dumps(body) if body is not None else ''} -> {r.status_code}, expected {status}: {r.text[:3000]}")
+        return r.json()
+
+    def problem(self, method: str, path: str, body: Any = None, status: int | None = None, code: str | None = None, **kw: Any) -> dict:
+        r = self.request(method, path, body, **kw)
+        text = f"{method} {path} {json.dumps(body) if body is not None else ''} -> {r.status_code} {r.text[:3000]}"
+        if status is not None and r.status_code != status:
+            raise ApiError(f"expected {status} {code or ''}, got: {text}")
+        assert r.headers.get("Content-Type", "").startswith("application/problem+json"), text
+        problem = r.json()
+        if code is not None and problem.get("type") != PROBLEM_BASE + code:
+            raise ApiError(f"expected problem type {code}, got: {text}")
+        return problem
+
+    # -- files API -------------------------------------------------------------------
+
+    def inspect(self, path: str) -> dict:
+        return self.ok("POST", "/v1/files/inspect", {"path": path})
+
+    def prepare(self, path: str, **fields: Any) -> dict:
+        return self.ok("POST", "/v1/files/prepare", {"path": path, **fields}, timeout=600)
+
+    def lock(self, path: str) -> dict:
+        return self.ok("POST", "/v1/files/lock-immutable", {"path": path})
+
+    def unlock(self, path: str) -> dict:
+        return self.ok("POST", "/v1/files/unlock", {"path": path})
+
+    def files(self) -> list[dict]:
+        return self.ok("GET", "/v1/files")["items"]
+
+    def wait_operation(self, op_id: str, timeout: float = 300) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            op = self.ok("GET", f"/v1/operations/{op_id}")
+            if op["state"] != "running":
+                return op
+            if time.monotonic() > deadline:
+                raise AssertionError(f"operation {op_id} still running after {timeout}s: {op}")
+            time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------------------
+# Processes that hold a file open for writing
+
+
+class Writer:
+    """A process that holds `path` open read-write (fd 3), or mapped shared+writable."""
+
+    def __init__(self, path: Path, mapped: bool = False) -> None:
+        if mapped:
+            code = (
+                "import mmap, os, sys, time\n"
+                "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+                "m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)\n"
+                "os.close(fd)\n"
+                "print('ready', flush=True)\n"
+                "time.sleep(600)\n"
+            )
+            cmd = [sys.executable, "-c", code, str(path)]
+        else:
+            cmd = ["bash", "-c", 'exec 3<>"$1" && echo ready && exec sleep 600', "writer", str(path)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line == "ready", f"writer did not start: {line!r}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,126 @@
+"""openapi/pinlease.yaml is a valid OpenAPI 3.1 document and describes the whole contract."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from e2e_support import SPEC_PATH, Spec
+
+ENDPOINTS = {
+    ("/healthz", "get"),
+    ("/readyz", "get"),
+    ("/v1/files/inspect", "post"),
+    ("/v1/files/prepare", "post"),
+    ("/v1/files/lock-immutable", "post"),
+    ("/v1/files/unlock", "post"),
+    ("/v1/files", "get"),
+    ("/v1/operations/{id}", "get"),
+    ("/v1/operations/{id}", "delete"),
+}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict:
+    return yaml.safe_load(SPEC_PATH.read_text())
+
+
+def test_spec_is_valid_openapi_3_1():
+    spec_dict, _ = read_from_filename(str(SPEC_PATH))
+    assert str(spec_dict["openapi"]).startswith("3.1")
+    validate(spec_dict)  # raises on any error
+
+
+def test_every_endpoint_is_described(doc):
+    described = {(path, method) for path, item in doc["paths"].items() for method in item if method in ("get", "post", "put", "delete", "patch")}
+    assert ENDPOINTS <= described, f"missing: {sorted(ENDPOINTS - described)}"
+    # Nothing described that the daemon does not serve yet (pins, leases, ...).
+    assert described <= ENDPOINTS, f"describes unimplemented endpoints: {sorted(described - ENDPOINTS)}"
+
+
+def test_bearer_security_global_and_none_on_health(doc):
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert doc["security"] == [{"bearerAuth": []}]
+    assert doc["paths"]["/healthz"]["get"]["security"] == []
+    assert doc["paths"]["/readyz"]["get"]["security"] == []
+    for (path, method) in ENDPOINTS:
+        if path.startswith("/v1/"):
+            op = doc["paths"][path][method]
+            assert "security" not in op, f"{method} {path} must use the global bearer security"
+            assert "401" in op["responses"] and "403" in op["responses"], f"{method} {path}"
+
+
+def test_request_bodies_are_strict(doc):
+    spec = Spec()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "delete", "patch"):
+                continue
+            if "requestBody" not in op:
+                assert method != "post", f"POST {path} has no request body"
+                continue
+            schema = spec.resolve(op["requestBody"]["content"]["application/json"]["schema"])
+            assert schema.get("additionalProperties") is False, f"{method} {path} body allows unknown fields"
+            assert schema["required"] == ["path"], f"{method} {path}"
+            for code in ("400", "413", "415", "422"):
+                assert code in op["responses"], f"{method} {path} lacks {code}"
+
+
+def test_errors_are_problem_json(doc):
+    spec = Spec()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "delete", "patch"):
+                continue
+            for status, response in op["responses"].items():
+                response = spec.resolve(response)
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], f"{method} {path} {status}"
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    refs = re.findall(r"#/components/schemas/(\w+)", str(schema))
+                    assert "Problem" in refs, f"{method} {path} {status} is not a Problem"
+    problem = doc["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    unauthorized = doc["components"]["responses"]["Unauthorized"]
+    assert "WWW-Authenticate" in unauthorized["headers"]
+
+
+def test_async_prepare_has_location_header(doc):
+    accepted = doc["paths"]["/v1/files/prepare"]["post"]["responses"]["202"]
+    location = accepted["headers"]["Location"]
+    assert location["required"] is True
+    assert re.match(location["schema"]["pattern"], "/v1/operations/op_0123abcd")
+    assert accepted["content"]["application/json"]["schema"]["$ref"].endswith("/Operation")
+
+
+def test_size_is_integer_or_suffixed_string(doc):
+    spec = Spec()
+    size = doc["components"]["schemas"]["PrepareRequest"]["properties"]["size"]
+    schema = spec.resolve(size)
+    good = [0, 67108864, "64MiB", "1GiB", "4096", "1 KiB", "2T", "10B"]
+    bad = ["64 MB", "-1", "MiB", "1.5GiB", -1, 1.5, True, None]
+    for value in good:
+        assert not spec.validate_instance(schema, value), f"{value!r} should be a valid size"
+    for value in bad:
+        assert spec.validate_instance(schema, value), f"{value!r} should be rejected"
+
+
+def test_examples_match_their_schemas(doc):
+    spec = Spec()
+    count = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody") if isinstance(op, dict) else None
+            if not body:
+                continue
+            media = body["content"]["application/json"]
+            examples = [media["example"]] if "example" in media else [e["value"] for e in media.get("examples", {}).values()]
+            for example in examples:
+                count += 1
+                assert not spec.validate_instance(media["schema"], example), f"{method} {path}: {example}"
+    assert count >= 4
