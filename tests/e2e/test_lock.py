@@ -250,3 +250,22 @@ def test_lease_break_is_received_and_logged(fs: Filesystem, daemon: Daemon, clea
     unlocked = daemon.unlock(api)
     assert unlocked["read_lease"] is False
     assert not is_immutable(path)
+
+
+def test_lock_without_cap_linux_immutable(filesystems, extra_daemon):
+    """A daemon without CAP_LINUX_IMMUTABLE cannot set the flag: a clear problem naming the
+    capability, and nothing left behind (no flag, nothing tracked)."""
+    fs = filesystems["ext4"]
+    d = extra_daemon("nocap-daemon", [("ext4", fs.mountpoint)], start=False)
+    command = d.command
+    d.command = lambda: ["setpriv", "--bounding-set", "-linux_immutable", "--inh-caps", "-linux_immutable", "--"] + command()
+    d.start()
+    name, path = ready_file(fs, d, "nocap", size=64 * 1024)
+    try:
+        problem = d.problem("POST", "/v1/files/lock-immutable", {"path": fs.api_path(name)}, status=500, code="missing-capability")
+        assert "CAP_LINUX_IMMUTABLE" in problem["detail"], problem
+        assert not is_immutable(path)
+        assert d.ok("GET", "/v1/files")["items"] == []
+    finally:
+        run(["chattr", "-i", str(path)], check=False)
+        path.unlink()
