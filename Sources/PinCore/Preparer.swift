@@ -32,11 +32,14 @@ enum Preparer {
         if total == 0 && before.report.ready { return before.report }
 
         try requireSpace(for: before.layout, mode: mode, file: file, path: path)
-        let zeroWriter = ZeroWriter(
-            file: file, direct: zeroRanges.isEmpty ? nil : openDirect(), blockSize: before.report.blockSize, progress: progress)
-        for range in zeroRanges { try zeroWriter.zero(range) }
-        let rewriter = ExtentRewriter(file: file, progress: progress)
-        for range in rewriteRanges { try rewriter.rewrite(range) }
+        if !zeroRanges.isEmpty {
+            let zeroWriter = ZeroWriter(file: file, direct: openDirect(), blockSize: before.report.blockSize, progress: progress)
+            for range in zeroRanges { try zeroWriter.zero(range) }
+        }
+        if !rewriteRanges.isEmpty {
+            let rewriter = ExtentRewriter(file: file, progress: progress)
+            for range in rewriteRanges { try rewriter.rewrite(range) }
+        }
 
         let after = try LayoutInspector.inspectReporting(file, path: path).report
         guard after.ready else { throw after.notReadyError(suggestion: "it is still not ready after prepare") }

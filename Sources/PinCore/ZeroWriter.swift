@@ -8,7 +8,8 @@ import LinuxFS
 /// descriptor (no page-cache copy), with buffered writes for an unaligned tail. Never `FALLOC_FL_ZERO_RANGE`: it leaves
 /// unwritten extents.
 final class ZeroWriter {
-    static let chunkSize = 8 << 20
+    /// 32 MiB: measured faster than 8 MiB for direct writes on xfs and ext4 here.
+    static let chunkSize = 32 << 20
 
     private let file: OpenFile
     private var direct: OpenFile?
