@@ -68,6 +68,9 @@ public final class PinCoreService: Sendable {
     public func unlock(path: String) throws(CoreError) -> UnlockReport {
         let rooted = try roots.resolve(path)
         guard let locked = locker.lockedFile(rooted) else {
+            // Not tracked: a path that is not a confined regular file gets the same problem as
+            // every other call; a locked file is found by its record even if the path changed.
+            _ = try roots.open(rooted, flags: .pathOnly)
             throw CoreError(.notLocked, "\(rooted.canonical) is not locked by the daemon", extensions: ["path": .string(rooted.canonical)])
         }
         let claim = try claims.claim(FileID(device: locked.record.device, inode: locked.record.inode), path: rooted)

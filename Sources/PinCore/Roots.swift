@@ -75,6 +75,7 @@ final class Roots: Sendable {
             let probe = try openBeneath(directory, path.relative, flags: .pathOnly)
             let probeStatus = try probe.status()
             try Self.requireRegular(probeStatus, path: path)
+            if flags == .pathOnly { return (probe, probeStatus) }
             let file = try openBeneath(directory, path.relative, flags: flags.union(.nonBlocking))
             let status = try file.status()
             guard status.device == probeStatus.device, status.inode == probeStatus.inode else {

@@ -247,6 +247,18 @@ def test_prepare_create_with_integer_size_grows_existing(fs: Filesystem, daemon:
     assert first_difference(path, data + bytes(3 * MiB - len(data))) is None
 
 
+def test_prepare_create_without_size_keeps_an_existing_file(fs: Filesystem, daemon: Daemon):
+    """`create` without a size is fine when the file exists: it is prepared at its size."""
+    name = fs.unique("exists")
+    path = fs.path(name)
+    with open(path, "wb") as f:
+        f.write(b"x" * 4096)
+        f.truncate(2 * MiB)
+    report = daemon.prepare(fs.api_path(name), create=True)
+    assert report["ready"] is True and report["size"] == 2 * MiB, report
+    assert first_difference(path, b"x" * 4096 + bytes(2 * MiB - 4096)) is None
+
+
 @pytest.mark.parametrize(
     "fields,status,code",
     [
