@@ -22,7 +22,7 @@ public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
                 : "the immutable flag is not set")
         existingWritersBlocked =
             switch fsType {
-            case "ext4", "ext3", "ext2", "f2fs":
+            case "ext4", "ext3", "f2fs":
                 CompatibilityRow(
                     holds: true,
                     reason: "\(fsType) checks the immutable flag on write, truncate and page_mkwrite of descriptors opened before it was set")
@@ -34,13 +34,13 @@ public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
             }
         reflinkSourcePossible =
             switch fsType {
-            case "xfs", "btrfs", "bcachefs", "ocfs2":
+            case "ext4", "ext3", "ext2", "tmpfs", "f2fs":
+                CompatibilityRow(holds: false, reason: "\(fsType) does not share extents between files")
+            default:
                 CompatibilityRow(
                     holds: true,
-                    reason: "an immutable file can still be the source of FICLONE/FIDEDUPERANGE on \(fsType); its extents then become "
-                        + "shared and nothing notifies the daemon (inspect shows it)")
-            default:
-                CompatibilityRow(holds: false, reason: "\(fsType) does not share extents between files")
+                    reason: "an immutable file can still be the source of FICLONE/FIDEDUPERANGE where \(fsType) supports reflink; "
+                        + "its extents then become shared and nothing notifies the daemon (inspect shows it)")
             }
         leaseBreakRecall = CompatibilityRow(
             holds: readLease,

@@ -36,14 +36,8 @@ final class FileLocker: Sendable {
     /// Locks the regular file `file` (opened read-only at `path`). Undoes everything it did
     /// when any step fails.
     func lock(_ file: OpenFile, status: FileStatus, path: RootedPath) throws(CoreError) -> LockReport {
-        let filesystem: FilesystemInfo
-        do throws(LinuxError) {
-            filesystem = try file.filesystem()
-        } catch {
-            throw CoreError.from(error, path: path.canonical)
-        }
-        let before = try inspect(file, path: path)
-        guard before.ready else { throw before.notReadyError(suggestion: "prepare it first") }
+        let before = try LayoutInspector.inspectReporting(file, path: path)
+        guard before.report.ready else { throw before.report.notReadyError(suggestion: "prepare it first") }
         let record = LockRecord(
             path: path, device: status.device, inode: status.inode, flagSetByDaemon: !status.isImmutable,
             phase: .locking, lockedAt: Timestamp.now())
@@ -51,12 +45,12 @@ final class FileLocker: Sendable {
         do throws(CoreError) {
             if record.flagSetByDaemon { try setImmutable(file, true, path: path) }
             try takeReadLease(file, status: status, path: path)
-            let after = try inspect(file, path: path)
+            let after = try LayoutInspector.inspectReporting(file, path: path).report
             guard after.ready else { throw after.notReadyError(suggestion: "prepare it first") }
             var locked = record
             locked.phase = .locked
             try store.saveLock(locked)
-            let lockedFile = LockedFile(record: locked, handle: file, fsType: filesystem.type)
+            let lockedFile = LockedFile(record: locked, handle: file, fsType: before.filesystem.type)
             files.withLock { $0[path] = lockedFile }
             logger.info("locked \(path.canonical) (flag set by daemon: \(record.flagSetByDaemon))")
             return lockedFile.lockReport
@@ -186,7 +180,4 @@ final class FileLocker: Sendable {
         }
     }
 
-    private func inspect(_ file: OpenFile, path: RootedPath) throws(CoreError) -> LayoutReport {
-        try LayoutInspector.inspectReporting(file, path: path).report
-    }
 }

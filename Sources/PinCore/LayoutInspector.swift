@@ -7,6 +7,8 @@ enum LayoutInspector {
     struct Inspection: Sendable {
         let layout: FileLayout
         let report: LayoutReport
+        /// The filesystem as statfs and mountinfo showed it during this inspection.
+        let filesystem: FilesystemInfo
     }
 
     static func inspect(_ file: OpenFile, path: RootedPath, locked: Bool) throws(LinuxError) -> Inspection {
@@ -31,7 +33,7 @@ enum LayoutInspector {
             mountPoint: filesystem.mountPoint, dax: status.isDAX, immutable: status.isImmutable, locked: locked,
             extentSource: source, extentCount: layout.extentCount, holeCount: layout.holeCount,
             bytes: layout.bytes, reasons: reasons)
-        return Inspection(layout: layout, report: report)
+        return Inspection(layout: layout, report: report, filesystem: filesystem)
     }
 
     /// `inspect` with system-call failures reported as core errors.

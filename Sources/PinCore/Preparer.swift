@@ -31,7 +31,7 @@ enum Preparer {
         progress.setTotal(total)
         if total == 0 && before.report.ready { return before.report }
 
-        try requireSpace(for: before.layout, mode: mode, file: file, path: path)
+        try requireSpace(for: before.layout, mode: mode, filesystem: before.filesystem, path: path)
         if !zeroRanges.isEmpty {
             let zeroWriter = ZeroWriter(file: file, direct: openDirect(), blockSize: before.report.blockSize, progress: progress)
             for range in zeroRanges { try zeroWriter.zero(range) }
@@ -48,9 +48,9 @@ enum Preparer {
 
     /// Refuses up front what cannot fit: holes need new blocks, and so do shared ranges (and,
     /// for `wipe` on a copy-on-write filesystem, every byte).
-    private static func requireSpace(for layout: FileLayout, mode: PrepareMode, file: OpenFile, path: RootedPath) throws(CoreError) {
-        let filesystem: FilesystemInfo
-        do throws(LinuxError) { filesystem = try file.filesystem() } catch { throw CoreError.from(error, path: path.canonical) }
+    private static func requireSpace(
+        for layout: FileLayout, mode: PrepareMode, filesystem: FilesystemInfo, path: RootedPath
+    ) throws(CoreError) {
         let bytes = layout.bytes
         let copyOnWrite = filesystem.type == "btrfs"
         let needed = bytes.hole + bytes.shared + (mode == .wipe && copyOnWrite ? bytes.written + bytes.unwritten : 0)

@@ -65,7 +65,6 @@ extern const int CLINUX_F_SETSIG;
 
 extern const int CLINUX_FALLOC_FL_KEEP_SIZE;
 extern const int CLINUX_FALLOC_FL_PUNCH_HOLE;
-extern const int CLINUX_FALLOC_FL_ZERO_RANGE;
 extern const int CLINUX_FALLOC_FL_UNSHARE_RANGE;
 extern const int CLINUX_FALLOC_FL_WRITE_ZEROES;
 
