@@ -2,7 +2,7 @@
 #
 #   make run     install what is missing, build release, start pinleased on 127.0.0.1:8470
 #   make test    install what is missing, build, swift test + end-to-end tests (pytest)
-#   make bench   install what is missing, build release, run bench/prepare.sh
+#   make bench   install what is missing, build release, run bench/prepare.sh and bench/pin.sh
 #
 # Everything that needs installing is installed by `deps`, and only when missing.
 
@@ -16,8 +16,8 @@ LISTEN ?= 127.0.0.1:8470
 DATA_DIR ?= ./var/data
 STATE_DIR ?= ./var/state
 
-APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev pkg-config \
-                xfsprogs btrfs-progs e2fsprogs util-linux curl attr
+APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev pkg-config \
+                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
 
@@ -88,6 +88,7 @@ e2e: build
 
 bench: deps release
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/prepare.sh
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/pin.sh
 
 clean:
 	rm -rf .build .pytest_cache tests/e2e/.pytest_cache bench/out

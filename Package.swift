@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")], linkerSettings: [.linkedLibrary("uring")]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -44,7 +44,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
-        .testTarget(name: "PinCoreTests", dependencies: ["PinCore", "LinuxFS", "PinJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "PinCoreTests",
+            dependencies: ["PinCore", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinJSON"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

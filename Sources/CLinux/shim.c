@@ -10,7 +10,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -18,6 +21,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
+#include <liburing.h>
 
 // MARK: fallbacks for older headers (values from include/uapi/linux/*.h)
 
@@ -54,6 +58,13 @@
 #endif
 #ifndef FIEMAP_EXTENT_SHARED
 #define FIEMAP_EXTENT_SHARED 0x00002000
+#endif
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
 #endif
 
 // MARK: constants
@@ -110,6 +121,10 @@ const int CLINUX_AT_EMPTY_PATH = AT_EMPTY_PATH;
 
 const unsigned long CLINUX_ST_RDONLY = ST_RDONLY;
 
+const int CLINUX_MAP_SHARED_VALIDATE = MAP_SHARED_VALIDATE;
+const int CLINUX_MAP_SYNC = MAP_SYNC;
+const int CLINUX_O_TMPFILE = O_TMPFILE;
+
 // MARK: syscall wrappers
 
 int clinux_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
@@ -137,6 +152,57 @@ int clinux_get_xflags(int fd, uint32_t *xflags) {
     }
     *xflags = attr.fsx_xflags;
     return 0;
+}
+
+int clinux_get_memlock_limit(uint64_t *soft, uint64_t *hard) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) {
+        return -1;
+    }
+    *soft = limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_cur;
+    *hard = limit.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_max;
+    return 0;
+}
+
+int clinux_set_memlock_limit(uint64_t soft, uint64_t hard) {
+    struct rlimit limit;
+    limit.rlim_cur = soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t)soft;
+    limit.rlim_max = hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t)hard;
+    return setrlimit(RLIMIT_MEMLOCK, &limit);
+}
+
+// MARK: io_uring
+
+void *clinux_uring_create(int *error) {
+    struct io_uring *ring = calloc(1, sizeof *ring);
+    if (ring == NULL) {
+        *error = ENOMEM;
+        return NULL;
+    }
+    int result = io_uring_queue_init(1, ring, 0);
+    if (result < 0) {
+        free(ring);
+        *error = -result;
+        return NULL;
+    }
+    return ring;
+}
+
+int clinux_uring_fd(void *ring) {
+    return ((struct io_uring *)ring)->ring_fd;
+}
+
+int clinux_uring_register_buffers(void *ring, const struct iovec *iovecs, unsigned count) {
+    return io_uring_register_buffers((struct io_uring *)ring, iovecs, count);
+}
+
+int clinux_uring_unregister_buffers(void *ring) {
+    return io_uring_unregister_buffers((struct io_uring *)ring);
+}
+
+void clinux_uring_destroy(void *ring) {
+    io_uring_queue_exit((struct io_uring *)ring);
+    free(ring);
 }
 
 // MARK: lease-break signal

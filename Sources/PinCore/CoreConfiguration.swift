@@ -26,13 +26,19 @@ public struct RootSpec: Sendable, Equatable {
     }
 }
 
-/// What the core needs to run: its roots and where its durable state lives.
+/// What the core needs to run: its roots, where its durable state lives, and how much it may pin.
 public struct CoreConfiguration: Sendable {
     public var roots: [RootSpec]
     public var stateDirectory: String
+    /// The most bytes pinned at once; `nil`: half of RAM, capped by RLIMIT_MEMLOCK unless CAP_IPC_LOCK.
+    public var pinBudgetBytes: UInt64?
+    /// The most pins at once; `nil`: 4096 and at most an eighth of vm.max_map_count.
+    public var maxPins: Int?
 
-    public init(roots: [RootSpec], stateDirectory: String) {
+    public init(roots: [RootSpec], stateDirectory: String, pinBudgetBytes: UInt64? = nil, maxPins: Int? = nil) {
         self.roots = roots
         self.stateDirectory = stateDirectory
+        self.pinBudgetBytes = pinBudgetBytes
+        self.maxPins = maxPins
     }
 }

@@ -33,26 +33,47 @@ final class FileLocker: Sendable {
         files.withLock { Array($0.values) }.sorted { $0.path.canonical < $1.path.canonical }.map(\.trackedFile)
     }
 
-    /// Locks the regular file `file` (opened read-only at `path`). Undoes everything it did
-    /// when any step fails.
-    func lock(_ file: OpenFile, status: FileStatus, path: RootedPath) throws(CoreError) -> LockReport {
+    /// Locks the regular file `file` (opened read-only at `path`). With writers "daemon" the
+    /// file is first opened read-write by `openWritable` and that descriptor is kept; no read
+    /// lease can be held then, so /proc must show no other writer once the flag is set.
+    /// Undoes everything it did when any step fails.
+    func lock(
+        _ file: OpenFile, status: FileStatus, path: RootedPath, writers: LockWriters, probe: FilesystemProbe,
+        openWritable: () throws(CoreError) -> OpenFile
+    ) throws(CoreError) -> LockReport {
         let before = try LayoutInspector.inspectReporting(file, path: path)
         guard before.report.ready else { throw before.report.notReadyError(suggestion: "prepare it first") }
+        var writable: OpenFile?
+        if writers == .daemon {
+            guard !status.isImmutable else {
+                throw CoreError(
+                    .fileImmutable,
+                    "\(path.canonical) already has the immutable flag, set by someone else: a lock with writers \"daemon\" must "
+                        + "open it for writing before the flag is set",
+                    extensions: ["path": .string(path.canonical)])
+            }
+            writable = try openWritable()
+        }
         let record = LockRecord(
             path: path, device: status.device, inode: status.inode, flagSetByDaemon: !status.isImmutable,
-            phase: .locking, lockedAt: Timestamp.now())
+            phase: .locking, lockedAt: Timestamp.now(), writers: writers)
         try store.saveLock(record)
         do throws(CoreError) {
             if record.flagSetByDaemon { try setImmutable(file, true, path: path) }
-            try takeReadLease(file, status: status, path: path)
+            if writers == .none {
+                try takeReadLease(file, status: status, path: path)
+            } else {
+                try requireNoOtherWriter(status: status, path: path)
+            }
             let after = try LayoutInspector.inspectReporting(file, path: path).report
             guard after.ready else { throw after.notReadyError(suggestion: "prepare it first") }
             var locked = record
             locked.phase = .locked
             try store.saveLock(locked)
-            let lockedFile = LockedFile(record: locked, handle: file, fsType: before.filesystem.type)
+            let lockedFile = LockedFile(
+                record: locked, handle: file, writableHandle: writable, fsType: before.filesystem.type, probe: probe)
             files.withLock { $0[path] = lockedFile }
-            logger.info("locked \(path.canonical) (flag set by daemon: \(record.flagSetByDaemon))")
+            logger.info("locked \(path.canonical) (writers: \(writers.rawValue), flag set by daemon: \(record.flagSetByDaemon))")
             return lockedFile.lockReport
         } catch {
             try? file.setLease(.none)
@@ -102,12 +123,15 @@ final class FileLocker: Sendable {
     /// Re-establishes every lock recorded in the state store, after a restart. A lock that was
     /// being taken when the daemon stopped is rolled back; one being released is finished; a
     /// lock that cannot be re-taken stays tracked as degraded with the reason.
-    func recover(open: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus)) throws(CoreError) {
+    func recover(
+        open: (RootedPath, OpenFlags) throws(CoreError) -> (file: OpenFile, status: FileStatus),
+        probe: (RootedPath, FileStatus) -> FilesystemProbe
+    ) throws(CoreError) {
         for record in try store.locks() {
             var opened: (file: OpenFile, status: FileStatus)?
             var problem: String?
             do throws(CoreError) {
-                let candidate = try open(record.path)
+                let candidate = try open(record.path, .readOnly)
                 if candidate.status.device == record.device && candidate.status.inode == record.inode {
                     opened = candidate
                 } else {
@@ -122,12 +146,16 @@ final class FileLocker: Sendable {
                 try store.deleteLock(record.path)
                 logger.warning("\(record.path.canonical): finished an interrupted \(record.phase.rawValue) by releasing the lock")
             case .locked:
-                recoverLocked(record, opened: opened, problem: problem)
+                recoverLocked(record, opened: opened, problem: problem, open: open, probe: probe)
             }
         }
     }
 
-    private func recoverLocked(_ record: LockRecord, opened: (file: OpenFile, status: FileStatus)?, problem: String?) {
+    private func recoverLocked(
+        _ record: LockRecord, opened: (file: OpenFile, status: FileStatus)?, problem: String?,
+        open: (RootedPath, OpenFlags) throws(CoreError) -> (file: OpenFile, status: FileStatus),
+        probe: (RootedPath, FileStatus) -> FilesystemProbe
+    ) {
         guard let opened, problem == nil else {
             degrade(record, handle: nil, fsType: "unknown", reason: problem ?? "cannot open")
             return
@@ -138,12 +166,47 @@ final class FileLocker: Sendable {
             return
         }
         do throws(CoreError) {
-            try takeReadLease(opened.file, status: opened.status, path: record.path)
-            files.withLock { $0[record.path] = LockedFile(record: record, handle: opened.file, fsType: fsType) }
-            logger.info("re-took the read lease of locked \(record.path.canonical)")
+            var writable: OpenFile?
+            switch record.writers {
+            case .none:
+                try takeReadLease(opened.file, status: opened.status, path: record.path)
+            case .daemon:
+                writable = try reopenWritable(record, handle: opened.file, open: open)
+                try requireNoOtherWriter(status: opened.status, path: record.path)
+            }
+            let lockedFile = LockedFile(
+                record: record, handle: opened.file, writableHandle: writable, fsType: fsType,
+                probe: probe(record.path, opened.status))
+            files.withLock { $0[record.path] = lockedFile }
+            logger.info("re-established the lock of \(record.path.canonical) (writers: \(record.writers.rawValue))")
         } catch {
             degrade(record, handle: opened.file, fsType: fsType, reason: error.detail)
         }
+    }
+
+    /// An immutable file cannot be opened for writing: the daemon clears the flag it set, opens
+    /// the file read-write and sets the flag again. The /proc scan that follows catches any
+    /// writer that opened the file in that window.
+    private func reopenWritable(
+        _ record: LockRecord, handle: OpenFile, open: (RootedPath, OpenFlags) throws(CoreError) -> (file: OpenFile, status: FileStatus)
+    ) throws(CoreError) -> OpenFile {
+        guard record.flagSetByDaemon else {
+            throw CoreError(.fileImmutable, "the immutable flag was not set by the daemon, so it cannot reopen the file for writing")
+        }
+        try setImmutable(handle, false, path: record.path)
+        defer { try? setImmutable(handle, true, path: record.path) }
+        let writable = try open(record.path, .readWrite)
+        guard writable.status.device == record.device, writable.status.inode == record.inode else {
+            throw CoreError(.fileChanged, "the path now names another inode")
+        }
+        return writable.file
+    }
+
+    /// With writers "daemon" no read lease can prove the absence of writers: /proc is scanned
+    /// for any other process with the file open for writing or mapped writable.
+    private func requireNoOtherWriter(status: FileStatus, path: RootedPath) throws(CoreError) {
+        let pids = processesWithWriteAccess(device: status.device, inode: status.inode)
+        if !pids.isEmpty { throw WriterCheck.writersPresent(path: path, status: status, pids: pids) }
     }
 
     private func degrade(_ record: LockRecord, handle: OpenFile?, fsType: String, reason: String) {

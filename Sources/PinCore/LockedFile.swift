@@ -1,22 +1,59 @@
+import Glibc
 import LinuxFS
 import PinJSON
 
 /// A file the daemon tracks as locked. `handle` is the read-only descriptor holding the kernel
-/// read lease; it is nil when the lock could not be re-established (`degradedReason` says why).
+/// read lease (with writers "none"); it is nil when the lock could not be re-established
+/// (`degradedReason` says why). `writableHandle` is the descriptor the daemon opened for
+/// writing before setting the flag (writers "daemon" only).
 final class LockedFile: Sendable {
     let record: LockRecord
     let handle: OpenFile?
+    let writableHandle: OpenFile?
     let fsType: String
+    let isDAX: Bool
+    let probe: FilesystemProbe
+    let mapSyncErrno: Int32
     let degradedReason: String?
 
-    init(record: LockRecord, handle: OpenFile?, fsType: String, degradedReason: String? = nil) {
+    init(
+        record: LockRecord, handle: OpenFile?, writableHandle: OpenFile? = nil, fsType: String,
+        probe: FilesystemProbe = FilesystemProbe(unprobedReason: "the lock is degraded"), degradedReason: String? = nil
+    ) {
         self.record = record
         self.handle = handle
+        self.writableHandle = writableHandle
         self.fsType = fsType
+        self.probe = probe
         self.degradedReason = degradedReason
+        let status = try? handle?.status()
+        isDAX = status?.isDAX ?? false
+        mapSyncErrno = handle.map(Self.mapSyncResult) ?? EBADF
     }
 
     var path: RootedPath { record.path }
+    var fileID: FileID { FileID(device: record.device, inode: record.inode) }
+
+    /// Whether a read-write descriptor can write the inode now that it is immutable.
+    var writesThroughDaemonAllowed: Bool { !compatibilityFacts.preopenedWritesBlocked.blocked }
+
+    var compatibility: CompatibilityReport { CompatibilityReport(compatibilityFacts) }
+
+    private var compatibilityFacts: CompatibilityFacts {
+        CompatibilityFacts(
+            fsType: fsType, immutable: immutableNow, readLease: readLeaseNow, writers: record.writers, isDAX: isDAX,
+            probe: probe, mapSyncErrno: mapSyncErrno)
+    }
+
+    /// Maps one page with `MAP_SHARED_VALIDATE|MAP_SYNC` and unmaps it again: 0 or the errno.
+    private static func mapSyncResult(_ file: OpenFile) -> Int32 {
+        do throws(LinuxError) {
+            _ = try MemoryMapping(file: file, offset: 0, length: pageSize, writable: false, synchronous: true)
+            return 0
+        } catch {
+            return error.errno
+        }
+    }
 
     /// Whether the immutable flag is set now (statx on the held descriptor).
     var immutableNow: Bool { (try? handle?.status().isImmutable) ?? false }
@@ -27,16 +64,14 @@ final class LockedFile: Sendable {
     var trackedFile: TrackedFile {
         TrackedFile(
             path: path, device: record.device, inode: record.inode, state: degradedReason == nil ? "locked" : "degraded",
-            immutable: immutableNow, readLease: readLeaseNow, flagSetByDaemon: record.flagSetByDaemon,
-            lockedAt: record.lockedAt, reason: degradedReason)
+            immutable: immutableNow, readLease: readLeaseNow, writers: record.writers, flagSetByDaemon: record.flagSetByDaemon,
+            lockedAt: record.lockedAt, reason: degradedReason, compatibility: compatibility, pinIDs: [])
     }
 
     var lockReport: LockReport {
-        let immutable = immutableNow
-        let lease = readLeaseNow
-        return LockReport(
-            path: path, immutable: immutable, readLease: lease, flagSetByDaemon: record.flagSetByDaemon,
-            lockedAt: record.lockedAt, compatibility: CompatibilityReport(fsType: fsType, immutable: immutable, readLease: lease))
+        LockReport(
+            path: path, immutable: immutableNow, readLease: readLeaseNow, writers: record.writers,
+            flagSetByDaemon: record.flagSetByDaemon, lockedAt: record.lockedAt, compatibility: compatibility)
     }
 }
 
@@ -45,6 +80,7 @@ public struct LockReport: Sendable, JSONRepresentable {
     public let path: RootedPath
     public let immutable: Bool
     public let readLease: Bool
+    public let writers: LockWriters
     public let flagSetByDaemon: Bool
     public let lockedAt: String
     public let compatibility: CompatibilityReport
@@ -54,6 +90,7 @@ public struct LockReport: Sendable, JSONRepresentable {
             "path": .string(path.canonical),
             "immutable": .bool(immutable),
             "read_lease": .bool(readLease),
+            "writers": .string(writers.rawValue),
             "flag_set_by_daemon": .bool(flagSetByDaemon),
             "locked_at": .string(lockedAt),
             "compat": compatibility.json,
@@ -88,9 +125,13 @@ public struct TrackedFile: Sendable, JSONRepresentable {
     public let state: String
     public let immutable: Bool
     public let readLease: Bool
+    public let writers: LockWriters
     public let flagSetByDaemon: Bool
     public let lockedAt: String
     public let reason: String?
+    public let compatibility: CompatibilityReport
+    /// The pins on this file (active or failed).
+    public var pinIDs: [String]
 
     public var json: JSON {
         var object: JSONObject = [
@@ -102,8 +143,11 @@ public struct TrackedFile: Sendable, JSONRepresentable {
             "state": .string(state),
             "immutable": .bool(immutable),
             "read_lease": .bool(readLease),
+            "writers": .string(writers.rawValue),
             "flag_set_by_daemon": .bool(flagSetByDaemon),
             "locked_at": .string(lockedAt),
+            "compat": compatibility.json,
+            "pins": .array(pinIDs.map { .string($0) }),
         ]
         if let reason { object["reason"] = .string(reason) }
         return .object(object)

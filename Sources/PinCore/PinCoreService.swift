@@ -10,18 +10,34 @@ public final class PinCoreService: Sendable {
     private let store: StateStore
     private let locker: FileLocker
     private let operations: OperationRegistry
+    private let pins: PinBook
+    private let probes = FilesystemProbeCache()
     private let claims = FileClaims()
     private let logger: Logger
 
-    /// Opens the roots and the state database, then re-establishes every recorded lock.
+    /// Opens the roots and the state database, raises RLIMIT_MEMLOCK as far as it may, then
+    /// re-establishes every recorded lock and pin.
     public init(configuration: CoreConfiguration, logger: Logger) throws(CoreError) {
         self.logger = logger
         roots = try Roots(configuration.roots)
         store = try StateStore(directory: configuration.stateDirectory)
         locker = FileLocker(store: store, logger: logger)
         operations = try OperationRegistry(store: store, logger: logger)
+        let memoryLockLimit = MemoryLockLimit.raise()
+        let hasIPCLock = Capability.ipcLock.isEffective
+        var budget = PinBudget.defaults(memoryLockLimit: memoryLockLimit, hasIPCLock: hasIPCLock)
+        if let bytes = configuration.pinBudgetBytes { budget.maxBytes = bytes }
+        if let count = configuration.maxPins { budget.maxPins = count }
+        if !hasIPCLock, let soft = memoryLockLimit.soft, budget.maxBytes > soft {
+            logger.warning("the pin budget (\(budget.maxBytes) bytes) exceeds RLIMIT_MEMLOCK (\(soft) bytes) and the daemon lacks CAP_IPC_LOCK: mlock will fail first")
+        }
+        pins = PinBook(budget: budget, store: store, logger: logger)
+        logger.info("pin budget: \(budget.maxBytes) bytes, \(budget.maxPins) pins")
         try LeaseBreakMonitor.start(locker: locker, logger: logger)
-        try locker.recover { [roots] path throws(CoreError) in try roots.open(path, flags: .readOnly) }
+        try locker.recover(
+            open: { [roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },
+            probe: { [roots, probes] path, status in probes.probe(mountID: status.mountID, directory: roots.directory(of: path)) })
+        try recoverPins()
     }
 
     /// The layout report of the file at `path`.
@@ -49,19 +65,37 @@ public final class PinCoreService: Sendable {
     /// Cancels a running operation; a finished operation is returned unchanged.
     public func cancelOperation(id: String) throws(CoreError) -> OperationSnapshot { try operations.cancel(id: id) }
 
-    /// Sets the immutable flag and takes the kernel read lease; requires a ready file and no writers.
-    public func lock(path: String) throws(CoreError) -> LockReport {
+    /// Sets the immutable flag and takes the kernel read lease (writers "none"), or keeps a
+    /// read-write descriptor opened before the flag (writers "daemon"); requires a ready file
+    /// and no other writers. Locking a file already locked the same way returns its report.
+    public func lock(path: String, writers: LockWriters = .none) throws(CoreError) -> LockReport {
         let rooted = try roots.resolve(path)
         let (file, status) = try roots.open(rooted, flags: .readOnly)
         if let locked = locker.lockedFile(device: status.device, inode: status.inode) {
-            guard let reason = locked.degradedReason else { return locked.lockReport }
-            throw CoreError(
-                .fileLocked, "\(locked.path.canonical) is tracked as locked but degraded (\(reason)); unlock it first",
-                extensions: ["path": .string(locked.path.canonical)])
+            let pathExtension: JSONObject = ["path": .string(locked.path.canonical)]
+            if let reason = locked.degradedReason {
+                throw CoreError(
+                    .fileLocked, "\(locked.path.canonical) is tracked as locked but degraded (\(reason)); unlock it first",
+                    extensions: pathExtension)
+            }
+            guard locked.record.writers == writers else {
+                throw CoreError(
+                    .fileLocked,
+                    "\(locked.path.canonical) is locked with writers \"\(locked.record.writers.rawValue)\"; unlock it first to lock it with writers \"\(writers.rawValue)\"",
+                    extensions: pathExtension)
+            }
+            return locked.lockReport
         }
         let claim = try claims.claim(FileID(device: status.device, inode: status.inode), path: rooted)
         defer { withExtendedLifetime(claim) {} }
-        return try locker.lock(file, status: status, path: rooted)
+        let probe = probes.probe(mountID: status.mountID, directory: roots.directory(of: rooted))
+        return try locker.lock(file, status: status, path: rooted, writers: writers, probe: probe) { [roots] () throws(CoreError) in
+            let (writable, reopened) = try roots.open(rooted, flags: .readWrite)
+            guard reopened.device == status.device, reopened.inode == status.inode else {
+                throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being locked", extensions: ["path": .string(rooted.canonical)])
+            }
+            return writable
+        }
     }
 
     /// Releases the lease and clears the flag if the daemon set it.
@@ -73,13 +107,83 @@ public final class PinCoreService: Sendable {
             _ = try roots.open(rooted, flags: .pathOnly)
             throw CoreError(.notLocked, "\(rooted.canonical) is not locked by the daemon", extensions: ["path": .string(rooted.canonical)])
         }
-        let claim = try claims.claim(FileID(device: locked.record.device, inode: locked.record.inode), path: rooted)
+        let claim = try claims.claim(locked.fileID, path: rooted)
         defer { withExtendedLifetime(claim) {} }
+        try pins.closeForUnlock(locked.fileID, path: rooted)
+        defer { pins.reopenAfterUnlock(locked.fileID) }
         return try locker.unlock(rooted) { [roots] path throws(CoreError) in try roots.open(path, flags: .readOnly) }
     }
 
-    /// Every file the daemon tracks as locked, with live flag and lease state.
-    public func trackedFiles() -> [TrackedFile] { locker.trackedFiles }
+    /// Every file the daemon tracks as locked, with live flag and lease state, compatibility
+    /// report and pins.
+    public func trackedFiles() -> [TrackedFile] {
+        locker.trackedFiles.map { file in
+            var file = file
+            file.pinIDs = pins.pinIDs(of: FileID(device: file.device, inode: file.inode))
+            return file
+        }
+    }
+
+    /// Pins a range of a locked file: maps it, faults it in, mlocks it and, when asked, takes a
+    /// long-term pin. The pin is durable before this returns; the file must stay locked and
+    /// ready, and the budget must allow it.
+    public func pin(_ request: PinRequest) throws(CoreError) -> Pin {
+        let rooted = try roots.resolve(request.path)
+        let (_, status) = try roots.open(rooted, flags: .pathOnly)
+        guard let locked = locker.lockedFile(device: status.device, inode: status.inode) else {
+            throw CoreError(
+                .notLocked, "\(rooted.canonical) is not locked by the daemon; lock it with POST /v1/files/lock-immutable first",
+                extensions: ["path": .string(rooted.canonical)])
+        }
+        let range = try PinRange.validated(offset: request.offset, length: request.length, size: status.size, path: rooted)
+        let record = PinRecord(
+            id: RandomID.make(prefix: "pin_"), path: locked.path, file: locked.fileID, offset: range.offset,
+            length: range.length, access: request.access, longTerm: request.longTerm, autoPin: false, createdAt: Timestamp.now())
+        try Pinner.checkPreconditions(record, of: locked)
+        try pins.reserve(record)
+        do throws(CoreError) {
+            guard locker.lockedFile(device: status.device, inode: status.inode) === locked else {
+                throw CoreError(.notLocked, "\(rooted.canonical) was unlocked meanwhile", extensions: ["path": .string(rooted.canonical)])
+            }
+            let pinned = try Pinner.pin(record, of: locked)
+            try store.savePin(record)
+            pins.activate(record.id, pinned)
+            logger.info("pinned \(record.id): \(rooted.canonical) \(range.offset)+\(range.length) \(request.access.rawValue), long-term: \(pinned.longTermPin != nil)")
+            return try pins.pin(id: record.id)
+        } catch {
+            pins.cancel(record.id)
+            throw error
+        }
+    }
+
+    /// Every pin, with its residency measured now, and the budget in use.
+    public func pinList() -> PinList { pins.list }
+
+    /// One pin, with its residency measured now.
+    public func pin(id: String) throws(CoreError) -> Pin { try pins.pin(id: id) }
+
+    /// Tears a pin down (unregisters the long-term pin, munlocks and unmaps) and forgets it.
+    public func unpin(id: String) throws(CoreError) { try pins.remove(id: id) }
+
+    /// Re-creates every recorded pin on its (re-established) lock, or records why it cannot.
+    private func recoverPins() throws(CoreError) {
+        for record in try store.pins() {
+            guard let locked = locker.lockedFile(device: record.file.device, inode: record.file.inode) else {
+                pins.fail(record, reason: "\(record.path.canonical) is no longer locked by the daemon")
+                logger.error("pin \(record.id) failed: its file is no longer locked")
+                continue
+            }
+            do throws(CoreError) {
+                let pinned = try Pinner.pin(record, of: locked)
+                try pins.reserve(record)
+                pins.activate(record.id, pinned)
+                logger.info("re-created pin \(record.id) on \(record.path.canonical)")
+            } catch {
+                pins.fail(record, reason: error.detail)
+                logger.error("pin \(record.id) on \(record.path.canonical) could not be re-created: \(error.detail)")
+            }
+        }
+    }
 
     /// Whether the daemon can serve: state loaded and every root still a usable directory.
     public func readiness() -> (ready: Bool, reasons: [String]) {

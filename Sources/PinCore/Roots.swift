@@ -91,6 +91,12 @@ final class Roots: Sendable {
         }
     }
 
+    /// The directory descriptor of the root `path` is in (on the same mount as the file, as
+    /// every open refuses to cross mounts).
+    func directory(of path: RootedPath) -> OpenFile {
+        roots.first { $0.spec.name == path.root }!.directory
+    }
+
     /// Creates the regular file at `path` if it does not exist. Returns whether it created it.
     func createIfMissing(_ path: RootedPath) throws(CoreError) -> Bool {
         let directory = roots.first { $0.spec.name == path.root }!.directory

@@ -17,6 +17,7 @@ struct LockRecord: Sendable, Equatable {
     var flagSetByDaemon: Bool
     var phase: Phase
     var lockedAt: String
+    var writers: LockWriters = .none
 }
 
 /// A prepare operation as recorded durably.
@@ -46,6 +47,17 @@ final class StateStore: Sendable {
                 device INTEGER NOT NULL, inode INTEGER NOT NULL, flag_set_by_daemon INTEGER NOT NULL,
                 phase TEXT NOT NULL, locked_at TEXT NOT NULL)
             """)
+        // Added with pins: who may write a locked file.
+        let lockColumns = try database.query("PRAGMA table_info(locked_files)").compactMap { $0[1].text }
+        if !lockColumns.contains("writers") {
+            try database.execute("ALTER TABLE locked_files ADD COLUMN writers TEXT NOT NULL DEFAULT 'none'")
+        }
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS pins (
+                id TEXT PRIMARY KEY, root TEXT NOT NULL, relative_path TEXT NOT NULL,
+                device INTEGER NOT NULL, inode INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+                access TEXT NOT NULL, longterm TEXT NOT NULL, auto_pin INTEGER NOT NULL, created_at TEXT NOT NULL)
+            """)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS operations (
                 id TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
@@ -58,10 +70,15 @@ final class StateStore: Sendable {
     func saveLock(_ record: LockRecord) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute(
-                "INSERT OR REPLACE INTO locked_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                """
+                INSERT OR REPLACE INTO locked_files
+                    (path, root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
                 [.text(record.path.canonical), .text(record.path.root), .text(record.path.relative),
                  .int(Int64(bitPattern: record.device)), .int(Int64(bitPattern: record.inode)),
-                 .int(record.flagSetByDaemon ? 1 : 0), .text(record.phase.rawValue), .text(record.lockedAt)])
+                 .int(record.flagSetByDaemon ? 1 : 0), .text(record.phase.rawValue), .text(record.lockedAt),
+                 .text(record.writers.rawValue)])
         }
     }
 
@@ -74,16 +91,56 @@ final class StateStore: Sendable {
     func locks() throws(CoreError) -> [LockRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
-                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at FROM locked_files ORDER BY path")
+                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers FROM locked_files ORDER BY path")
         }
         return rows.compactMap { row in
             guard let root = row[0].text, let relative = row[1].text, let device = row[2].int, let inode = row[3].int,
                   let flag = row[4].int, let phase = row[5].text.flatMap(LockRecord.Phase.init(rawValue:)),
-                  let lockedAt = row[6].text
+                  let lockedAt = row[6].text, let writers = row[7].text.flatMap(LockWriters.init(rawValue:))
             else { return nil }
             return LockRecord(
                 path: RootedPath(root: root, relative: relative), device: UInt64(bitPattern: device),
-                inode: UInt64(bitPattern: inode), flagSetByDaemon: flag != 0, phase: phase, lockedAt: lockedAt)
+                inode: UInt64(bitPattern: inode), flagSetByDaemon: flag != 0, phase: phase, lockedAt: lockedAt, writers: writers)
+        }
+    }
+
+    func savePin(_ record: PinRecord) throws(CoreError) {
+        try database.withLock { database throws(CoreError) in
+            try database.execute(
+                "INSERT OR REPLACE INTO pins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [.text(record.id), .text(record.path.root), .text(record.path.relative),
+                 .int(Int64(bitPattern: record.file.device)), .int(Int64(bitPattern: record.file.inode)),
+                 .int(Int64(record.offset)), .int(Int64(record.length)), .text(record.access.rawValue),
+                 .text(record.longTerm.rawValue), .int(record.autoPin ? 1 : 0), .text(record.createdAt)])
+        }
+    }
+
+    func deletePin(id: String) throws(CoreError) {
+        try database.withLock { database throws(CoreError) in
+            try database.execute("DELETE FROM pins WHERE id = ?", [.text(id)])
+        }
+    }
+
+    func pins() throws(CoreError) -> [PinRecord] {
+        let rows = try database.withLock { database throws(CoreError) in
+            try database.query(
+                """
+                SELECT id, root, relative_path, device, inode, offset, length, access, longterm, auto_pin, created_at
+                FROM pins ORDER BY created_at, id
+                """)
+        }
+        return rows.compactMap { row in
+            guard let id = row[0].text, let root = row[1].text, let relative = row[2].text, let device = row[3].int,
+                  let inode = row[4].int, let offset = row[5].int, let length = row[6].int,
+                  let access = row[7].text.flatMap(PinAccess.init(rawValue:)),
+                  let longTerm = row[8].text.flatMap(LongTermMode.init(rawValue:)), let autoPin = row[9].int,
+                  let createdAt = row[10].text
+            else { return nil }
+            return PinRecord(
+                id: id, path: RootedPath(root: root, relative: relative),
+                file: FileID(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode)),
+                offset: UInt64(offset), length: UInt64(length), access: access, longTerm: longTerm,
+                autoPin: autoPin != 0, createdAt: createdAt)
         }
     }
 

@@ -99,6 +99,32 @@ struct JSONBody {
         return value
     }
 
+    /// The member `field` as one of `E`'s raw values, which must be present.
+    func requiredEnum<E: RawRepresentable & CaseIterable>(_ field: String, as type: E.Type) throws(Problem) -> E where E.RawValue == String {
+        guard let value = try optionalEnum(field, as: type) else {
+            let list = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            throw Problem(.invalidBody, "Field \"\(field)\" (one of \(list)) is required.",
+                          extensions: ["field": .string(field), "expected": .array(E.allCases.map { .string($0.rawValue) })])
+        }
+        return value
+    }
+
+    /// An integer >= 0; nil when absent or null. Anything else is `invalid-body`.
+    func optionalUnsigned(_ field: String) throws(Problem) -> UInt64? {
+        switch object[field] {
+        case nil, .null?:
+            return nil
+        case .int(let number)?:
+            guard number >= 0 else {
+                throw Problem(.invalidBody, "Field \"\(field)\" must not be negative (got \(number)).",
+                              extensions: ["field": .string(field), "expected": "non-negative integer"])
+            }
+            return UInt64(number)
+        case let other?:
+            throw wrongType(field, expected: "integer", got: other)
+        }
+    }
+
     /// A byte count: an integer >= 0 or a string such as "64MiB" (parsed by `ByteSize.parse`);
     /// nil when absent or null. A negative or unparsable size is `invalid-size`, another type `invalid-body`.
     func optionalSize(_ field: String) throws(Problem) -> UInt64? {
@@ -125,7 +151,7 @@ struct JSONBody {
         }
     }
 
-    private func wrongType(_ field: String, expected: String, got value: JSON) -> Problem {
+    func wrongType(_ field: String, expected: String, got value: JSON) -> Problem {
         Problem(.invalidBody, "Field \"\(field)\" must be \(Self.article(expected)), not \(Self.article(value.typeName)).",
                 extensions: ["field": .string(field), "expected": .string(expected)])
     }
@@ -135,7 +161,7 @@ struct JSONBody {
     }
 
     /// "a string", "an integer", "null".
-    private static func article(_ typeName: String) -> String {
+    static func article(_ typeName: String) -> String {
         switch typeName {
         case "null": "null"
         case "integer", "object", "array": "an \(typeName)"

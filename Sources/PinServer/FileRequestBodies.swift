@@ -1,6 +1,6 @@
 import PinCore
 
-/// The body of `inspect`, `lock-immutable` and `unlock`: `{"path"}`.
+/// The body of `inspect` and `unlock`: `{"path"}`.
 struct PathRequestBody: Equatable {
     let path: String
 
@@ -8,6 +8,18 @@ struct PathRequestBody: Equatable {
         let body = try JSONBody.decode(request, example: #"{"path":"a.bin"}"#)
         try body.rejectUnknownFields(allowed: ["path"])
         return PathRequestBody(path: try body.requiredString("path"))
+    }
+}
+
+/// The body of `lock-immutable`: `{"path","writers"?}`; `writers` defaults to `"none"`.
+struct LockRequestBody: Equatable {
+    let path: String
+    let writers: LockWriters
+
+    static func decode(_ request: HTTPRequest) throws(Problem) -> LockRequestBody {
+        let body = try JSONBody.decode(request, example: #"{"path":"a.bin"}"#)
+        try body.rejectUnknownFields(allowed: ["path", "writers"])
+        return LockRequestBody(path: try body.requiredString("path"), writers: try body.optionalEnum("writers", as: LockWriters.self) ?? .none)
     }
 }
 

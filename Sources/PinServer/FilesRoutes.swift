@@ -16,8 +16,8 @@ enum FilesRoutes {
                 return .json(operation.json, status: 202, headers: [HTTPHeader("Location", OperationRoutes.location(of: operation.id))])
             },
             Route("POST", "/v1/files/lock-immutable", access: .admin) { request in
-                let body = try PathRequestBody.decode(request)
-                return .json(try core.lock(path: body.path).json)
+                let body = try LockRequestBody.decode(request)
+                return .json(try core.lock(path: body.path, writers: body.writers).json)
             },
             Route("POST", "/v1/files/unlock", access: .admin) { request in
                 let body = try PathRequestBody.decode(request)

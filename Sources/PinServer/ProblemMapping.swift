@@ -10,14 +10,16 @@ enum ProblemMapping {
         switch code {
         case .invalidPath, .absolutePath, .pathTraversal, .unknownRoot, .symlinkInPath, .crossesMount,
              .isADirectory, .isADevice, .isAFifo, .isASocket,
-             .invalidSize, .sizeRequired, .wouldTruncate, .unsupportedFilesystem:
+             .invalidSize, .sizeRequired, .wouldTruncate, .unsupportedFilesystem,
+             .unalignedRange, .invalidRange, .longTermRefused:
             422
-        case .notFound, .operationNotFound:
+        case .notFound, .operationNotFound, .pinNotFound:
             404
         case .notReady, .fileLocked, .fileImmutable, .writersPresent, .notLocked, .fileChanged, .busy,
-             .readOnlyFilesystem, .cancelled:
+             .readOnlyFilesystem, .cancelled, .lockDegraded, .writeNeedsDaemonWriters, .writesRefusedByFilesystem,
+             .pinInUse, .pinsExist:
             409
-        case .noSpace:
+        case .noSpace, .pinBudgetExceeded, .memoryLockFailed:
             507
         case .missingCapability, .systemError:
             500

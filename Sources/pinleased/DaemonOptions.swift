@@ -17,11 +17,16 @@ struct DaemonSettings {
     var connectionTimeoutSeconds: UInt32 = 30
     var threads: UInt32 = 4
     var logLevel = "info"
+    /// The most bytes pinned at once; nil: the core's default (half of RAM, capped by RLIMIT_MEMLOCK).
+    var pinBudgetBytes: UInt64?
+    /// The most pins at once; nil: the core's default (4096, at most vm.max_map_count/8).
+    var pinMaxCount: Int?
 
     static let defaultRoot = "./var/data"
 
     /// Applies a JSON config file: `{"listen", "roots":[...], "state_dir", "unix", "tokens",
-    /// "max_body_bytes", "connection_limit", "connection_timeout_s", "threads", "log_level"}`.
+    /// "max_body_bytes", "connection_limit", "connection_timeout_s", "threads", "log_level",
+    /// "pin_budget_bytes" (an integer or a size string such as "64GiB"), "pin_max_count"}`.
     mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw StartupError("cannot read config file \(path)") }
         let object: JSONObject
@@ -58,9 +63,33 @@ struct DaemonSettings {
             case "connection_timeout_s": connectionTimeoutSeconds = try number()
             case "threads": threads = try number()
             case "log_level": logLevel = try string()
+            case "pin_budget_bytes":
+                if let text = value.stringValue {
+                    pinBudgetBytes = try Self.pinBudget(text, source: "\(path): 'pin_budget_bytes'")
+                } else if let number = value.int64Value, number >= 0 {
+                    pinBudgetBytes = try Self.positive(UInt64(number), source: "\(path): 'pin_budget_bytes'")
+                } else {
+                    throw StartupError("\(path): 'pin_budget_bytes' must be a number of bytes or a size such as \"64GiB\"")
+                }
+            case "pin_max_count": pinMaxCount = try Self.positive(number() as Int, source: "\(path): 'pin_max_count'")
             default: throw StartupError("\(path): unknown setting '\(key)'")
             }
         }
+    }
+
+    /// A pin budget written as bytes or with a binary unit ("64MiB"); it must be positive.
+    static func pinBudget(_ text: String, source: String) throws -> UInt64 {
+        do {
+            return try positive(ByteSize.parse(text), source: source)
+        } catch let error as CoreError {
+            throw StartupError("\(source): \(error.detail)")
+        }
+    }
+
+    /// `value`, unless it is 0.
+    static func positive<T: FixedWidthInteger>(_ value: T, source: String) throws -> T {
+        guard value > 0 else { throw StartupError("\(source) must be greater than 0") }
+        return value
     }
 
     /// The listen address split into host and port; `[::1]:8470` for IPv6.

@@ -33,6 +33,11 @@ struct PinLeaseDaemon: ParsableCommand {
     var threads: UInt32?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. Default info.")
     var logLevel: String?
+    @Option(name: .customLong("pin-budget-bytes"),
+            help: "Most bytes pinned at once: bytes or a size such as 64GiB. Default half of RAM, capped by RLIMIT_MEMLOCK unless CAP_IPC_LOCK.")
+    var pinBudgetBytes: String?
+    @Option(name: .customLong("pin-max-count"), help: "Most pins at once. Default 4096, at most vm.max_map_count/8.")
+    var pinMaxCount: Int?
 
     func settings() throws -> DaemonSettings {
         var settings = DaemonSettings()
@@ -47,6 +52,8 @@ struct PinLeaseDaemon: ParsableCommand {
         if let connectionTimeoutS { settings.connectionTimeoutSeconds = connectionTimeoutS }
         if let threads { settings.threads = threads }
         if let logLevel { settings.logLevel = logLevel }
+        if let pinBudgetBytes { settings.pinBudgetBytes = try DaemonSettings.pinBudget(pinBudgetBytes, source: "--pin-budget-bytes") }
+        if let pinMaxCount { settings.pinMaxCount = try DaemonSettings.positive(pinMaxCount, source: "--pin-max-count") }
         return settings
     }
 
@@ -71,7 +78,10 @@ struct PinLeaseDaemon: ParsableCommand {
         do {
             let roots = try rootArguments.map { text throws(CoreError) in try RootSpec.parse(text) }
             let core = try PinCoreService(
-                configuration: CoreConfiguration(roots: roots, stateDirectory: settings.stateDirectory), logger: logger)
+                configuration: CoreConfiguration(
+                    roots: roots, stateDirectory: settings.stateDirectory, pinBudgetBytes: settings.pinBudgetBytes,
+                    maxPins: settings.pinMaxCount),
+                logger: logger)
             let tokenStore = try TokenStore.load(tokensFile: settings.tokensFile, stateDirectory: settings.stateDirectory, logger: logger)
             let server = PinHTTPServer(
                 configuration: ServerConfiguration(

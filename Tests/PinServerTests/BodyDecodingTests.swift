@@ -141,3 +141,128 @@ struct BodyDecodingTests {
         #expect(problem.extensions["field"] == .string(field))
     }
 }
+
+@Suite("Lock and pin request bodies")
+struct PinBodyDecodingTests {
+    static func problem<T>(_ decode: () throws(Problem) -> T) -> Problem? {
+        BodyDecodingTests.problem(decode)
+    }
+
+    static func request(_ body: String) -> HTTPRequest {
+        BodyDecodingTests.request(body)
+    }
+
+    @Test("lock writers default to none; daemon and none are accepted")
+    func lockWriters() throws {
+        #expect(try LockRequestBody.decode(Self.request(#"{"path":"a.bin"}"#)) == LockRequestBody(path: "a.bin", writers: .none))
+        #expect(try LockRequestBody.decode(Self.request(#"{"path":"a.bin","writers":null}"#)).writers == .none)
+        #expect(try LockRequestBody.decode(Self.request(#"{"path":"a.bin","writers":"none"}"#)).writers == .none)
+        #expect(try LockRequestBody.decode(Self.request(#"{"path":"a.bin","writers":"daemon"}"#)).writers == .daemon)
+    }
+
+    @Test("lock rejects unknown writers, wrong types and unknown fields", arguments: [
+        (#"{"path":"a","writers":"all"}"#, "writers"), (#"{"path":"a","writers":true}"#, "writers"),
+        (#"{"path":"a","writers":["daemon"]}"#, "writers"), (#"{"path":"a","writer":"daemon"}"#, "writer"), (#"{"writers":"daemon"}"#, "path"),
+    ])
+    func lockInvalid(body: String, field: String) throws {
+        let problem = try #require(Self.problem { () throws(Problem) in try LockRequestBody.decode(Self.request(body)) })
+        #expect(problem.status == 422)
+        #expect(problem.code == "invalid-body")
+        #expect(problem.extensions["field"] == .string(field))
+    }
+
+    @Test("an unknown writers value names the allowed ones")
+    func lockWritersChoices() throws {
+        let problem = try #require(Self.problem { () throws(Problem) in try LockRequestBody.decode(Self.request(#"{"path":"a","writers":"all"}"#)) })
+        #expect(problem.extensions["expected"] == ["none", "daemon"])
+        #expect(problem.detail.contains("\"daemon\""))
+    }
+
+    @Test("pin defaults: offset and length absent, no long-term pin")
+    func pinDefaults() throws {
+        let pin = try PinRequestBody.decode(Self.request(#"{"path":"a.bin","access":"read"}"#)).request
+        #expect(pin.path == "a.bin")
+        #expect(pin.offset == nil)
+        #expect(pin.length == nil)
+        #expect(pin.access == .read)
+        #expect(pin.longTerm == .no)
+    }
+
+    @Test("pin takes every field; length as a size string")
+    func pinFull() throws {
+        let pin = try PinRequestBody.decode(
+            Self.request(#"{"path":"data:a.bin","offset":4096,"length":"4MiB","access":"write","longterm":true}"#)).request
+        #expect(pin.path == "data:a.bin")
+        #expect(pin.offset == 4096)
+        #expect(pin.length == 4 << 20)
+        #expect(pin.access == .write)
+        #expect(pin.longTerm == .required)
+    }
+
+    @Test("longterm is false, true or \"if-possible\"; null is false", arguments: [
+        ("false", LongTermMode.no), ("true", .required), (#""if-possible""#, .ifPossible), ("null", .no),
+    ])
+    func pinLongTerm(value: String, mode: LongTermMode) throws {
+        let body = #"{"path":"a","access":"read","longterm":\#(value)}"#
+        #expect(try PinRequestBody.decode(Self.request(body)).request.longTerm == mode)
+    }
+
+    @Test("offset and length as integers, null as absent")
+    func pinIntegers() throws {
+        let pin = try PinRequestBody.decode(Self.request(#"{"path":"a","access":"read","offset":0,"length":8192}"#)).request
+        #expect(pin.offset == 0)
+        #expect(pin.length == 8192)
+        let nulls = try PinRequestBody.decode(Self.request(#"{"path":"a","access":"read","offset":null,"length":null}"#)).request
+        #expect(nulls.offset == nil)
+        #expect(nulls.length == nil)
+    }
+
+    @Test("a zero length reaches the core (which answers invalid-range)")
+    func pinZeroLength() throws {
+        #expect(try PinRequestBody.decode(Self.request(#"{"path":"a","access":"read","length":0}"#)).request.length == 0)
+    }
+
+    @Test("pin rejects missing, unknown and mistyped fields", arguments: [
+        (#"{"path":"a"}"#, "access", "invalid-body"),
+        (#"{"path":"a","access":null}"#, "access", "invalid-body"),
+        (#"{"path":"a","access":"execute"}"#, "access", "invalid-body"),
+        (#"{"path":"a","access":"READ"}"#, "access", "invalid-body"),
+        (#"{"path":"a","access":1}"#, "access", "invalid-body"),
+        (#"{"access":"read"}"#, "path", "invalid-body"),
+        (#"{"path":"a","access":"read","longterm":"maybe"}"#, "longterm", "invalid-body"),
+        (#"{"path":"a","access":"read","longterm":"true"}"#, "longterm", "invalid-body"),
+        (#"{"path":"a","access":"read","longterm":1}"#, "longterm", "invalid-body"),
+        (#"{"path":"a","access":"read","offset":-4096}"#, "offset", "invalid-body"),
+        (#"{"path":"a","access":"read","offset":"4096"}"#, "offset", "invalid-body"),
+        (#"{"path":"a","access":"read","offset":4096.0}"#, "offset", "invalid-body"),
+        (#"{"path":"a","access":"read","length":"lots"}"#, "length", "invalid-size"),
+        (#"{"path":"a","access":"read","length":-1}"#, "length", "invalid-size"),
+        (#"{"path":"a","access":"read","length":true}"#, "length", "invalid-body"),
+        (#"{"path":"a","access":"read","auto_pin":true}"#, "auto_pin", "invalid-body"),
+        (#"{"path":"a","access":"read","long_term":true}"#, "long_term", "invalid-body"),
+    ])
+    func pinInvalid(body: String, field: String, code: String) throws {
+        let problem = try #require(Self.problem { () throws(Problem) in try PinRequestBody.decode(Self.request(body)) })
+        #expect(problem.status == 422)
+        #expect(problem.code == code)
+        #expect(problem.extensions["field"] == .string(field))
+    }
+
+    @Test("a missing or unknown access names the choices")
+    func pinAccessChoices() throws {
+        for body in [#"{"path":"a"}"#, #"{"path":"a","access":"rw"}"#] {
+            let problem = try #require(Self.problem { () throws(Problem) in try PinRequestBody.decode(Self.request(body)) })
+            #expect(problem.extensions["expected"] == ["read", "write"])
+            #expect(problem.detail.contains("\"read\"") && problem.detail.contains("\"write\""))
+        }
+    }
+
+    @Test("a bad longterm names the choices")
+    func pinLongTermChoices() throws {
+        let problem = try #require(Self.problem { () throws(Problem) in
+            try PinRequestBody.decode(Self.request(#"{"path":"a","access":"read","longterm":"maybe"}"#))
+        })
+        #expect(problem.extensions["expected"] == [false, true, "if-possible"])
+        #expect(problem.detail.contains("if-possible"))
+    }
+}

@@ -39,6 +39,10 @@ struct HTTPServerTests {
                 Route("POST", "/v1/echo", access: .admin) { request in
                     .json(["path": .string(try PathRequestBody.decode(request).path), "bytes": .int(Int64(request.body.count))])
                 },
+                Route("POST", "/v1/things", access: .admin) { _ in
+                    .json(["id": "t1"], status: 201, headers: [HTTPHeader("Location", "/v1/things/t1")])
+                },
+                Route("DELETE", "/v1/things/{id}", access: .admin) { _ in HTTPResponse(status: 204) },
             ]),
             tokens: tokens, logger: .test)
     }
@@ -96,6 +100,21 @@ struct HTTPServerTests {
                 #expect(reply.status == 200)
                 #expect(try JSONCodec.parse(Array(reply.body.utf8)) == ["path": "data:a.bin", "bytes": .int(Int64(body.count))])
             }
+        }
+    }
+
+    @Test("201 carries its Location header; 204 has no body")
+    func createdAndNoContent() throws {
+        try Self.withServer { _, port in
+            let headers = ["Authorization": "Bearer \(Self.token)", "Content-Type": "application/json"]
+            let created = try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/things", headers: headers, body: Array("{}".utf8))
+            #expect(created.status == 201)
+            #expect(created.header("Location") == "/v1/things/t1")
+            #expect(try JSONCodec.parse(Array(created.body.utf8)) == ["id": "t1"])
+            let deleted = try RawHTTPClient.send(.tcp(port: port), "DELETE", "/v1/things/t1", headers: ["Authorization": "Bearer \(Self.token)"])
+            #expect(deleted.status == 204)
+            #expect(deleted.body.isEmpty)
+            #expect(deleted.header("Content-Type") == nil)
         }
     }
 

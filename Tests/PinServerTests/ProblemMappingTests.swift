@@ -14,6 +14,9 @@ struct ProblemMappingTests {
         "not-ready": 409, "file-locked": 409, "file-immutable": 409, "writers-present": 409, "not-locked": 409,
         "file-changed": 409, "busy": 409, "read-only-filesystem": 409, "no-space": 507, "missing-capability": 500,
         "operation-not-found": 404, "cancelled": 409, "system-error": 500,
+        "lock-degraded": 409, "unaligned-range": 422, "invalid-range": 422, "write-needs-daemon-writers": 409,
+        "writes-refused-by-filesystem": 409, "longterm-refused": 422, "pin-budget-exceeded": 507, "memory-lock-failed": 507,
+        "pin-not-found": 404, "pin-in-use": 409, "pins-exist": 409,
     ]
 
     @Test("every core error code has the contract's status", arguments: CoreErrorCode.allCases)

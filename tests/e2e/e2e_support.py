@@ -708,3 +708,206 @@ class Writer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------------------
+# Pins: independent probes of what the daemon holds (page-cache residency, its mappings,
+# its io_uring registrations, the kernel's FOLL_PIN counters) and of the kernel facts the
+# compatibility report claims.
+
+import ctypes  # noqa: E402
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.munmap.restype = ctypes.c_int
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mincore.restype = ctypes.c_int
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
+_libc.syscall.restype = ctypes.c_long
+_MAP_FAILED = ctypes.c_void_p(-1).value
+_PROT_READ, _PROT_WRITE, _MAP_SHARED = 0x1, 0x2, 0x01
+SYS_IO_URING_SETUP, SYS_IO_URING_REGISTER = 425, 427  # the same number on every architecture
+IORING_REGISTER_BUFFERS = 0
+
+
+def pages(length: int) -> int:
+    return (length + PAGE_SIZE - 1) // PAGE_SIZE
+
+
+def drop_caches(level: int = 3) -> None:
+    """`sync; echo LEVEL > /proc/sys/vm/drop_caches`: page cache (1), slab (2), or both (3)."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text(f"{level}\n")
+
+
+def _mmap(fd: int, length: int, prot: int, offset: int = 0) -> int:
+    addr = _libc.mmap(None, length, prot, _MAP_SHARED, fd, offset)
+    if addr in (None, _MAP_FAILED):
+        err = ctypes.get_errno()
+        raise OSError(err, f"mmap: {os.strerror(err)}")
+    return addr
+
+
+def resident_pages(path: Path | str, offset: int = 0, length: int | None = None) -> tuple[int, int]:
+    """(resident, total) pages of [offset, offset+length) of the file's page cache, by mincore
+    on a read-only shared mapping made by this process (it faults nothing in)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if length is None:
+            length = os.fstat(fd).st_size - offset
+        addr = _mmap(fd, length, _PROT_READ, offset)
+        try:
+            n = pages(length)
+            vec = (ctypes.c_ubyte * n)()
+            if _libc.mincore(addr, length, vec) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"mincore: {os.strerror(err)}")
+            return sum(v & 1 for v in vec), n
+        finally:
+            _libc.munmap(addr, length)
+    finally:
+        os.close(fd)
+
+
+def vmtouch_resident(path: Path | str) -> tuple[int, int]:
+    """(resident, total) pages of the whole file as `vmtouch -v` reports them."""
+    out = run(["vmtouch", "-v", str(path)]).stdout
+    m = re.search(r"Resident Pages:\s*(\d+)/(\d+)", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclasses.dataclass
+class Mapping:
+    start: int
+    end: int
+    perms: str
+    offset: int
+    path: str
+    fields: dict[str, int]  # smaps fields in kB
+    vmflags: list[str]
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def mappings_of(pid: int, path: Path | str) -> list[Mapping]:
+    """The mappings of `path` in /proc/<pid>/smaps."""
+    target = str(path)
+    result: list[Mapping] = []
+    current: Mapping | None = None
+    header = re.compile(r"^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+([0-9a-f]+)\s+\S+\s+\d+\s*(.*)$")
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        m = header.match(line)
+        if m:
+            current = None
+            if m.group(5).strip() == target:
+                current = Mapping(int(m.group(1), 16), int(m.group(2), 16), m.group(3), int(m.group(4), 16), target, {}, [])
+                result.append(current)
+            continue
+        if current is None:
+            continue
+        if line.startswith("VmFlags:"):
+            current.vmflags = line.split()[1:]
+        else:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                current.fields[parts[0][:-1]] = int(parts[1])
+    return result
+
+
+def io_uring_buffers(pid: int) -> dict[int, list[int]]:
+    """io_uring descriptors of pid: fd -> lengths of its registered user buffers, from
+    /proc/<pid>/fdinfo/<fd> ("UserBufs:\\tN" followed by "  i: 0xADDR/LEN" lines)."""
+    rings: dict[int, list[int]] = {}
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for entry in fd_dir.iterdir():
+        try:
+            if os.readlink(entry) != "anon_inode:[io_uring]":
+                continue
+            text = (Path(f"/proc/{pid}/fdinfo") / entry.name).read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        lengths: list[int] = []
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("UserBufs:"):
+                for follow in lines[i + 1:]:
+                    m = re.match(r"^\s+\d+:\s*0x[0-9a-fA-F]+/(\d+)", follow)
+                    if not m:
+                        break
+                    lengths.append(int(m.group(1)))
+                break
+        rings[int(entry.name)] = lengths
+    return rings
+
+
+def vmstat(*names: str) -> dict[str, int]:
+    """Counters from /proc/vmstat, after folding the per-cpu deltas (vm/stat_refresh)."""
+    try:
+        Path("/proc/sys/vm/stat_refresh").write_text("1\n")
+    except OSError:
+        pass
+    values = {}
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key in names:
+            values[key] = int(value)
+    return values
+
+
+def longterm_write_pin_errno(directory: Path | str) -> int:
+    """Register a MAP_SHARED read-write mapping of a scratch file in `directory` as an io_uring
+    fixed buffer (FOLL_WRITE|FOLL_LONGTERM), by raw syscalls: 0 when the kernel allows it,
+    else the errno (EFAULT for page-cache-backed files)."""
+    path = Path(directory) / f".lt-probe-{uuid.uuid4().hex[:10]}"
+    length = 64 * 1024
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    ring = -1
+    addr = None
+    try:
+        os.write(fd, os.urandom(length))
+        os.fsync(fd)
+        addr = _mmap(fd, length, _PROT_READ | _PROT_WRITE)
+        params = ctypes.create_string_buffer(120)
+        ring = _libc.syscall(ctypes.c_long(SYS_IO_URING_SETUP), ctypes.c_long(4), params)
+        if ring < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"io_uring_setup: {os.strerror(err)}")
+
+        class IOVec(ctypes.Structure):
+            _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+        iov = IOVec(addr, length)
+        rc = _libc.syscall(ctypes.c_long(SYS_IO_URING_REGISTER), ctypes.c_long(ring), ctypes.c_long(IORING_REGISTER_BUFFERS),
+                           ctypes.byref(iov), ctypes.c_long(1))
+        return 0 if rc == 0 else ctypes.get_errno()
+    finally:
+        if ring >= 0:
+            os.close(ring)
+        if addr is not None:
+            _libc.munmap(addr, length)
+        os.close(fd)
+        path.unlink()
+
+
+def immutable_blocks_existing_writer(directory: Path | str) -> bool:
+    """Open a scratch file read-write, set +i, write through the earlier descriptor: True when
+    the filesystem refuses that write (EPERM), False when it goes through."""
+    path = Path(directory) / f".iw-probe-{uuid.uuid4().hex[:10]}"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"x" * 4096)
+        run(["chattr", "+i", str(path)])
+        try:
+            os.pwrite(fd, b"y" * 4096, 0)
+            return False
+        except PermissionError:
+            return True
+    finally:
+        os.close(fd)
+        run(["chattr", "-i", str(path)], check=False)
+        path.unlink()

@@ -15,6 +15,7 @@
 #include <sys/statfs.h>   // struct statfs, fstatfs (not part of the Glibc module)
 #include <linux/fiemap.h>   // struct fiemap, struct fiemap_extent
 #include <linux/stat.h>     // struct statx (the same definition glibc uses)
+#include <sys/uio.h>        // struct iovec
 
 // MARK: ioctl requests
 
@@ -86,6 +87,12 @@ extern const int CLINUX_AT_EMPTY_PATH;
 
 extern const unsigned long CLINUX_ST_RDONLY;
 
+// MARK: mmap and O_TMPFILE
+
+extern const int CLINUX_MAP_SHARED_VALIDATE;
+extern const int CLINUX_MAP_SYNC;
+extern const int CLINUX_O_TMPFILE;
+
 // MARK: functions (all return -1 and set errno on failure, like the calls they wrap)
 
 /// openat2(2) through syscall(SYS_openat2 = 437) with a `struct open_how`.
@@ -114,5 +121,30 @@ const char *clinux_errno_name(int errnum);
 
 /// The English errno description (strerrordesc_np), or NULL when unknown. Thread-safe.
 const char *clinux_errno_description(int errnum);
+
+/// getrlimit(RLIMIT_MEMLOCK); UINT64_MAX stands for RLIM_INFINITY.
+int clinux_get_memlock_limit(uint64_t *soft, uint64_t *hard);
+
+/// setrlimit(RLIMIT_MEMLOCK); UINT64_MAX stands for RLIM_INFINITY.
+int clinux_set_memlock_limit(uint64_t soft, uint64_t hard);
+
+// MARK: io_uring (liburing), used only to register fixed buffers: a real FOLL_LONGTERM pin
+
+/// Creates an io_uring instance with one submission entry. Returns an opaque ring, or NULL
+/// with `*error` set to the positive errno.
+void *clinux_uring_create(int *error);
+
+/// The ring's file descriptor (its registrations show in /proc/self/fdinfo/<fd>).
+int clinux_uring_fd(void *ring);
+
+/// io_uring_register_buffers: pins every iovec with FOLL_WRITE|FOLL_LONGTERM. Returns 0 or a
+/// negative errno.
+int clinux_uring_register_buffers(void *ring, const struct iovec *iovecs, unsigned count);
+
+/// io_uring_unregister_buffers: releases the pins. Returns 0 or a negative errno.
+int clinux_uring_unregister_buffers(void *ring);
+
+/// Closes the ring (which also releases any registered buffers) and frees it.
+void clinux_uring_destroy(void *ring);
 
 #endif

@@ -1,0 +1,30 @@
+import PinCore
+import PinJSON
+
+/// `/v1/pins*`: pin ranges of locked files, list, show and remove pins. Admin only.
+enum PinRoutes {
+    /// The URL path of pin `id`, as sent in `Location`.
+    static func location(of id: String) -> String {
+        "/v1/pins/\(id)"
+    }
+
+    static func routes(core: PinCoreService) -> [Route] {
+        [
+            Route("POST", "/v1/pins", access: .admin) { request in
+                let body = try PinRequestBody.decode(request)
+                let pin = try core.pin(body.request)
+                return .json(pin.json, status: 201, headers: [HTTPHeader("Location", location(of: pin.id))])
+            },
+            Route("GET", "/v1/pins", access: .admin) { _ in
+                .json(core.pinList().json)
+            },
+            Route("GET", "/v1/pins/{id}", access: .admin) { request in
+                .json(try core.pin(id: request.parameters["id", default: ""]).json)
+            },
+            Route("DELETE", "/v1/pins/{id}", access: .admin) { request in
+                try core.unpin(id: request.parameters["id", default: ""])
+                return HTTPResponse(status: 204)
+            },
+        ]
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import LinuxFS
+import Logging
+import PinJSON
+import Testing
+@testable import PinCore
+
+@Suite struct PinBookTests {
+    private func withBook(_ budget: PinBudget, _ body: (PinBook) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-pinbook-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try StateStore(directory: directory)
+        try body(PinBook(budget: budget, store: store, logger: Logger(label: "test")))
+    }
+
+    private func record(_ id: String, file: UInt64 = 1, length: UInt64 = 4096) -> PinRecord {
+        PinRecord(
+            id: id, path: RootedPath(root: "data", relative: "f\(file).bin"), file: FileID(device: 1, inode: file), offset: 0,
+            length: length, access: .read, longTerm: .no, autoPin: false, createdAt: "2026-11-25T00:00:00Z")
+    }
+
+    private func code(_ body: () throws -> Void) -> CoreErrorCode? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return (error as? CoreError)?.code
+        }
+    }
+
+    @Test func reservationsCountAgainstBytesAndPins() throws {
+        try withBook(PinBudget(maxBytes: 3 * 4096, maxPins: 2)) { book in
+            try book.reserve(record("a", length: 100))  // counts as one page
+            #expect(code { try book.reserve(record("b", length: 3 * 4096)) } == .pinBudgetExceeded)
+            try book.reserve(record("b", length: 2 * 4096))
+            #expect(code { try book.reserve(record("c", length: 1)) } == .pinBudgetExceeded)
+            #expect(book.list.usage.pins == 2 && book.list.usage.pinnedBytes == 3 * 4096)
+            #expect(book.list.pins.isEmpty)  // reserved pins are not visible yet
+            book.cancel("b")
+            try book.reserve(record("c", length: 1))
+        }
+    }
+
+    @Test func failedPinsHoldNoBudgetAndAreForgottenByUnlock() throws {
+        try withBook(PinBudget(maxBytes: 4096, maxPins: 1)) { book in
+            book.fail(record("dead"), reason: "gone")
+            #expect(try book.pin(id: "dead").state == .failed)
+            try book.reserve(record("live", file: 2))
+            let path = RootedPath(root: "data", relative: "f1.bin")
+            try book.closeForUnlock(FileID(device: 1, inode: 1), path: path)
+            #expect(code { _ = try book.pin(id: "dead") } == .pinNotFound)
+            #expect(code { try book.reserve(self.record("new", file: 1)) } == .notLocked)
+            book.reopenAfterUnlock(FileID(device: 1, inode: 1))
+        }
+    }
+
+    @Test func unlockIsRefusedWhilePinsHoldTheFile() throws {
+        try withBook(PinBudget(maxBytes: 1 << 20, maxPins: 8)) { book in
+            try book.reserve(record("held"))
+            let error = #expect(throws: CoreError.self) {
+                try book.closeForUnlock(FileID(device: 1, inode: 1), path: RootedPath(root: "data", relative: "f1.bin"))
+            }
+            #expect(error?.code == .pinsExist)
+            #expect(error?.extensions["pin_ids"] == .array([.string("held")]))
+        }
+    }
+
+    @Test func unknownPinsAreNotFound() throws {
+        try withBook(PinBudget(maxBytes: 1 << 20, maxPins: 8)) { book in
+            #expect(code { try book.remove(id: "pin_nope") } == .pinNotFound)
+            #expect(code { _ = try book.pin(id: "pin_nope") } == .pinNotFound)
+        }
+    }
+
+    @Test func defaultBudgetIsHalfOfMemoryCappedByTheMemlockLimit() {
+        let unlimited = PinBudget.defaults(memoryLockLimit: MemoryLockLimit(soft: nil, hard: nil), hasIPCLock: false)
+        #expect(unlimited.maxBytes > 0 && unlimited.maxPins <= 4096)
+        let capped = PinBudget.defaults(memoryLockLimit: MemoryLockLimit(soft: 8 << 20, hard: 8 << 20), hasIPCLock: false)
+        #expect(capped.maxBytes == 8 << 20)
+        let privileged = PinBudget.defaults(memoryLockLimit: MemoryLockLimit(soft: 8 << 20, hard: 8 << 20), hasIPCLock: true)
+        #expect(privileged.maxBytes == unlimited.maxBytes)
+    }
+}
