@@ -16,7 +16,7 @@ LISTEN ?= 127.0.0.1:8470
 DATA_DIR ?= ./var/data
 STATE_DIR ?= ./var/state
 
-APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev pkg-config \
+APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
                 xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0

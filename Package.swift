@@ -22,16 +22,18 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "LinuxFS", dependencies: ["CLinux"], swiftSettings: strict),
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
         .target(
             name: "PinCore",
-            dependencies: ["LinuxFS", "PinJSON", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LinuxFS", "PinJSON", "CSQLite", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
             name: "PinServer",
-            dependencies: ["PinCore", "PinJSON", "CMicroHTTPD", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PinCore", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -39,6 +39,15 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
     case pinNotFound = "pin-not-found"
     case pinInUse = "pin-in-use"
     case pinsExist = "pins-exist"
+    case pinNotActive = "pin-not-active"
+    case leaseNotFound = "lease-not-found"
+    case leaseNotActive = "lease-not-active"
+    case invalidTTL = "invalid-ttl"
+    case invalidGrace = "invalid-grace"
+    case invalidWebhookURL = "invalid-webhook-url"
+    case webhookNotAllowed = "webhook-not-allowed"
+    case fileViolated = "file-violated"
+    case peerNotAllowed = "peer-not-allowed"
     case systemError = "system-error"
 
     /// A short, human title for the problem (RFC 9457 `title`).
@@ -82,6 +91,15 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
         case .pinNotFound: "Pin not found"
         case .pinInUse: "Pin is used by leases"
         case .pinsExist: "File has pins"
+        case .pinNotActive: "Pin is not active"
+        case .leaseNotFound: "Lease not found"
+        case .leaseNotActive: "Lease is not active"
+        case .invalidTTL: "TTL out of bounds"
+        case .invalidGrace: "Grace period out of bounds"
+        case .invalidWebhookURL: "Invalid webhook URL"
+        case .webhookNotAllowed: "Webhook target not allowed"
+        case .fileViolated: "The locked file was changed behind the daemon's back"
+        case .peerNotAllowed: "The connecting process may not receive this descriptor"
         case .systemError: "System call failed"
         }
     }

@@ -11,6 +11,8 @@ public final class PinCoreService: Sendable {
     private let locker: FileLocker
     private let operations: OperationRegistry
     private let pins: PinBook
+    /// Every lease and file event, for `GET /v1/events`.
+    public let events = EventLog()
     private let probes = FilesystemProbeCache()
     private let claims = FileClaims()
     private let logger: Logger

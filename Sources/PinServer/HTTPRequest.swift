@@ -8,6 +8,8 @@ struct HTTPRequest: Sendable {
     let contentType: String?
     /// The `Authorization` header, if any. Never logged.
     let authorization: String?
+    /// The query string's arguments, decoded (`?state=active&holder=h1`); the last of a repeated name wins.
+    let query: [String: String]
     /// The body bytes (at most the configured maximum).
     let body: [UInt8]
     /// Values of the `{name}` segments of the matched route pattern.
@@ -15,11 +17,15 @@ struct HTTPRequest: Sendable {
     /// Who sent the request, once authenticated.
     var principal: Principal?
 
-    init(method: String, path: String, contentType: String? = nil, authorization: String? = nil, body: [UInt8] = []) {
+    init(
+        method: String, path: String, contentType: String? = nil, authorization: String? = nil, query: [String: String] = [:],
+        body: [UInt8] = []
+    ) {
         self.method = method
         self.path = path
         self.contentType = contentType
         self.authorization = authorization
+        self.query = query
         self.body = body
     }
 }

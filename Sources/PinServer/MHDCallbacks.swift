@@ -21,6 +21,7 @@ func pinAccessHandler(
             path: url.map { String(cString: $0) } ?? "/",
             contentType: headerValue(connection, "Content-Type"),
             authorization: headerValue(connection, "Authorization"),
+            query: queryArguments(connection),
             connection: ConnectionHandle(raw: connection))
         requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
         return engine.begin(context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) })
@@ -52,6 +53,28 @@ func pinMHDLog(_ engineCls: UnsafeMutableRawPointer?, _ format: UnsafePointer<CC
     _ = vsnprintf(&buffer, buffer.count, format, arguments)
     let message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingWhitespace
     Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger.warning("libmicrohttpd: \(message)")
+}
+
+/// The decoded query-string arguments of the request.
+private func queryArguments(_ connection: OpaquePointer) -> [String: String] {
+    let collected = QueryArguments()
+    let cls = Unmanaged.passUnretained(collected).toOpaque()
+    _ = withExtendedLifetime(collected) { MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, pinQueryArgument, cls) }
+    return collected.values
+}
+
+/// Where ``pinQueryArgument`` collects the arguments; used by one thread only, within one call.
+private final class QueryArguments {
+    var values: [String: String] = [:]
+}
+
+/// `MHD_KeyValueIterator` over the query arguments; an argument without `=` has an empty value.
+private func pinQueryArgument(
+    _ cls: UnsafeMutableRawPointer?, _ kind: MHD_ValueKind, _ key: UnsafePointer<CChar>?, _ value: UnsafePointer<CChar>?
+) -> MHD_Result {
+    guard let cls, let key else { return .YES }
+    Unmanaged<QueryArguments>.fromOpaque(cls).takeUnretainedValue().values[String(cString: key)] = value.map { String(cString: $0) } ?? ""
+    return .YES
 }
 
 /// A request header (case-insensitive), or nil.

@@ -11,13 +11,16 @@ enum ProblemMapping {
         case .invalidPath, .absolutePath, .pathTraversal, .unknownRoot, .symlinkInPath, .crossesMount,
              .isADirectory, .isADevice, .isAFifo, .isASocket,
              .invalidSize, .sizeRequired, .wouldTruncate, .unsupportedFilesystem,
-             .unalignedRange, .invalidRange, .longTermRefused:
+             .unalignedRange, .invalidRange, .longTermRefused,
+             .invalidTTL, .invalidGrace, .invalidWebhookURL, .webhookNotAllowed:
             422
-        case .notFound, .operationNotFound, .pinNotFound:
+        case .notFound, .operationNotFound, .pinNotFound, .leaseNotFound:
             404
+        case .peerNotAllowed:
+            403
         case .notReady, .fileLocked, .fileImmutable, .writersPresent, .notLocked, .fileChanged, .busy,
              .readOnlyFilesystem, .cancelled, .lockDegraded, .writeNeedsDaemonWriters, .writesRefusedByFilesystem,
-             .pinInUse, .pinsExist:
+             .pinInUse, .pinsExist, .pinNotActive, .leaseNotActive, .fileViolated:
             409
         case .noSpace, .pinBudgetExceeded, .memoryLockFailed:
             507

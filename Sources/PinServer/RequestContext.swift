@@ -9,6 +9,7 @@ final class RequestContext: Sendable {
     let path: String
     let contentType: String?
     let authorization: String?
+    let query: [String: String]
     let started: ContinuousClock.Instant
     let connection: ConnectionHandle
     private let state = Mutex(State())
@@ -41,11 +42,15 @@ final class RequestContext: Sendable {
         case nothing
     }
 
-    init(method: String, path: String, contentType: String?, authorization: String?, connection: ConnectionHandle) {
+    init(
+        method: String, path: String, contentType: String?, authorization: String?, query: [String: String] = [:],
+        connection: ConnectionHandle
+    ) {
         self.method = method
         self.path = path
         self.contentType = contentType
         self.authorization = authorization
+        self.query = query
         self.connection = connection
         started = .now
     }
@@ -86,7 +91,8 @@ final class RequestContext: Sendable {
             case .receiving:
                 let body = state.body
                 state.body = []
-                return .run(HTTPRequest(method: method, path: path, contentType: contentType, authorization: authorization, body: body))
+                return .run(HTTPRequest(
+                    method: method, path: path, contentType: contentType, authorization: authorization, query: query, body: body))
             case .ready(let response):
                 return .respond(response)
             case .running, .queued:

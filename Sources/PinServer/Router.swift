@@ -4,6 +4,8 @@ enum RouteAccess: Sendable {
     case anonymous
     /// An admin token is needed; holder tokens get 403.
     case admin
+    /// Any valid token; the handler restricts a holder to what is its own.
+    case authenticated
 }
 
 /// Produces the response for a matched request; throws ``Problem``, `CoreError` or anything else.
