@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -169,6 +170,86 @@ int clinux_set_memlock_limit(uint64_t soft, uint64_t hard) {
     limit.rlim_cur = soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t)soft;
     limit.rlim_max = hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t)hard;
     return setrlimit(RLIMIT_MEMLOCK, &limit);
+}
+
+// MARK: Unix sockets
+
+int clinux_accept_cloexec(int sock) {
+    return accept4(sock, NULL, NULL, SOCK_CLOEXEC);
+}
+
+ssize_t clinux_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    union {
+        struct cmsghdr header;
+        char bytes[CMSG_SPACE(sizeof(int))];
+    } control;
+    if (fd >= 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.bytes;
+        msg.msg_controllen = sizeof control.bytes;
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+ssize_t clinux_receive_with_fd(int sock, void *buf, size_t len, int *fd_out) {
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    // Room for one descriptor (alignment may leave room for a second, closed below); the
+    // kernel discards any that do not fit.
+    union {
+        struct cmsghdr header;
+        char bytes[CMSG_SPACE(sizeof(int))];
+    } control;
+    if (fd_out != NULL) {
+        *fd_out = -1;
+        msg.msg_control = control.bytes;
+        msg.msg_controllen = sizeof control.bytes;
+    }
+    ssize_t received = recvmsg(sock, &msg, fd_out != NULL ? MSG_CMSG_CLOEXEC : 0);
+    if (received < 0 || fd_out == NULL) {
+        return received;
+    }
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t index = 0; index < count; index++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cmsg) + index * sizeof(int), sizeof fd);
+            if (*fd_out < 0) {
+                *fd_out = fd;
+            } else {
+                close(fd);
+            }
+        }
+    }
+    return received;
+}
+
+int clinux_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
+        return -1;
+    }
+    *pid = credentials.pid;
+    *uid = credentials.uid;
+    *gid = credentials.gid;
+    return 0;
 }
 
 // MARK: io_uring

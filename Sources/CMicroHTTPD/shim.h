@@ -24,4 +24,15 @@ static inline const struct sockaddr *cmhd_client_addr(struct MHD_Connection *con
     return info ? info->client_addr : NULL;
 }
 
+/* Cast macros of microhttpd.h, which are not imported into Swift. */
+static const uint64_t CMHD_SIZE_UNKNOWN = MHD_SIZE_UNKNOWN;
+static const ssize_t CMHD_CONTENT_READER_END_OF_STREAM = MHD_CONTENT_READER_END_OF_STREAM;
+static const ssize_t CMHD_CONTENT_READER_END_WITH_ERROR = MHD_CONTENT_READER_END_WITH_ERROR;
+
+/** Sets the idle timeout of one connection in seconds (0: none); MHD_YES on success. */
+static inline enum MHD_Result cmhd_set_connection_timeout(struct MHD_Connection *connection, unsigned int seconds)
+{
+    return MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}
+
 #endif

@@ -14,6 +14,12 @@ public enum LeaseBreakSignal {
     /// The real-time signal used for lease breaks: `SIGRTMIN + 4`.
     public static let number: Int32 = clinux_lease_break_signal()
 
+    /// `/proc/sys/fs/lease-break-time`: how many seconds the kernel lets a lease holder take
+    /// to release after a break before it removes the lease itself; `nil` if unreadable.
+    public static var breakTimeSeconds: Int? {
+        ProcFiles.readText("/proc/sys/fs/lease-break-time").flatMap { Int($0.filter(\.isNumber)) }
+    }
+
     /// Installs the `SA_SIGINFO | SA_RESTART` handler for ``number`` and creates its pipe.
     /// Idempotent: later calls do nothing.
     ///

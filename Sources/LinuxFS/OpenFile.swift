@@ -22,3 +22,17 @@ public final class OpenFile: Sendable {
         _ = close(fd)
     }
 }
+
+extension OpenFile {
+    /// Opens the same inode again, as a new open file description with `flags` (read-only by
+    /// default): through this process's `/proc/self/fd/<fd>` link, so no path is looked up
+    /// and nothing can be swapped in between.
+    ///
+    /// The corresponding C call is `open("/proc/self/fd/N", flags | O_CLOEXEC)`.
+    /// - Throws: `LinuxError`, e.g. `EPERM` for write access to an immutable file.
+    public func reopen(flags: OpenFlags = .readOnly) throws(LinuxError) -> OpenFile {
+        let link = "/proc/self/fd/\(fd)"
+        let reopened = try retryingOnInterrupt("open(\(link))", path: path) { open(link, flags.rawValue | O_CLOEXEC | O_NOCTTY) }
+        return OpenFile(adopting: reopened, path: path)
+    }
+}

@@ -34,6 +34,14 @@ public struct CoreConfiguration: Sendable {
     public var pinBudgetBytes: UInt64?
     /// The most pins at once; `nil`: 4096 and at most an eighth of vm.max_map_count.
     public var maxPins: Int?
+    /// TTL and grace bounds of leases.
+    public var leasePolicy = LeasePolicy()
+    /// URL prefixes webhook targets must start with; none: no lease may have a webhook.
+    public var webhookAllow: [String] = []
+    /// Per-attempt timeout of a webhook request, in seconds.
+    public var webhookTimeoutSeconds: Double = 5
+    /// How often every locked file is audited, in milliseconds.
+    public var auditIntervalMilliseconds = 1_000
 
     public init(roots: [RootSpec], stateDirectory: String, pinBudgetBytes: UInt64? = nil, maxPins: Int? = nil) {
         self.roots = roots

@@ -48,6 +48,7 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
     case webhookNotAllowed = "webhook-not-allowed"
     case fileViolated = "file-violated"
     case peerNotAllowed = "peer-not-allowed"
+    case invalidHolder = "invalid-holder"
     case systemError = "system-error"
 
     /// A short, human title for the problem (RFC 9457 `title`).
@@ -100,6 +101,7 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
         case .webhookNotAllowed: "Webhook target not allowed"
         case .fileViolated: "The locked file was changed behind the daemon's back"
         case .peerNotAllowed: "The connecting process may not receive this descriptor"
+        case .invalidHolder: "Invalid holder name"
         case .systemError: "System call failed"
         }
     }

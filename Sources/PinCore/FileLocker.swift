@@ -29,6 +29,25 @@ final class FileLocker: Sendable {
         files.withLock { $0.values.first { $0.handle?.fd == descriptor } }
     }
 
+    /// Every file locked and not degraded (what the audit checks).
+    var healthyFiles: [LockedFile] {
+        files.withLock { $0.values.filter { $0.degradedReason == nil } }
+    }
+
+    /// Marks `file` violated and records it durably; returns whether it was the first violation.
+    func recordViolation(_ file: LockedFile, _ violation: FileViolation) -> Bool {
+        guard file.markViolated(violation) else { return false }
+        var record = file.record
+        record.violation = violation
+        do throws(CoreError) {
+            try store.saveLock(record)
+        } catch {
+            logger.error("could not record the violation of \(file.path.canonical): \(error.detail)")
+        }
+        logger.error("violation on locked \(file.path.canonical): \(violation.code): \(violation.detail)")
+        return true
+    }
+
     var trackedFiles: [TrackedFile] {
         files.withLock { Array($0.values) }.sorted { $0.path.canonical < $1.path.canonical }.map(\.trackedFile)
     }
@@ -176,7 +195,7 @@ final class FileLocker: Sendable {
             }
             let lockedFile = LockedFile(
                 record: record, handle: opened.file, writableHandle: writable, fsType: fsType,
-                probe: probe(record.path, opened.status))
+                probe: probe(record.path, opened.status), violation: record.violation)
             files.withLock { $0[record.path] = lockedFile }
             logger.info("re-established the lock of \(record.path.canonical) (writers: \(record.writers.rawValue))")
         } catch {
@@ -210,7 +229,7 @@ final class FileLocker: Sendable {
     }
 
     private func degrade(_ record: LockRecord, handle: OpenFile?, fsType: String, reason: String) {
-        files.withLock { $0[record.path] = LockedFile(record: record, handle: handle, fsType: fsType, degradedReason: reason) }
+        files.withLock { $0[record.path] = LockedFile(record: record, handle: handle, fsType: fsType, degradedReason: reason, violation: record.violation) }
         logger.error("locked \(record.path.canonical) is degraded: \(reason)")
     }
 

@@ -1,11 +1,13 @@
 import Glibc
 import LinuxFS
 import PinJSON
+import Synchronization
 
 /// A file the daemon tracks as locked. `handle` is the read-only descriptor holding the kernel
 /// read lease (with writers "none"); it is nil when the lock could not be re-established
 /// (`degradedReason` says why). `writableHandle` is the descriptor the daemon opened for
-/// writing before setting the flag (writers "daemon" only).
+/// writing before setting the flag (writers "daemon" only). `baseline` is what the audit
+/// compares against; once a violation is found the file stays violated until unlocked.
 final class LockedFile: Sendable {
     let record: LockRecord
     let handle: OpenFile?
@@ -15,10 +17,13 @@ final class LockedFile: Sendable {
     let probe: FilesystemProbe
     let mapSyncErrno: Int32
     let degradedReason: String?
+    let baseline: AuditBaseline?
+    private let violationState: Mutex<FileViolation?>
 
     init(
         record: LockRecord, handle: OpenFile?, writableHandle: OpenFile? = nil, fsType: String,
-        probe: FilesystemProbe = FilesystemProbe(unprobedReason: "the lock is degraded"), degradedReason: String? = nil
+        probe: FilesystemProbe = FilesystemProbe(unprobedReason: "the lock is degraded"), degradedReason: String? = nil,
+        violation: FileViolation? = nil
     ) {
         self.record = record
         self.handle = handle
@@ -29,6 +34,20 @@ final class LockedFile: Sendable {
         let status = try? handle?.status()
         isDAX = status?.isDAX ?? false
         mapSyncErrno = handle.map(Self.mapSyncResult) ?? EBADF
+        baseline = handle.flatMap { AuditBaseline.read($0, fsType: fsType, writers: record.writers) }
+        violationState = Mutex(violation)
+    }
+
+    /// The violation found on this file, if any.
+    var violation: FileViolation? { violationState.withLock { $0 } }
+
+    /// Records `violation` unless one is recorded already; returns whether this one was first.
+    func markViolated(_ violation: FileViolation) -> Bool {
+        violationState.withLock { current in
+            guard current == nil else { return false }
+            current = violation
+            return true
+        }
     }
 
     var path: RootedPath { record.path }
@@ -63,9 +82,11 @@ final class LockedFile: Sendable {
 
     var trackedFile: TrackedFile {
         TrackedFile(
-            path: path, device: record.device, inode: record.inode, state: degradedReason == nil ? "locked" : "degraded",
+            path: path, device: record.device, inode: record.inode,
+            state: degradedReason != nil ? "degraded" : violation != nil ? "violated" : "locked",
             immutable: immutableNow, readLease: readLeaseNow, writers: record.writers, flagSetByDaemon: record.flagSetByDaemon,
-            lockedAt: record.lockedAt, reason: degradedReason, compatibility: compatibility, pinIDs: [])
+            lockedAt: record.lockedAt, reason: degradedReason ?? violation?.detail, violation: violation, compatibility: compatibility,
+            pinIDs: [])
     }
 
     var lockReport: LockReport {
@@ -129,6 +150,7 @@ public struct TrackedFile: Sendable, JSONRepresentable {
     public let flagSetByDaemon: Bool
     public let lockedAt: String
     public let reason: String?
+    public let violation: FileViolation?
     public let compatibility: CompatibilityReport
     /// The pins on this file (active or failed).
     public var pinIDs: [String]
@@ -150,6 +172,7 @@ public struct TrackedFile: Sendable, JSONRepresentable {
             "pins": .array(pinIDs.map { .string($0) }),
         ]
         if let reason { object["reason"] = .string(reason) }
+        if let violation { object["violation"] = violation.json }
         return .object(object)
     }
 }

@@ -109,6 +109,45 @@ final class PinBook: Sendable {
         }
     }
 
+    /// Records that lease `leaseID` uses pin `pinID` and returns the pin's record. Fails unless
+    /// the pin is active; `recovering` also accepts a failed pin (a lease recorded before a
+    /// restart keeps pointing at its pin, whatever became of it).
+    func attachLease(_ leaseID: String, to pinID: String, recovering: Bool = false) throws(CoreError) -> PinRecord {
+        try book.withLock { book throws(CoreError) in
+            guard let entry = book.entries[pinID], Self.pin(entry) != nil else {
+                throw CoreError(.pinNotFound, "no pin has the id '\(pinID)'", extensions: ["pin_id": .string(pinID)])
+            }
+            if case .failed(let reason) = entry.stage, !recovering {
+                throw CoreError(
+                    .pinNotActive, "pin \(pinID) failed (\(reason)); delete it and pin the range again",
+                    extensions: ["pin_id": .string(pinID)])
+            }
+            book.entries[pinID]?.leaseIDs.insert(leaseID)
+            return entry.record
+        }
+    }
+
+    /// Forgets that lease `leaseID` uses pin `pinID`. Returns whether the pin is now unused and
+    /// was made for leases (`auto_pin`), so that the caller tears it down.
+    func detachLease(_ leaseID: String, from pinID: String) -> Bool {
+        book.withLock { book in
+            guard book.entries[pinID]?.leaseIDs.remove(leaseID) != nil, let entry = book.entries[pinID] else { return false }
+            return entry.leaseIDs.isEmpty && entry.record.autoPin
+        }
+    }
+
+    /// The durable record of pin `pinID`, whatever its stage.
+    func record(of pinID: String) -> PinRecord? {
+        book.withLock { $0.entries[pinID]?.record }
+    }
+
+    /// Whether pin `pinID` exists and holds its range.
+    func isActive(_ pinID: String) -> Bool {
+        book.withLock { book in
+            if case .active? = book.entries[pinID]?.stage { true } else { false }
+        }
+    }
+
     /// Tears the pin down and forgets it. Refused while leases use it.
     func remove(id: String) throws(CoreError) {
         let removed: Entry = try book.withLock { book throws(CoreError) in

@@ -2,24 +2,37 @@ import Glibc
 import LinuxFS
 import Logging
 import PinJSON
+import Synchronization
 
 /// The core of pinleased: every file operation of the API, with no HTTP in sight. All methods
 /// may be called from any thread; they block while they do real I/O.
 public final class PinCoreService: Sendable {
-    private let roots: Roots
-    private let store: StateStore
-    private let locker: FileLocker
+    let roots: Roots
+    let store: StateStore
+    let locker: FileLocker
     private let operations: OperationRegistry
-    private let pins: PinBook
+    let pins: PinBook
+    let leaseStore: LeaseStore
+    let notifier: LeaseNotifier
+    let leases: LeaseBook
+    let recall: LeaseRecall
+    let auditInterval: Duration
+    let background = Mutex<[PeriodicTask]>([])
     /// Every lease and file event, for `GET /v1/events`.
-    public let events = EventLog()
+    public let events: EventLog
     private let probes = FilesystemProbeCache()
     private let claims = FileClaims()
-    private let logger: Logger
+    let logger: Logger
 
     /// Opens the roots and the state database, raises RLIMIT_MEMLOCK as far as it may, then
-    /// re-establishes every recorded lock and pin.
+    /// re-establishes every recorded lock, pin and lease, resumes unfinished webhooks, and
+    /// starts the audit of locked files.
     public init(configuration: CoreConfiguration, logger: Logger) throws(CoreError) {
+        try configuration.leasePolicy.validate()
+        guard configuration.auditIntervalMilliseconds >= 10 else {
+            throw CoreError(.systemError, "the audit interval must be at least 10 ms, not \(configuration.auditIntervalMilliseconds)")
+        }
+        let allowList = try WebhookAllowList(prefixes: configuration.webhookAllow)
         self.logger = logger
         roots = try Roots(configuration.roots)
         store = try StateStore(directory: configuration.stateDirectory)
@@ -35,11 +48,33 @@ public final class PinCoreService: Sendable {
         }
         pins = PinBook(budget: budget, store: store, logger: logger)
         logger.info("pin budget: \(budget.maxBytes) bytes, \(budget.maxPins) pins")
-        try LeaseBreakMonitor.start(locker: locker, logger: logger)
+        leaseStore = try LeaseStore(directory: configuration.stateDirectory)
+        events = EventLog(lastSequence: try leaseStore.lastEventSequence()) { [leaseStore] after, limit in
+            leaseStore.events(after: after, limit: limit)
+        }
+        var webhooks = WebhookConfiguration(allowList: allowList)
+        webhooks.requestTimeout = configuration.webhookTimeoutSeconds
+        notifier = LeaseNotifier(configuration: webhooks, store: leaseStore, logger: logger)
+        let recall = LeaseRecall(logger: logger)
+        self.recall = recall
+        auditInterval = .milliseconds(configuration.auditIntervalMilliseconds)
+        leases = LeaseBook(
+            store: leaseStore, pins: pins, events: events, notifier: notifier, policy: configuration.leasePolicy, allowList: allowList,
+            logger: logger,
+            tearDownPin: { [pins, logger] (pinID: String) in
+                do throws(CoreError) { try pins.remove(id: pinID) } catch {
+                    logger.debug("pin \(pinID) stays: \(error.detail)")
+                }
+            },
+            leaseEnded: { lease in recall.leaseEnded(lease.id) })
+        try LeaseBreakMonitor.install()
         try locker.recover(
             open: { [roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },
             probe: { [roots, probes] path, status in probes.probe(mountID: status.mountID, directory: roots.directory(of: path)) })
         try recoverPins()
+        try leases.recover(lastAlive: try leaseStore.lastAlive())
+        LeaseBreakMonitor.run { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
+        startBackgroundWork()
     }
 
     /// The layout report of the file at `path`.
@@ -130,6 +165,11 @@ public final class PinCoreService: Sendable {
     /// long-term pin. The pin is durable before this returns; the file must stay locked and
     /// ready, and the budget must allow it.
     public func pin(_ request: PinRequest) throws(CoreError) -> Pin {
+        try pin(request, autoPin: false)
+    }
+
+    /// ``pin(_:)``; `autoPin` marks a pin made for a lease (torn down with its last lease).
+    func pin(_ request: PinRequest, autoPin: Bool) throws(CoreError) -> Pin {
         let rooted = try roots.resolve(request.path)
         let (_, status) = try roots.open(rooted, flags: .pathOnly)
         guard let locked = locker.lockedFile(device: status.device, inode: status.inode) else {
@@ -140,7 +180,7 @@ public final class PinCoreService: Sendable {
         let range = try PinRange.validated(offset: request.offset, length: request.length, size: status.size, path: rooted)
         let record = PinRecord(
             id: RandomID.make(prefix: "pin_"), path: locked.path, file: locked.fileID, offset: range.offset,
-            length: range.length, access: request.access, longTerm: request.longTerm, autoPin: false, createdAt: Timestamp.now())
+            length: range.length, access: request.access, longTerm: request.longTerm, autoPin: autoPin, createdAt: Timestamp.now())
         try Pinner.checkPreconditions(record, of: locked)
         try pins.reserve(record)
         do throws(CoreError) {
@@ -195,8 +235,16 @@ public final class PinCoreService: Sendable {
         return (reasons.isEmpty, reasons)
     }
 
-    /// Cancels running operations. Locks stay: they are durable and re-taken on the next start.
-    public func shutdown() { operations.cancelAll() }
+    /// Cancels running operations and stops timers, audit and webhooks. Locks, pins and leases
+    /// stay: they are durable and resumed on the next start, active leases with the TTL they
+    /// have left now.
+    public func shutdown() {
+        operations.cancelAll()
+        for task in background.withLock({ $0 }) { task.stop() }
+        leases.stop()
+        notifier.stop()
+        try? leaseStore.markAlive(at: WallClock.nowMilliseconds())
+    }
 
     /// Opens and checks the file for prepare and returns the work to run. A file the request
     /// created is removed again if the prepare cannot start or fails.

@@ -41,6 +41,9 @@ enum Pinner {
         guard let handle = locked.handle else {
             throw CoreError(.lockDegraded, "the daemon holds no descriptor of \(path)", extensions: pathExtension)
         }
+        if let violation = locked.violation {
+            throw violatedError(violation, path: path)
+        }
         if record.access == .write {
             guard locked.record.writers == .daemon, locked.writableHandle != nil else {
                 throw CoreError(
@@ -118,6 +121,12 @@ enum Pinner {
             "mlock of \(length) bytes of \(path) failed with \(error.name): "
                 + (limit.soft.map { "RLIMIT_MEMLOCK is \($0) bytes and the daemon lacks CAP_IPC_LOCK" } ?? "the kernel could not lock every page"),
             extensions: extensions)
+    }
+
+    static func violatedError(_ violation: FileViolation, path: String) -> CoreError {
+        CoreError(
+            .fileViolated, "\(path) was changed behind the daemon's back (\(violation.code): \(violation.detail)); unlock, prepare and lock it again",
+            extensions: ["path": .string(path), "violation": violation.json])
     }
 
     private static func needsWritableMapping(path: String, fsType: String) -> CoreError {

@@ -14,6 +14,8 @@ enum SQLValue: Sendable, Equatable {
 /// made durable. Not thread-safe by itself; `StateStore` serializes access.
 final class SQLiteDatabase {
     private var handle: OpaquePointer?
+    /// Prepared statements by SQL text, reused (reset) on every call.
+    private var statements: [String: OpaquePointer] = [:]
     let path: String
 
     init(path: String) throws(CoreError) {
@@ -29,7 +31,10 @@ final class SQLiteDatabase {
         try execute("PRAGMA synchronous=FULL")
     }
 
-    deinit { sqlite3_close(handle) }
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
 
     /// Runs a statement that returns no rows.
     func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(CoreError) {
@@ -38,9 +43,11 @@ final class SQLiteDatabase {
 
     /// Runs a statement and returns every row.
     func query(_ sql: String, _ parameters: [SQLValue] = []) throws(CoreError) -> [[SQLValue]] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { throw lastError(sql) }
-        defer { sqlite3_finalize(statement) }
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         for (index, parameter) in parameters.enumerated() {
             let position = Int32(index + 1)
             switch parameter {
@@ -66,6 +73,28 @@ final class SQLiteDatabase {
                 throw lastError(sql)
             }
         }
+    }
+
+    /// Runs `body` in one transaction: committed (and durable) when it returns, rolled back
+    /// when it throws.
+    func transaction<T>(_ body: () throws(CoreError) -> T) throws(CoreError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do throws(CoreError) {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func prepared(_ sql: String) throws(CoreError) -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw lastError(sql) }
+        statements[sql] = statement
+        return statement
     }
 
     private func lastError(_ sql: String) -> CoreError {

@@ -18,6 +18,8 @@ struct LockRecord: Sendable, Equatable {
     var phase: Phase
     var lockedAt: String
     var writers: LockWriters = .none
+    /// Set once the audit or a lease break found the file changed behind the daemon's back.
+    var violation: FileViolation?
 }
 
 /// A prepare operation as recorded durably.
@@ -52,6 +54,10 @@ final class StateStore: Sendable {
         if !lockColumns.contains("writers") {
             try database.execute("ALTER TABLE locked_files ADD COLUMN writers TEXT NOT NULL DEFAULT 'none'")
         }
+        // Added with leases: the violation found on a locked file (JSON).
+        if !lockColumns.contains("violation") {
+            try database.execute("ALTER TABLE locked_files ADD COLUMN violation TEXT")
+        }
         try database.execute("""
             CREATE TABLE IF NOT EXISTS pins (
                 id TEXT PRIMARY KEY, root TEXT NOT NULL, relative_path TEXT NOT NULL,
@@ -72,13 +78,13 @@ final class StateStore: Sendable {
             try database.execute(
                 """
                 INSERT OR REPLACE INTO locked_files
-                    (path, root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    (path, root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers, violation)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [.text(record.path.canonical), .text(record.path.root), .text(record.path.relative),
                  .int(Int64(bitPattern: record.device)), .int(Int64(bitPattern: record.inode)),
                  .int(record.flagSetByDaemon ? 1 : 0), .text(record.phase.rawValue), .text(record.lockedAt),
-                 .text(record.writers.rawValue)])
+                 .text(record.writers.rawValue), record.violation.map { .text(JSONCodec.encode($0.stored)) } ?? .null])
         }
     }
 
@@ -91,7 +97,7 @@ final class StateStore: Sendable {
     func locks() throws(CoreError) -> [LockRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
-                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers FROM locked_files ORDER BY path")
+                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers, violation FROM locked_files ORDER BY path")
         }
         return rows.compactMap { row in
             guard let root = row[0].text, let relative = row[1].text, let device = row[2].int, let inode = row[3].int,
@@ -100,7 +106,8 @@ final class StateStore: Sendable {
             else { return nil }
             return LockRecord(
                 path: RootedPath(root: root, relative: relative), device: UInt64(bitPattern: device),
-                inode: UInt64(bitPattern: inode), flagSetByDaemon: flag != 0, phase: phase, lockedAt: lockedAt, writers: writers)
+                inode: UInt64(bitPattern: inode), flagSetByDaemon: flag != 0, phase: phase, lockedAt: lockedAt, writers: writers,
+                violation: row[8].text.flatMap { try? JSONCodec.parse($0) }.flatMap(FileViolation.init(json:)))
         }
     }
 

@@ -35,6 +35,29 @@ struct JSONBody {
         return JSONBody(object: object)
     }
 
+    /// Like ``decode(_:example:)``, but an empty body (with or without a JSON media type) is an
+    /// empty object: for requests whose every field is optional.
+    static func decodeOptional(_ request: HTTPRequest) throws(Problem) -> JSONBody {
+        if request.body.isEmpty {
+            if let contentType = request.contentType { try checkMediaType(contentType) }
+            return JSONBody(object: [:])
+        }
+        return try decode(request, example: "{}")
+    }
+
+    /// An integer member; nil when absent or null.
+    func optionalInt(_ field: String) throws(Problem) -> Int? {
+        switch object[field] {
+        case nil, .null?:
+            return nil
+        case .int(let number)?:
+            guard let value = Int(exactly: number) else { throw wrongType(field, expected: "integer", got: .int(number)) }
+            return value
+        case let other?:
+            throw wrongType(field, expected: "integer", got: other)
+        }
+    }
+
     /// Accepts `application/json`, optionally with `charset=utf-8`; anything else is 415.
     static func checkMediaType(_ contentType: String?) throws(Problem) {
         guard let contentType else {

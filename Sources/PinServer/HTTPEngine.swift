@@ -6,11 +6,13 @@ import PinJSON
 import Synchronization
 
 /// What the libmicrohttpd callbacks work with: it receives bodies, suspends connections while
-/// a worker runs the handler, queues responses, keeps track of suspended connections for
-/// shutdown, and writes the access log. One engine serves every listener of a server.
+/// a worker runs the handler, queues responses (event streams among them), keeps track of
+/// suspended connections and open event streams for shutdown, and writes the access log. One
+/// engine serves every listener of a server.
 final class HTTPEngine: Sendable {
     let dispatcher: RequestDispatcher
     let maxBodyBytes: Int
+    let heartbeatInterval: Duration
     let logger: Logger
     private let inFlight = DispatchGroup()
     private let registry = Mutex(Registry())
@@ -18,11 +20,13 @@ final class HTTPEngine: Sendable {
     private struct Registry: ~Copyable {
         var stopping = false
         var suspended: [ObjectIdentifier: RequestContext] = [:]
+        var streams: [ObjectIdentifier: EventStream] = [:]
     }
 
-    init(dispatcher: RequestDispatcher, maxBodyBytes: Int, logger: Logger) {
+    init(dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, logger: Logger) {
         self.dispatcher = dispatcher
         self.maxBodyBytes = maxBodyBytes
+        self.heartbeatInterval = heartbeatInterval
         self.logger = logger
     }
 
@@ -89,14 +93,22 @@ final class HTTPEngine: Sendable {
         }
     }
 
-    /// Stops taking new handler work and waits up to `grace` for running handlers; those still
-    /// running are answered 503. Every connection that had a handler running is resumed, and
-    /// MHD gets up to a second to send those responses, so MHD can then be stopped.
+    /// Event streams whose response MHD has not released yet.
+    var openEventStreams: Int {
+        registry.withLock { $0.streams.count }
+    }
+
+    /// Stops taking new handler work and opening event streams, ends every open event stream,
+    /// and waits up to `grace` for running handlers; those still running are answered 503.
+    /// Every connection that had a handler running is resumed, and MHD gets up to a second to
+    /// send those responses and the ends of the streams, so MHD can then be stopped (no
+    /// connection stays suspended; a stream whose client does not read is closed by MHD then).
     func drain(grace: Duration) {
-        let running = registry.withLock { registry in
+        let (running, streams) = registry.withLock { registry in
             registry.stopping = true
-            return Array(registry.suspended.values)
+            return (Array(registry.suspended.values), Array(registry.streams.values))
         }
+        for stream in streams { stream.finish() }
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         if inFlight.wait(timeout: .now() + seconds) == .timedOut {
             logger.warning("request handlers still running after \(grace); answering them with 503")
@@ -105,7 +117,7 @@ final class HTTPEngine: Sendable {
             context.finish(with: .problem(Problem(.shuttingDown, "The daemon stopped before the request finished.")))
         }
         let deadline = ContinuousClock.now + .seconds(1)
-        while running.contains(where: { !$0.isCompleted }) && ContinuousClock.now < deadline {
+        while running.contains(where: { !$0.isCompleted }) || openEventStreams > 0, ContinuousClock.now < deadline {
             usleep(10_000)
         }
     }
@@ -131,19 +143,64 @@ final class HTTPEngine: Sendable {
 
     /// Hands `response` to MHD. Common headers are added here.
     private func queue(_ response: HTTPResponse, for context: RequestContext) -> MHD_Result {
-        let created = response.body.withUnsafeBytes { bytes in
-            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        var headers = response.headers + [HTTPHeader("Cache-Control", "no-store")]
+        let created: OpaquePointer?
+        // A HEAD of an event stream gets its headers only; no stream is opened.
+        if let subscription = response.stream, context.method != "HEAD" {
+            guard let stream = openStream(subscription, on: context.connection) else {
+                return queue(.problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")), for: context)
+            }
+            created = streamResponse(stream)
+            // The connection serves nothing after the stream, whose heartbeats replace the idle timeout.
+            headers.append(HTTPHeader("Connection", "close"))
+            _ = cmhd_set_connection_timeout(context.connection.raw, 0)
+        } else {
+            created = response.body.withUnsafeBytes { bytes in
+                MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+            }
         }
         guard let created else {
             logger.error("could not create a response for \(context.method) \(context.path)")
             return .NO
         }
         defer { MHD_destroy_response(created) }
-        for header in response.headers + [HTTPHeader("Cache-Control", "no-store")] {
+        for header in headers {
             _ = MHD_add_response_header(created, header.name, header.value)
         }
         let result = MHD_queue_response(context.connection.raw, UInt32(response.status), created)
         if result == .YES { context.markQueued(response) }
         return result
     }
+
+    /// A new event stream on `connection`, registered for shutdown and started; nil when the
+    /// server is stopping. The stream unregisters itself when it is closed.
+    private func openStream(_ subscription: EventSubscription, on connection: ConnectionHandle) -> EventStream? {
+        let stream = EventStream(subscription, connection: connection, heartbeatInterval: heartbeatInterval) { [weak self] stream in
+            _ = self?.registry.withLock { $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
+        }
+        let registered = registry.withLock { registry in
+            guard !registry.stopping else { return false }
+            registry.streams[ObjectIdentifier(stream)] = stream
+            return true
+        }
+        guard registered else { return nil }
+        stream.start()
+        return stream
+    }
+
+    /// An MHD response of unknown size whose content reader is `stream`; the response holds a
+    /// reference to the stream until its free callback closes it.
+    private func streamResponse(_ stream: EventStream) -> OpaquePointer? {
+        let retained = Unmanaged.passRetained(stream)
+        let created = MHD_create_response_from_callback(CMHD_SIZE_UNKNOWN, Self.streamBlockSize, pinEventStreamRead, retained.toOpaque(),
+                                                        pinEventStreamFree)
+        if created == nil {
+            retained.release()
+            stream.close()
+        }
+        return created
+    }
+
+    /// The buffer size MHD is asked to use for event streams.
+    static let streamBlockSize = 16 << 10
 }

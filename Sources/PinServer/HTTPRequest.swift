@@ -8,6 +8,8 @@ struct HTTPRequest: Sendable {
     let contentType: String?
     /// The `Authorization` header, if any. Never logged.
     let authorization: String?
+    /// The `Last-Event-ID` header, if any: where a reconnecting event-stream client left off.
+    let lastEventID: String?
     /// The query string's arguments, decoded (`?state=active&holder=h1`); the last of a repeated name wins.
     let query: [String: String]
     /// The body bytes (at most the configured maximum).
@@ -18,13 +20,14 @@ struct HTTPRequest: Sendable {
     var principal: Principal?
 
     init(
-        method: String, path: String, contentType: String? = nil, authorization: String? = nil, query: [String: String] = [:],
-        body: [UInt8] = []
+        method: String, path: String, contentType: String? = nil, authorization: String? = nil, lastEventID: String? = nil,
+        query: [String: String] = [:], body: [UInt8] = []
     ) {
         self.method = method
         self.path = path
         self.contentType = contentType
         self.authorization = authorization
+        self.lastEventID = lastEventID
         self.query = query
         self.body = body
     }

@@ -29,7 +29,8 @@ public final class PinHTTPServer: Sendable {
     init(configuration: ServerConfiguration, dispatcher: RequestDispatcher, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        engine = HTTPEngine(dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+        engine = HTTPEngine(dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes,
+                            heartbeatInterval: .seconds(max(0.01, configuration.eventHeartbeatSeconds)), logger: logger)
     }
 
     deinit {
@@ -39,6 +40,11 @@ public final class PinHTTPServer: Sendable {
     /// The addresses being served, e.g. `["127.0.0.1:8470", "unix:/run/pinlease.sock"]`.
     public var listeningAddresses: [String] {
         listeners.withLock { $0.map(\.socket.address) }
+    }
+
+    /// Event streams (`GET /v1/events`) still open.
+    var openEventStreams: Int {
+        engine.openEventStreams
     }
 
     /// Binds the TCP address (and the Unix socket when configured) and starts serving.
@@ -62,8 +68,9 @@ public final class PinHTTPServer: Sendable {
         for address in listeningAddresses { logger.info("listening on \(address)") }
     }
 
-    /// Stops accepting connections, lets running handlers finish (up to the configured grace),
-    /// answers the rest with 503, then stops the daemons and closes the sockets. Idempotent.
+    /// Stops accepting connections, ends every event stream, lets running handlers finish (up to
+    /// the configured grace), answers the rest with 503, then stops the daemons and closes the
+    /// sockets. Idempotent.
     public func stop() {
         let running = listeners.withLock { listeners in
             defer { listeners = [] }

@@ -21,6 +21,7 @@ func pinAccessHandler(
             path: url.map { String(cString: $0) } ?? "/",
             contentType: headerValue(connection, "Content-Type"),
             authorization: headerValue(connection, "Authorization"),
+            lastEventID: headerValue(connection, "Last-Event-ID"),
             query: queryArguments(connection),
             connection: ConnectionHandle(raw: connection))
         requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
@@ -44,6 +45,26 @@ func pinRequestCompleted(
     requestCls.pointee = nil
     let context = Unmanaged<RequestContext>.fromOpaque(stored).takeRetainedValue()
     Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().completed(context, termination: termination)
+}
+
+/// `MHD_ContentReaderCallback` of an event stream (its closure pointer is the retained
+/// ``EventStream``): bytes copied, 0 after suspending the connection, or the end of the stream.
+func pinEventStreamRead(
+    _ streamCls: UnsafeMutableRawPointer?, _ position: UInt64, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
+) -> Int {
+    guard let streamCls, let buffer else { return CMHD_CONTENT_READER_END_WITH_ERROR }
+    let stream = Unmanaged<EventStream>.fromOpaque(streamCls).takeUnretainedValue()
+    switch stream.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity)) {
+    case .bytes(let count): return count
+    case .suspended: return 0
+    case .end: return CMHD_CONTENT_READER_END_OF_STREAM
+    }
+}
+
+/// `MHD_ContentReaderFreeCallback` of an event stream: MHD is done with it; closes and releases it.
+func pinEventStreamFree(_ streamCls: UnsafeMutableRawPointer?) {
+    guard let streamCls else { return }
+    Unmanaged<EventStream>.fromOpaque(streamCls).takeRetainedValue().close()
 }
 
 /// `MHD_LogCallback`: libmicrohttpd's own error messages, through the server's logger.

@@ -9,14 +9,21 @@ struct PinRequestBody {
 
     static func decode(_ request: HTTPRequest) throws(Problem) -> PinRequestBody {
         let body = try JSONBody.decode(request, example: #"{"path":"a.bin","access":"read"}"#)
-        try body.rejectUnknownFields(allowed: ["path", "offset", "length", "access", "longterm"])
-        let pin = PinRequest(
+        try body.rejectUnknownFields(allowed: fields)
+        return PinRequestBody(request: try pinRequest(body))
+    }
+
+    /// The members of a pin request (also accepted by a lease grant that pins for itself).
+    static let fields = ["path", "offset", "length", "access", "longterm"]
+
+    /// The pin request in `body`'s pin members.
+    static func pinRequest(_ body: JSONBody) throws(Problem) -> PinRequest {
+        PinRequest(
             path: try body.requiredString("path"),
             offset: try body.optionalUnsigned("offset"),
             length: try body.optionalSize("length"),
             access: try body.requiredEnum("access", as: PinAccess.self),
             longTerm: try longTerm(body))
-        return PinRequestBody(request: pin)
     }
 
     /// `longterm`: a Boolean or the string "if-possible"; absent or null is `false`.

@@ -12,7 +12,7 @@ enum ProblemMapping {
              .isADirectory, .isADevice, .isAFifo, .isASocket,
              .invalidSize, .sizeRequired, .wouldTruncate, .unsupportedFilesystem,
              .unalignedRange, .invalidRange, .longTermRefused,
-             .invalidTTL, .invalidGrace, .invalidWebhookURL, .webhookNotAllowed:
+             .invalidTTL, .invalidGrace, .invalidWebhookURL, .webhookNotAllowed, .invalidHolder:
             422
         case .notFound, .operationNotFound, .pinNotFound, .leaseNotFound:
             404
@@ -32,14 +32,14 @@ enum ProblemMapping {
     /// The HTTP status of a server-only problem code.
     static func status(for code: ServerProblemCode) -> Int {
         switch code {
-        case .invalidJSON: 400
+        case .invalidJSON, .invalidRequest: 400
         case .unauthorized: 401
         case .forbidden: 403
         case .notFoundRoute: 404
         case .methodNotAllowed: 405
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
-        case .invalidBody: 422
+        case .invalidBody, .invalidQuery: 422
         case .daemonNotReady, .shuttingDown: 503
         }
     }

@@ -9,6 +9,7 @@ final class RequestContext: Sendable {
     let path: String
     let contentType: String?
     let authorization: String?
+    let lastEventID: String?
     let query: [String: String]
     let started: ContinuousClock.Instant
     let connection: ConnectionHandle
@@ -43,13 +44,14 @@ final class RequestContext: Sendable {
     }
 
     init(
-        method: String, path: String, contentType: String?, authorization: String?, query: [String: String] = [:],
-        connection: ConnectionHandle
+        method: String, path: String, contentType: String?, authorization: String?, lastEventID: String?,
+        query: [String: String] = [:], connection: ConnectionHandle
     ) {
         self.method = method
         self.path = path
         self.contentType = contentType
         self.authorization = authorization
+        self.lastEventID = lastEventID
         self.query = query
         self.connection = connection
         started = .now
@@ -92,7 +94,8 @@ final class RequestContext: Sendable {
                 let body = state.body
                 state.body = []
                 return .run(HTTPRequest(
-                    method: method, path: path, contentType: contentType, authorization: authorization, query: query, body: body))
+                    method: method, path: path, contentType: contentType, authorization: authorization, lastEventID: lastEventID,
+                    query: query, body: body))
             case .ready(let response):
                 return .respond(response)
             case .running, .queued:

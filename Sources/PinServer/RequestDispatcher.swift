@@ -19,7 +19,7 @@ struct RequestDispatcher: Sendable {
     /// The dispatcher of the whole v1 API on `core`.
     init(core: PinCoreService, tokens: TokenStore, logger: Logger) {
         let routes = HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
-            + PinRoutes.routes(core: core)
+            + PinRoutes.routes(core: core) + LeaseRoutes.routes(core: core) + EventRoutes.routes(events: core.events)
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
 

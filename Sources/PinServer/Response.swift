@@ -11,16 +11,33 @@ struct HTTPHeader: Sendable, Equatable {
     }
 }
 
-/// A complete response: status, headers and body bytes.
+/// A response: status, headers and either complete body bytes or an event stream whose body
+/// is written while it is sent.
 struct HTTPResponse: Sendable {
     let status: Int
     let headers: [HTTPHeader]
     let body: [UInt8]
+    /// When set, the body is this event stream (and ``body`` is empty); it ends only when the
+    /// client goes away or the server stops.
+    let stream: EventSubscription?
 
     init(status: Int, headers: [HTTPHeader] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+        stream = nil
+    }
+
+    private init(streaming subscription: EventSubscription) {
+        status = 200
+        headers = [HTTPHeader("Content-Type", ServerSentEvents.contentType), HTTPHeader("X-Accel-Buffering", "no")]
+        body = []
+        stream = subscription
+    }
+
+    /// A `text/event-stream` of `subscription`'s events (status 200).
+    static func eventStream(_ subscription: EventSubscription) -> HTTPResponse {
+        HTTPResponse(streaming: subscription)
     }
 
     /// A JSON document (`application/json`).

@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable {
     public var threads: UInt32
     /// How long ``PinHTTPServer/stop()`` waits for running handlers before answering them 503.
     public var shutdownGraceSeconds: UInt32
+    /// An event stream (`GET /v1/events`) that sent no event for this long gets a comment line,
+    /// so that proxies keep it open and a client that went away is noticed.
+    public var eventHeartbeatSeconds: Double
 
     public init(
         listenHost: String = "127.0.0.1",
@@ -24,7 +27,8 @@ public struct ServerConfiguration: Sendable {
         connectionLimit: UInt32 = 256,
         connectionTimeoutSeconds: UInt32 = 30,
         threads: UInt32 = 4,
-        shutdownGraceSeconds: UInt32 = 10
+        shutdownGraceSeconds: UInt32 = 10,
+        eventHeartbeatSeconds: Double = 15
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -34,5 +38,6 @@ public struct ServerConfiguration: Sendable {
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
         self.threads = threads
         self.shutdownGraceSeconds = shutdownGraceSeconds
+        self.eventHeartbeatSeconds = eventHeartbeatSeconds
     }
 }

@@ -3,6 +3,9 @@
 enum ServerProblemCode: String, Sendable, CaseIterable {
     case invalidJSON = "invalid-json"
     case invalidBody = "invalid-body"
+    case invalidQuery = "invalid-query"
+    /// A malformed request line on the descriptor hand-off socket.
+    case invalidRequest = "invalid-request"
     case bodyTooLarge = "body-too-large"
     case unauthorized = "unauthorized"
     case forbidden = "forbidden"
@@ -17,6 +20,8 @@ enum ServerProblemCode: String, Sendable, CaseIterable {
         switch self {
         case .invalidJSON: "Malformed JSON"
         case .invalidBody: "Invalid request body"
+        case .invalidQuery: "Invalid query argument"
+        case .invalidRequest: "Invalid request"
         case .bodyTooLarge: "Request body too large"
         case .unauthorized: "Authentication required"
         case .forbidden: "Not allowed for this token"

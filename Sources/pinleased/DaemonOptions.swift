@@ -21,12 +21,20 @@ struct DaemonSettings {
     var pinBudgetBytes: UInt64?
     /// The most pins at once; nil: the core's default (4096, at most vm.max_map_count/8).
     var pinMaxCount: Int?
+    /// Lease TTL and grace bounds.
+    var leasePolicy = LeasePolicy()
+    /// URL prefixes webhook targets must start with.
+    var webhookAllow: [String] = []
+    var webhookTimeoutSeconds = 5
+    var auditIntervalMilliseconds = 1_000
 
     static let defaultRoot = "./var/data"
 
     /// Applies a JSON config file: `{"listen", "roots":[...], "state_dir", "unix", "tokens",
     /// "max_body_bytes", "connection_limit", "connection_timeout_s", "threads", "log_level",
-    /// "pin_budget_bytes" (an integer or a size string such as "64GiB"), "pin_max_count"}`.
+    /// "pin_budget_bytes" (an integer or a size string such as "64GiB"), "pin_max_count",
+    /// "webhook_allow":[...], "webhook_timeout_s", "audit_interval_ms", "ttl_min_s", "ttl_max_s",
+    /// "ttl_default_s", "grace_default_s", "grace_max_s"}`.
     mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw StartupError("cannot read config file \(path)") }
         let object: JSONObject
@@ -72,6 +80,18 @@ struct DaemonSettings {
                     throw StartupError("\(path): 'pin_budget_bytes' must be a number of bytes or a size such as \"64GiB\"")
                 }
             case "pin_max_count": pinMaxCount = try Self.positive(number() as Int, source: "\(path): 'pin_max_count'")
+            case "webhook_allow":
+                guard let items = value.arrayValue?.compactMap(\.stringValue), items.count == value.arrayValue?.count else {
+                    throw StartupError("\(path): 'webhook_allow' must be an array of URL prefixes")
+                }
+                webhookAllow = items
+            case "webhook_timeout_s": webhookTimeoutSeconds = try Self.positive(number() as Int, source: "\(path): 'webhook_timeout_s'")
+            case "audit_interval_ms": auditIntervalMilliseconds = try Self.positive(number() as Int, source: "\(path): 'audit_interval_ms'")
+            case "ttl_min_s": leasePolicy.ttlMinSeconds = try number()
+            case "ttl_max_s": leasePolicy.ttlMaxSeconds = try number()
+            case "ttl_default_s": leasePolicy.ttlDefaultSeconds = try number()
+            case "grace_default_s": leasePolicy.graceDefaultSeconds = try number()
+            case "grace_max_s": leasePolicy.graceMaxSeconds = try number()
             default: throw StartupError("\(path): unknown setting '\(key)'")
             }
         }

@@ -17,7 +17,7 @@ struct PinLeaseDaemon: ParsableCommand {
     var root: [String] = []
     @Option(name: .customLong("state-dir"), help: "Directory of the state database and admin token. Default ./var/state.")
     var stateDir: String?
-    @Option(help: "Also serve the API on this Unix socket.")
+    @Option(help: "Also serve the API on this Unix socket, and hand lease holders descriptors on PATH.fd.")
     var unix: String?
     @Option(help: "Tokens file (JSON); re-read on SIGHUP. Without it an admin token is created in the state dir.")
     var tokens: String?
@@ -38,6 +38,25 @@ struct PinLeaseDaemon: ParsableCommand {
     var pinBudgetBytes: String?
     @Option(name: .customLong("pin-max-count"), help: "Most pins at once. Default 4096, at most vm.max_map_count/8.")
     var pinMaxCount: Int?
+    @Option(name: .customLong("webhook-allow"),
+            help: "A URL prefix webhook targets may start with (repeatable). Loopback and link-local targets need a prefix that names them.")
+    var webhookAllow: [String] = []
+    @Option(name: .customLong("webhook-timeout-s"), help: "Timeout of one webhook attempt in seconds. Default 5.")
+    var webhookTimeoutS: Int?
+    @Option(name: .customLong("audit-interval-ms"), help: "How often every locked file is audited. Default 1000.")
+    var auditIntervalMs: Int?
+    @Option(name: .customLong("ttl-min-s"), help: "Shortest lease TTL. Default 1.")
+    var ttlMinS: Int?
+    @Option(name: .customLong("ttl-max-s"), help: "Longest lease TTL. Default 86400.")
+    var ttlMaxS: Int?
+    @Option(name: .customLong("ttl-default-s"), help: "TTL of a lease granted without ttl_s. Default 60.")
+    var ttlDefaultS: Int?
+    @Option(name: .customLong("grace-default-s"), help: "Grace period of a revocation without grace_s. Default 30.")
+    var graceDefaultS: Int?
+    @Option(name: .customLong("grace-max-s"), help: "Longest grace period. Default 3600.")
+    var graceMaxS: Int?
+    @Flag(help: "On SIGTERM or SIGINT, revoke every lease and wait for the holders (or the deadlines) before stopping.")
+    var drain = false
 
     func settings() throws -> DaemonSettings {
         var settings = DaemonSettings()
@@ -54,6 +73,14 @@ struct PinLeaseDaemon: ParsableCommand {
         if let logLevel { settings.logLevel = logLevel }
         if let pinBudgetBytes { settings.pinBudgetBytes = try DaemonSettings.pinBudget(pinBudgetBytes, source: "--pin-budget-bytes") }
         if let pinMaxCount { settings.pinMaxCount = try DaemonSettings.positive(pinMaxCount, source: "--pin-max-count") }
+        if !webhookAllow.isEmpty { settings.webhookAllow = webhookAllow }
+        if let webhookTimeoutS { settings.webhookTimeoutSeconds = try DaemonSettings.positive(webhookTimeoutS, source: "--webhook-timeout-s") }
+        if let auditIntervalMs { settings.auditIntervalMilliseconds = try DaemonSettings.positive(auditIntervalMs, source: "--audit-interval-ms") }
+        if let ttlMinS { settings.leasePolicy.ttlMinSeconds = ttlMinS }
+        if let ttlMaxS { settings.leasePolicy.ttlMaxSeconds = ttlMaxS }
+        if let ttlDefaultS { settings.leasePolicy.ttlDefaultSeconds = ttlDefaultS }
+        if let graceDefaultS { settings.leasePolicy.graceDefaultSeconds = graceDefaultS }
+        if let graceMaxS { settings.leasePolicy.graceMaxSeconds = graceMaxS }
         return settings
     }
 
@@ -77,11 +104,13 @@ struct PinLeaseDaemon: ParsableCommand {
 
         do {
             let roots = try rootArguments.map { text throws(CoreError) in try RootSpec.parse(text) }
-            let core = try PinCoreService(
-                configuration: CoreConfiguration(
-                    roots: roots, stateDirectory: settings.stateDirectory, pinBudgetBytes: settings.pinBudgetBytes,
-                    maxPins: settings.pinMaxCount),
-                logger: logger)
+            var configuration = CoreConfiguration(
+                roots: roots, stateDirectory: settings.stateDirectory, pinBudgetBytes: settings.pinBudgetBytes, maxPins: settings.pinMaxCount)
+            configuration.leasePolicy = settings.leasePolicy
+            configuration.webhookAllow = settings.webhookAllow
+            configuration.webhookTimeoutSeconds = Double(settings.webhookTimeoutSeconds)
+            configuration.auditIntervalMilliseconds = settings.auditIntervalMilliseconds
+            let core = try PinCoreService(configuration: configuration, logger: logger)
             let tokenStore = try TokenStore.load(tokensFile: settings.tokensFile, stateDirectory: settings.stateDirectory, logger: logger)
             let server = PinHTTPServer(
                 configuration: ServerConfiguration(
@@ -90,8 +119,20 @@ struct PinLeaseDaemon: ParsableCommand {
                     threads: settings.threads),
                 core: core, tokens: tokenStore, logger: logger)
             try server.start()
+            // Beside the API socket, holders fetch descriptors of their leased files on PATH.fd.
+            let handoff = settings.unixSocket.map { path in
+                DescriptorHandoffListener(path: path + ".fd", tokens: tokenStore, logger: logger) { request throws(CoreError) in
+                    try core.handOffDescriptor(request)
+                }
+            }
+            do {
+                try handoff?.start()
+            } catch {
+                server.stop()
+                throw error
+            }
             for spec in roots { logger.info("root \(spec.name) = \(spec.path)") }
-            SignalHandling.run(server: server, core: core, tokens: tokenStore, logger: logger)
+            SignalHandling.run(server: server, handoff: handoff, core: core, tokens: tokenStore, drain: drain, logger: logger)
         } catch let error as CoreError {
             throw StartupError(error.detail)
         }

@@ -4,10 +4,14 @@ import Logging
 import PinCore
 import PinServer
 
-/// SIGTERM and SIGINT stop the daemon gracefully (locks stay, they are durable); SIGHUP
-/// re-reads the tokens file. Never returns.
+/// SIGTERM and SIGINT stop the daemon gracefully: with `drain` every lease is revoked first
+/// and the daemon waits for the holders (or the deadlines); then the descriptor hand-off stops
+/// while the core still serves it, then the core and the HTTP server. Locks, pins and leases
+/// stay: they are durable. SIGHUP re-reads the tokens file. Never returns.
 enum SignalHandling {
-    static func run(server: PinHTTPServer, core: PinCoreService, tokens: TokenStore, logger: Logger) -> Never {
+    static func run(
+        server: PinHTTPServer, handoff: DescriptorHandoffListener?, core: PinCoreService, tokens: TokenStore, drain: Bool, logger: Logger
+    ) -> Never {
         signal(SIGPIPE, SIG_IGN)
         let queue = DispatchQueue(label: "signals")
         var sources: [any DispatchSourceSignal] = []
@@ -16,6 +20,8 @@ enum SignalHandling {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 logger.info("signal \(number): stopping")
+                if drain { core.drain() }
+                handoff?.stop()
                 core.shutdown()
                 server.stop()
                 logger.info("stopped")

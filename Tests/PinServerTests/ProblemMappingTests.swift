@@ -17,6 +17,9 @@ struct ProblemMappingTests {
         "lock-degraded": 409, "unaligned-range": 422, "invalid-range": 422, "write-needs-daemon-writers": 409,
         "writes-refused-by-filesystem": 409, "longterm-refused": 422, "pin-budget-exceeded": 507, "memory-lock-failed": 507,
         "pin-not-found": 404, "pin-in-use": 409, "pins-exist": 409,
+        "pin-not-active": 409, "lease-not-found": 404, "lease-not-active": 409, "invalid-ttl": 422, "invalid-grace": 422,
+        "invalid-webhook-url": 422, "webhook-not-allowed": 422, "file-violated": 409, "peer-not-allowed": 403,
+        "invalid-holder": 422,
     ]
 
     @Test("every core error code has the contract's status", arguments: CoreErrorCode.allCases)
@@ -34,7 +37,7 @@ struct ProblemMappingTests {
     @Test("server codes map to their statuses")
     func serverCodes() {
         let expected: [ServerProblemCode: Int] = [
-            .invalidJSON: 400, .invalidBody: 422, .bodyTooLarge: 413, .unauthorized: 401, .forbidden: 403,
+            .invalidJSON: 400, .invalidRequest: 400, .invalidBody: 422, .invalidQuery: 422, .bodyTooLarge: 413, .unauthorized: 401, .forbidden: 403,
             .notFoundRoute: 404, .methodNotAllowed: 405, .unsupportedMediaType: 415, .daemonNotReady: 503, .shuttingDown: 503,
         ]
         for code in ServerProblemCode.allCases {

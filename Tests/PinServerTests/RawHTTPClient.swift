@@ -47,10 +47,14 @@ enum RawHTTPClient {
         return try parse(readAll(fd))
     }
 
-    private static func connect(_ target: Target) throws -> Int32 {
+    /// A connected socket; `receiveBufferBytes` fixes SO_RCVBUF (and so the TCP window) before connecting.
+    static func connect(_ target: Target, receiveBufferBytes: Int32? = nil) throws -> Int32 {
         switch target {
         case .tcp(let port):
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            if var size = receiveBufferBytes {
+                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian

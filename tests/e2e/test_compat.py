@@ -20,6 +20,7 @@ from e2e_support import (
     Filesystem,
     immutable_blocks_existing_writer,
     is_immutable,
+    make_file,
     longterm_write_pin_errno,
     run,
 )
@@ -43,16 +44,6 @@ EXPECTED = {
               "pinned_writes": True},
 }
 PROBED = {"existing_writers_blocked": True, "longterm_pin_write": True, "map_sync": True, "longterm_pin_read": False}
-
-
-def make_file(fs: Filesystem, stem: str, size: int = MiB) -> tuple[str, Path]:
-    name = fs.unique(stem)
-    path = fs.path(name)
-    with open(path, "wb") as f:
-        f.write(os.urandom(size))
-        f.flush()
-        os.fsync(f.fileno())
-    return name, path
 
 
 @pytest.fixture
@@ -96,7 +87,7 @@ def check_rows(compat: dict, fstype: str, writers: str) -> None:
 
 @pytest.mark.parametrize("writers", ["none", "daemon"])
 def test_compat_rows(writers: str, fs: Filesystem, daemon: Daemon, tracked):
-    name, path = make_file(fs, f"compat-{writers}")
+    name, path = make_file(fs, f"compat-{writers}", MiB)
     api = fs.api_path(name)
     tracked.append((api, path))
     lock = daemon.ok("POST", "/v1/files/lock-immutable", {"path": api, "writers": writers})

@@ -237,7 +237,7 @@ def test_tokens_file_admin_works_and_no_admin_token_created(tokens_daemon: Daemo
 # -- routes --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/v1/nope", "/v1/files/inspect/extra", "/", "/v2/files", "/v1/leases"])
+@pytest.mark.parametrize("path", ["/v1/nope", "/v1/files/inspect/extra", "/", "/v2/files", "/v1/nothing-here"])
 def test_unknown_route_is_404(path, daemon: Daemon):
     daemon.problem("GET", path, status=404, code="not-found-route")
 

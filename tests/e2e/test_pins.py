@@ -26,8 +26,10 @@ from e2e_support import (
     REFLINK_FS,
     Daemon,
     Filesystem,
+    Cleanup,
     Writer,
     drop_caches,
+    make_file,
     io_uring_buffers,
     is_immutable,
     lsattr_flags,
@@ -47,57 +49,6 @@ CAP_SYS_RESOURCE = 24  # a write through the daemon's pre-+i descriptor works th
 
 
 # -- helpers -------------------------------------------------------------------------
-
-
-def make_file(fs: Filesystem, stem: str, size: int = 4 * MiB) -> tuple[str, Path]:
-    """A ready file of random data (every byte written, fsynced)."""
-    name = fs.unique(stem)
-    path = fs.path(name)
-    with open(path, "wb") as f:
-        remaining = size
-        while remaining:
-            chunk = min(remaining, 8 * MiB)
-            f.write(os.urandom(chunk))
-            remaining -= chunk
-        f.flush()
-        os.fsync(f.fileno())
-    return name, path
-
-
-class Cleanup:
-    """What a test pinned and locked, undone at the end even when the test fails: pins
-    deleted, files unlocked, +i cleared, files removed."""
-
-    def __init__(self) -> None:
-        self.pins: list[tuple[Daemon, str]] = []
-        self.locks: list[tuple[Daemon, str]] = []
-        self.files: list[Path] = []
-
-    def file(self, path: Path) -> Path:
-        self.files.append(path)
-        return path
-
-    def run(self) -> None:
-        for d, pin_id in reversed(self.pins):
-            try:
-                if d.proc is not None:
-                    d.delete(f"/v1/pins/{pin_id}", validate=False, timeout=30)
-            except Exception:
-                pass
-        for d, api in reversed(self.locks):
-            try:
-                if d.proc is not None:
-                    d.post("/v1/files/unlock", {"path": api}, validate=False, timeout=30)
-            except Exception:
-                pass
-        for path in self.files:
-            for p in (path, Path(str(path) + ".clone")):
-                if p.exists():
-                    run(["chattr", "-i", str(p)], check=False)
-                    try:
-                        p.unlink()
-                    except OSError:
-                        pass
 
 
 @pytest.fixture

@@ -128,6 +128,24 @@ int clinux_get_memlock_limit(uint64_t *soft, uint64_t *hard);
 /// setrlimit(RLIMIT_MEMLOCK); UINT64_MAX stands for RLIM_INFINITY.
 int clinux_set_memlock_limit(uint64_t soft, uint64_t hard);
 
+// MARK: Unix sockets (struct msghdr, struct cmsghdr and the CMSG_* macros do not import)
+
+/// accept4(sock, NULL, NULL, SOCK_CLOEXEC) (glibc declares accept4 only under _GNU_SOURCE).
+int clinux_accept_cloexec(int sock);
+
+/// sendmsg(2) of `len` bytes with MSG_NOSIGNAL; when `fd` >= 0 it rides along as one
+/// SCM_RIGHTS descriptor. Returns the bytes sent.
+ssize_t clinux_send_with_fd(int sock, const void *buf, size_t len, int fd);
+
+/// recvmsg(2) of up to `len` bytes. With `fd_out` NULL no control buffer is passed, so the
+/// kernel discards any descriptors that arrive. Otherwise (MSG_CMSG_CLOEXEC) the first
+/// SCM_RIGHTS descriptor is stored in `*fd_out` (-1 when none came) and any others are
+/// closed. Returns the bytes received (0 at end of stream).
+ssize_t clinux_receive_with_fd(int sock, void *buf, size_t len, int *fd_out);
+
+/// getsockopt(SO_PEERCRED): the pid, uid and gid of the peer as of connect(2) or socketpair(2).
+int clinux_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
+
 // MARK: io_uring (liburing), used only to register fixed buffers: a real FOLL_LONGTERM pin
 
 /// Creates an io_uring instance with one submission entry. Returns an opaque ring, or NULL

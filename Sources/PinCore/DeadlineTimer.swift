@@ -1,0 +1,128 @@
+import Foundation
+import Glibc
+
+/// One thread that calls `fire` with the keys whose deadline has come, in batches (all keys
+/// due at the same moment arrive in one call). Deadlines are given as wall-clock milliseconds
+/// (how they are stored) and converted to the monotonic clock when set, so a clock step while
+/// a timer waits does not move it. Setting a key again replaces its deadline.
+final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
+    private struct Entry: Comparable {
+        let due: UInt64  // monotonic nanoseconds
+        let key: Key
+        let generation: UInt64
+
+        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.due < rhs.due }
+        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.due == rhs.due && lhs.generation == rhs.generation }
+    }
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var heap: [Entry] = []
+    private var current: [Key: UInt64] = [:]
+    private var generation: UInt64 = 0
+    private var stopped = false
+    private let name: String
+
+    /// A timer that fires nothing until ``start(fire:)``.
+    init(name: String) {
+        self.name = name
+    }
+
+    /// Starts the thread that calls `fire` (on that thread) with every batch of due keys.
+    func start(fire: @escaping @Sendable ([Key]) -> Void) {
+        let thread = Thread { [self] in run(fire) }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Fires `key` at `wallMilliseconds` (at once if that has passed).
+    func set(_ key: Key, at wallMilliseconds: Int64) {
+        let delay = max(0, wallMilliseconds - WallClock.nowMilliseconds())
+        let due = Self.monotonicNanoseconds() + UInt64(delay) * 1_000_000
+        condition.lock()
+        generation += 1
+        current[key] = generation
+        push(Entry(due: due, key: key, generation: generation))
+        condition.signal()
+        condition.unlock()
+    }
+
+    func cancel(_ key: Key) {
+        condition.lock()
+        current[key] = nil
+        condition.unlock()
+    }
+
+    /// Ends the thread; nothing fires after this returns.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run(_ fire: @Sendable ([Key]) -> Void) {
+        condition.lock()
+        while !stopped {
+            let now = Self.monotonicNanoseconds()
+            var due: [Key] = []
+            while let first = heap.first, first.due <= now {
+                let entry = pop()
+                if current[entry.key] == entry.generation {
+                    current[entry.key] = nil
+                    due.append(entry.key)
+                }
+            }
+            if !due.isEmpty {
+                condition.unlock()
+                fire(due)
+                condition.lock()
+                continue
+            }
+            if let first = heap.first {
+                let wait = Double(first.due - now) / 1e9
+                _ = condition.wait(until: Date(timeIntervalSinceNow: wait))
+            } else {
+                condition.wait()
+            }
+        }
+        condition.unlock()
+    }
+
+    private func push(_ entry: Entry) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child] < heap[parent] else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func pop() -> Entry {
+        let top = heap[0]
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < heap.count && heap[left] < heap[smallest] { smallest = left }
+                if right < heap.count && heap[right] < heap[smallest] { smallest = right }
+                if smallest == parent { break }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return top
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}

@@ -1,0 +1,37 @@
+import PinJSON
+
+/// A locked file changed behind the daemon's back, found by the audit or by a kernel lease
+/// break. Every lease on the file is revoked with `reason` "file-violation: <code>".
+public struct FileViolation: Sendable, Equatable, JSONRepresentable {
+    /// `immutable-flag-cleared`, `inode-replaced`, `path-removed`, `size-changed`,
+    /// `extents-shared`, `extent-map-changed`, `read-lease-lost` or `lease-broken`.
+    public let code: String
+    public let detail: String
+    /// Wall-clock milliseconds since the epoch.
+    public let detectedAt: Int64
+
+    init(code: String, detail: String, detectedAt: Int64 = WallClock.nowMilliseconds()) {
+        self.code = code
+        self.detail = detail
+        self.detectedAt = detectedAt
+    }
+
+    /// The revocation reason of the file's leases.
+    public var revokeReason: String { "file-violation: \(code)" }
+
+    public var json: JSON {
+        .object(["code": .string(code), "detail": .string(detail), "detected_at": .string(WallClock.format(milliseconds: detectedAt))])
+    }
+
+    init?(json: JSON) {
+        guard let object = json.objectValue, let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue else {
+            return nil
+        }
+        self.init(code: code, detail: detail, detectedAt: object["detected_at_ms"]?.int64Value ?? WallClock.nowMilliseconds())
+    }
+
+    /// What is stored (with the time as a number).
+    var stored: JSON {
+        .object(["code": .string(code), "detail": .string(detail), "detected_at_ms": .int(detectedAt)])
+    }
+}

@@ -1,0 +1,475 @@
+import Dispatch
+import Logging
+import PinJSON
+import Synchronization
+
+/// Every lease, its state machine and its timers. Each transition is made in memory under one
+/// lock, queued for the state database in the same order, and only acted on (events
+/// published, webhooks sent, timers set, pins let go) once it is durable; the caller's answer
+/// also waits for that. Concurrent transitions share one fsync (``GroupCommit``).
+///
+/// Timers: an active lease expires at `expires_at` (→ revoking, reason `expired`); a revoking
+/// lease is forced at its deadline (→ `revoked`, or `expired` for an expiry). Both are checked
+/// again under the lock when they fire, so a renewal or release that wins the race stands.
+final class LeaseBook: Sendable {
+    enum TimerKey: Hashable, Sendable {
+        case expiry(String)
+        case deadline(String)
+    }
+
+    /// What a finished transition must do once durable.
+    private struct Transition: Sendable {
+        var leases: [LeaseRecord] = []
+        var events: [Event] = []
+        var outbox: [OutboxEntry] = []
+        var secrets: [String: String] = [:]
+        var timers: [(TimerKey, Int64?)] = []
+        var cancelledNotifications: [String] = []
+        var detached: [(lease: String, pin: String)] = []
+        var ended: [LeaseRecord] = []
+
+        var isEmpty: Bool { leases.isEmpty && events.isEmpty && outbox.isEmpty }
+    }
+
+    private struct Book: Sendable {
+        var leases: [String: LeaseRecord] = [:]
+        var nextSequence: UInt64 = 1
+
+        /// Publishes an event about `lease` (in this transition) and, for the webhook kinds,
+        /// queues it for the lease's webhook.
+        mutating func event(_ type: EventType, _ lease: LeaseRecord, at now: Int64, _ transition: inout Transition) {
+            var data: JSONObject = [
+                "lease_id": .string(lease.id), "pin_id": .string(lease.pinID), "path": .string(lease.path.canonical),
+                "holder": .string(lease.holder), "state": .string(lease.state.rawValue),
+            ]
+            if let reason = lease.reason { data["reason"] = .string(reason) }
+            if let deadline = lease.deadline { data["deadline"] = .string(WallClock.format(milliseconds: deadline)) }
+            if lease.state == .active { data["expires_at"] = .string(WallClock.format(milliseconds: lease.expiresAt)) }
+            let event = fileEvent(type, data: data, at: now, &transition, holder: lease.holder)
+            notify(lease, of: event, at: now, &transition)
+        }
+
+        /// Publishes an event (in this transition) that is not only about one lease.
+        mutating func fileEvent(_ type: EventType, data: JSONObject, at now: Int64, _ transition: inout Transition, holder: String? = nil) -> Event {
+            let event = Event(sequence: nextSequence, type: type, timestamp: WallClock.format(milliseconds: now), data: data, holder: holder)
+            nextSequence += 1
+            transition.events.append(event)
+            return event
+        }
+
+        /// Queues `event` for `lease`'s webhook, if it has one and the event is of a webhook kind.
+        func notify(_ lease: LeaseRecord, of event: Event, at now: Int64, _ transition: inout Transition) {
+            let type = event.type
+            guard type.isWebhook, let url = lease.webhookURL, let secret = lease.webhookSecret else { return }
+            let retryUntil: Int64
+            let attemptsAfter: Int
+            switch type {
+            case .leaseRevoking, .leaseExpired:
+                retryUntil = lease.deadline ?? now
+                attemptsAfter = 0
+            case .leaseRevoked:
+                retryUntil = now
+                attemptsAfter = LeaseBook.revokedAttemptsAfterDeadline
+            default:
+                retryUntil = now + LeaseBook.informationalRetryMilliseconds
+                attemptsAfter = 0
+            }
+            transition.outbox.append(OutboxEntry(
+                id: RandomID.make(prefix: "msg_"), leaseID: lease.id, event: type, url: url, body: JSONCodec.encode(event.json),
+                retryUntil: retryUntil, attemptsAfterDeadline: attemptsAfter))
+            transition.secrets[lease.id] = secret
+        }
+    }
+
+    /// `lease.revoked` is retried this many times after the forced teardown.
+    static let revokedAttemptsAfterDeadline = 5
+    /// Events a holder need not act on (`lease.released`, `file.violation`) are retried for a minute.
+    static let informationalRetryMilliseconds: Int64 = 60_000
+    /// Ended leases kept for `GET /v1/leases` before the oldest are forgotten.
+    static let endedLeasesKept = 10_000
+
+    let policy: LeasePolicy
+    let allowList: WebhookAllowList
+    private let book = Mutex(Book())
+    private let store: LeaseStore
+    private let pins: PinBook
+    private let events: EventLog
+    private let notifier: LeaseNotifier
+    private let timer = DeadlineTimer<TimerKey>(name: "lease-timers")
+    private let logger: Logger
+    /// Tears down a pin made for leases once its last lease ended (runs on a background queue).
+    private let tearDownPin: @Sendable (String) -> Void
+    /// Told of every lease that ended (after it is durable).
+    private let leaseEnded: @Sendable (LeaseRecord) -> Void
+
+    init(
+        store: LeaseStore, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
+        logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void, leaseEnded: @escaping @Sendable (LeaseRecord) -> Void
+    ) {
+        self.store = store
+        self.pins = pins
+        self.events = events
+        self.notifier = notifier
+        self.policy = policy
+        self.allowList = allowList
+        self.logger = logger
+        self.tearDownPin = tearDownPin
+        self.leaseEnded = leaseEnded
+        timer.start { [weak self] keys in self?.fire(keys) }
+    }
+
+    func stop() {
+        timer.stop()
+    }
+
+    // MARK: queries
+
+    func lease(id: String, caller: LeaseCaller) throws(CoreError) -> Lease {
+        Lease(record: try visible(id, caller, in: book.withLock { $0.leases[id] }), revealSecret: false)
+    }
+
+    func list(_ filter: LeaseFilter, caller: LeaseCaller) -> LeaseList {
+        var filter = filter
+        if case .holder(let own) = caller {
+            guard filter.holder == nil || filter.holder == own else { return LeaseList(leases: []) }
+            filter.holder = own
+        }
+        let records = book.withLock { book in
+            book.leases.values.filter { lease in
+                (filter.state == nil || lease.state == filter.state) && (filter.holder == nil || lease.holder == filter.holder)
+                    && (filter.pinID == nil || lease.pinID == filter.pinID)
+            }
+        }
+        return LeaseList(leases: records.sorted { ($0.grantedAt, $0.id) < ($1.grantedAt, $1.id) }.map { Lease(record: $0, revealSecret: false) })
+    }
+
+    /// The leases not yet ended on any of `pinIDs` (`nil`: on any pin).
+    func liveLeases(onPins pinIDs: Set<String>?) -> [LeaseRecord] {
+        book.withLock { book in book.leases.values.filter { !$0.state.isEnded && (pinIDs?.contains($0.pinID) ?? true) } }
+    }
+
+    func record(id: String, caller: LeaseCaller) throws(CoreError) -> LeaseRecord {
+        try visible(id, caller, in: book.withLock { $0.leases[id] })
+    }
+
+    // MARK: transitions
+
+    /// Grants a lease on an active pin. The answer (with the webhook secret, shown only here)
+    /// is returned once the grant is durable.
+    func grant(pinID: String, _ request: LeaseGrantRequest, autoPin: Bool) throws(CoreError) -> Lease {
+        let ttl = try policy.ttl(request.ttlSeconds)
+        let grace = try policy.grace(request.graceSeconds)
+        try Self.validateHolder(request.holder)
+        if let url = request.webhookURL { try allowList.check(url) }
+        let id = RandomID.make(prefix: "lease_")
+        let pin = try pins.attachLease(id, to: pinID)
+        do throws(CoreError) {
+            let record = try transition { book, transition, now throws(CoreError) in
+                let record = LeaseRecord(
+                    id: id, pinID: pinID, path: pin.path, holder: request.holder, state: .active, ttlSeconds: ttl, graceSeconds: grace,
+                    webhookURL: request.webhookURL, webhookSecret: request.webhookURL == nil ? nil : WebhookSignature.makeSecret(),
+                    holderUID: request.holderUID, autoPin: autoPin, grantedAt: now, renewedAt: now, expiresAt: now + Int64(ttl) * 1000)
+                book.leases[id] = record
+                transition.leases.append(record)
+                book.event(.leaseGranted, record, at: now, &transition)
+                transition.timers.append((.expiry(id), record.expiresAt))
+                return record
+            }
+            logger.info("granted \(id) on \(pinID) to \(request.holder) (ttl \(ttl) s, grace \(grace) s)")
+            return Lease(record: record, revealSecret: true)
+        } catch {
+            book.withLock { _ = $0.leases.removeValue(forKey: id) }
+            _ = pins.detachLease(id, from: pinID)
+            throw error
+        }
+    }
+
+    /// Extends an active lease to now + TTL (its own, or `ttlSeconds`, which becomes its TTL).
+    func renew(id: String, ttlSeconds: Int?, caller: LeaseCaller) throws(CoreError) -> Lease {
+        let record = try transition { book, transition, now throws(CoreError) in
+            var lease = try visible(id, caller, in: book.leases[id])
+            guard lease.state == .active else {
+                throw CoreError(
+                    .leaseNotActive, "lease \(id) is \(lease.state.rawValue); only an active lease can be renewed",
+                    extensions: ["lease_id": .string(id), "state": .string(lease.state.rawValue)])
+            }
+            let ttl = try policy.ttl(ttlSeconds ?? lease.ttlSeconds)
+            lease.ttlSeconds = ttl
+            lease.renewedAt = now
+            lease.expiresAt = now + Int64(ttl) * 1000
+            book.leases[id] = lease
+            transition.leases.append(lease)
+            transition.timers.append((.expiry(id), lease.expiresAt))
+            return lease
+        }
+        return Lease(record: record, revealSecret: false)
+    }
+
+    /// The holder lets go (of an active lease, or in answer to a revocation). A lease that has
+    /// ended already is returned as it is.
+    func release(id: String, caller: LeaseCaller) throws(CoreError) -> Lease {
+        let record = try transition { book, transition, now throws(CoreError) in
+            var lease = try visible(id, caller, in: book.leases[id])
+            guard !lease.state.isEnded else { return lease }
+            lease.state = .released
+            lease.endedAt = now
+            book.leases[id] = lease
+            end(lease, &transition)
+            book.event(.leaseReleased, lease, at: now, &transition)
+            return lease
+        }
+        return Lease(record: record, revealSecret: false)
+    }
+
+    /// Starts revoking: the holder is told (`lease.revoking`) and has `graceSeconds` (default:
+    /// the lease's own) to release. Revoking a lease that is revoking already only shortens its
+    /// deadline when the new one is earlier; an ended lease is returned as it is.
+    /// - Returns: the lease and whether this call started the revocation.
+    func revoke(id: String, reason: String?, graceSeconds: Int?) throws(CoreError) -> (Lease, started: Bool) {
+        if let graceSeconds { _ = try policy.grace(graceSeconds) }
+        let (record, started) = try transition { book, transition, now throws(CoreError) in
+            guard let lease = book.leases[id] else { throw Self.notFound(id) }
+            switch lease.state {
+            case .active:
+                let revoking = startRevoking(lease, reason: reason ?? RevokeReason.requested, graceSeconds: graceSeconds ?? lease.graceSeconds, at: now, &book, &transition)
+                return (revoking, true)
+            case .revoking:
+                guard let graceSeconds, now + Int64(graceSeconds) * 1000 < (lease.deadline ?? .max) else { return (lease, false) }
+                return (shortenDeadline(lease, to: now + Int64(graceSeconds) * 1000, at: now, &book, &transition), false)
+            case .released, .revoked, .expired:
+                return (lease, false)
+            }
+        }
+        return (Lease(record: record, revealSecret: false), started)
+    }
+
+    /// Revokes every live lease on `pinIDs` for `reason`, each with its own grace but no later
+    /// than `latestDeadline`; `announce` (a file event) is published in the same transition.
+    /// Returns the leases now revoking.
+    @discardableResult
+    func revokeAll(onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, JSONObject)? = nil) -> [LeaseRecord] {
+        let result = try? transition { book, transition, now throws(CoreError) in
+            let announced = announce.map { type, data in book.fileEvent(type, data: data, at: now, &transition) }
+            var revoking: [LeaseRecord] = []
+            for lease in book.leases.values where pinIDs.contains(lease.pinID) && !lease.state.isEnded {
+                if let announced {
+                    // The holder's webhook gets the file event with its lease id added.
+                    var data = announced.data
+                    data["lease_id"] = .string(lease.id)
+                    let forLease = Event(sequence: announced.sequence, type: announced.type, timestamp: announced.timestamp, data: data, holder: lease.holder)
+                    book.notify(lease, of: forLease, at: now, &transition)
+                }
+                switch lease.state {
+                case .active:
+                    let grace = min(Int64(lease.graceSeconds) * 1000, (latestDeadline ?? .max) - now)
+                    revoking.append(startRevoking(lease, reason: reason, graceMilliseconds: max(0, grace), at: now, &book, &transition))
+                case .revoking:
+                    if let latestDeadline, latestDeadline < (lease.deadline ?? .max) {
+                        revoking.append(shortenDeadline(lease, to: latestDeadline, at: now, &book, &transition))
+                    } else {
+                        revoking.append(lease)
+                    }
+                default:
+                    break
+                }
+            }
+            return revoking
+        }
+        return result ?? []
+    }
+
+    // MARK: recovery
+
+    /// Loads every lease recorded before a restart. Active leases keep the TTL they had left
+    /// when the daemon stopped (`lastAlive`), revoking leases keep their deadline, a lease whose
+    /// pin could not be re-created is revoked (reason `pin-lost`), and unfinished webhooks are
+    /// sent again with their original ids.
+    func recover(lastAlive: Int64?) throws(CoreError) {
+        let records = try store.leases()
+        let outbox = try store.outbox()
+        let lastSequence = events.lastSequence
+        let now = WallClock.nowMilliseconds()
+        let downtime = max(0, now - (lastAlive ?? now))
+        var adjusted: [LeaseRecord] = []
+        var lost: [String] = []
+        var timers: [(TimerKey, Int64)] = []
+        book.withLock { book in
+            book.nextSequence = lastSequence + 1
+            for var lease in records {
+                if !lease.state.isEnded {
+                    do throws(CoreError) {
+                        _ = try pins.attachLease(lease.id, to: lease.pinID, recovering: true)
+                    } catch {
+                        logger.error("lease \(lease.id): its pin \(lease.pinID) is gone: \(error.detail)")
+                    }
+                    if !pins.isActive(lease.pinID) { lost.append(lease.id) }
+                }
+                switch lease.state {
+                case .active:
+                    if downtime > 0 {
+                        lease.expiresAt += downtime
+                        adjusted.append(lease)
+                    }
+                    timers.append((.expiry(lease.id), lease.expiresAt))
+                case .revoking:
+                    timers.append((.deadline(lease.id), lease.deadline ?? now))
+                default:
+                    break
+                }
+                book.leases[lease.id] = lease
+            }
+        }
+        if !adjusted.isEmpty { try store.wait(store.enqueue(leases: adjusted)) }
+        for (key, due) in timers { timer.set(key, at: due) }
+        let secrets = book.withLock { book in
+            Dictionary(outbox.compactMap { entry in book.leases[entry.leaseID]?.webhookSecret.map { (entry.leaseID, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
+        notifier.send(outbox, secrets: secrets)
+        for id in lost {
+            let reason = "pin-lost"
+            _ = try? revoke(id: id, reason: reason, graceSeconds: nil)
+        }
+        logger.info("recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(outbox.count) webhook(s) to resume)")
+    }
+
+    /// Forgets the oldest ended leases beyond ``endedLeasesKept``.
+    func prune() {
+        let forgotten: [String] = book.withLock { book in
+            let ended = book.leases.values.filter(\.state.isEnded)
+            guard ended.count > Self.endedLeasesKept else { return [] }
+            let oldest = ended.sorted { ($0.endedAt ?? 0) < ($1.endedAt ?? 0) }.prefix(ended.count - Self.endedLeasesKept).map(\.id)
+            for id in oldest { book.leases[id] = nil }
+            return Array(oldest)
+        }
+        guard !forgotten.isEmpty else { return }
+        do throws(CoreError) {
+            try store.prune(endedLeases: forgotten, eventsUpTo: nil)
+        } catch {
+            logger.error("could not forget \(forgotten.count) ended lease(s): \(error.detail)")
+        }
+    }
+
+    // MARK: internals
+
+    /// Runs `change` under the lock, queues its writes in order, waits until they are durable,
+    /// then (on the committing thread, in order) acts on them.
+    private func transition<T>(_ change: (inout Book, inout Transition, Int64) throws(CoreError) -> T) throws(CoreError) -> T {
+        let (result, ticket) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?) in
+            var transition = Transition()
+            let result = try change(&book, &transition, WallClock.nowMilliseconds())
+            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, nil) }
+            let done = transition
+            let ticket = store.enqueue(
+                leases: transition.leases, events: transition.events, outbox: transition.outbox,
+                afterCommit: { [weak self] in self?.act(on: done) })
+            return (result, ticket)
+        }
+        if let ticket { try store.wait(ticket) }
+        return result
+    }
+
+    private func act(on transition: Transition) {
+        events.publish(transition.events)
+        for (key, due) in transition.timers {
+            if let due { timer.set(key, at: due) } else { timer.cancel(key) }
+        }
+        for id in transition.cancelledNotifications { notifier.cancel(leaseID: id) }
+        notifier.send(transition.outbox, secrets: transition.secrets)
+        for (lease, pin) in transition.detached where pins.detachLease(lease, from: pin) {
+            DispatchQueue.global().async { [tearDownPin] in tearDownPin(pin) }
+        }
+        for lease in transition.ended { leaseEnded(lease) }
+    }
+
+    private func startRevoking(
+        _ lease: LeaseRecord, reason: String, graceSeconds: Int, at now: Int64, _ book: inout Book, _ transition: inout Transition
+    ) -> LeaseRecord {
+        startRevoking(lease, reason: reason, graceMilliseconds: Int64(graceSeconds) * 1000, at: now, &book, &transition)
+    }
+
+    private func startRevoking(
+        _ lease: LeaseRecord, reason: String, graceMilliseconds: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition
+    ) -> LeaseRecord {
+        var lease = lease
+        lease.state = .revoking
+        lease.reason = reason
+        lease.deadline = now + graceMilliseconds
+        book.leases[lease.id] = lease
+        transition.leases.append(lease)
+        transition.timers.append((.expiry(lease.id), nil))
+        transition.timers.append((.deadline(lease.id), lease.deadline))
+        book.event(reason == RevokeReason.expired ? .leaseExpired : .leaseRevoking, lease, at: now, &transition)
+        logger.info("revoking \(lease.id) (\(reason)), deadline in \(graceMilliseconds) ms")
+        return lease
+    }
+
+    private func shortenDeadline(_ lease: LeaseRecord, to deadline: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition) -> LeaseRecord {
+        var lease = lease
+        lease.deadline = max(now, deadline)
+        book.leases[lease.id] = lease
+        transition.leases.append(lease)
+        transition.timers.append((.deadline(lease.id), lease.deadline))
+        transition.cancelledNotifications.append(lease.id)
+        book.event(lease.reason == RevokeReason.expired ? .leaseExpired : .leaseRevoking, lease, at: now, &transition)
+        return lease
+    }
+
+    /// The bookkeeping of a lease that ended: timers off, pending notifications stopped, pin let go.
+    private func end(_ lease: LeaseRecord, _ transition: inout Transition) {
+        transition.leases.append(lease)
+        transition.timers.append((.expiry(lease.id), nil))
+        transition.timers.append((.deadline(lease.id), nil))
+        transition.cancelledNotifications.append(lease.id)
+        transition.detached.append((lease.id, lease.pinID))
+        transition.ended.append(lease)
+    }
+
+    /// Expiries and deadlines that came due (on the timer thread), in one transition.
+    private func fire(_ keys: [TimerKey]) {
+        do throws(CoreError) {
+            try transition { book, transition, now throws(CoreError) in
+                for key in keys {
+                    switch key {
+                    case .expiry(let id):
+                        guard let lease = book.leases[id], lease.state == .active, lease.expiresAt <= now else { continue }
+                        _ = startRevoking(lease, reason: RevokeReason.expired, graceSeconds: lease.graceSeconds, at: now, &book, &transition)
+                    case .deadline(let id):
+                        guard var lease = book.leases[id], lease.state == .revoking, let deadline = lease.deadline, deadline <= now else { continue }
+                        lease.state = lease.reason == RevokeReason.expired ? .expired : .revoked
+                        lease.endedAt = now
+                        book.leases[id] = lease
+                        end(lease, &transition)
+                        book.event(.leaseRevoked, lease, at: now, &transition)
+                        logger.warning("forced \(id) at its deadline (\(lease.reason ?? "revoked")): the holder did not release it")
+                    }
+                }
+            }
+        } catch {
+            logger.error("could not record \(keys.count) lease timer(s): \(error.detail); retrying in a second")
+            for key in keys { timer.set(key, at: WallClock.nowMilliseconds() + 1000) }
+        }
+    }
+
+    private func visible(_ id: String, _ caller: LeaseCaller, in record: LeaseRecord?) throws(CoreError) -> LeaseRecord {
+        guard let record else { throw Self.notFound(id) }
+        if case .holder(let holder) = caller, record.holder != holder { throw Self.notFound(id) }
+        return record
+    }
+
+    private static func notFound(_ id: String) -> CoreError {
+        CoreError(.leaseNotFound, "no lease has the id '\(id)'", extensions: ["lease_id": .string(id)])
+    }
+
+    /// Holder names: 1 to 128 characters of letters, digits and `._:@-`.
+    static func validateHolder(_ holder: String) throws(CoreError) {
+        let allowed = holder.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2E || byte == 0x5F || byte == 0x3A || byte == 0x40 || byte == 0x2D
+        }
+        guard !holder.isEmpty, holder.utf8.count <= 128, allowed else {
+            throw CoreError(
+                .invalidHolder, "holder \(holder.debugDescription) must be 1 to 128 letters, digits or ._:@-",
+                extensions: ["holder": .string(holder)])
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import PinJSON
+
+/// A webhook message not yet finished: kept durably from the transition that caused it until
+/// it was delivered or given up, so a restart resumes it (with the same `webhook-id`).
+struct OutboxEntry: Sendable, Equatable {
+    var id: String
+    var leaseID: String
+    var event: EventType
+    var url: String
+    var body: String
+    var retryUntil: Int64
+    var attemptsAfterDeadline: Int
+}
+
+/// One recorded webhook attempt (the delivery log).
+struct DeliveryRecord: Sendable, Equatable {
+    var leaseID: String
+    var json: JSONObject
+}
+
+/// The durable state of leases, events, the webhook outbox and the delivery log, in the same
+/// database file as the rest (`<state-dir>/pinlease.db`) through a connection of its own whose
+/// writes are group-committed: every transition is on disk before it is answered or acted
+/// on, and concurrent transitions share one fsync.
+final class LeaseStore: Sendable {
+    private let commits: GroupCommit
+
+    init(directory: String) throws(CoreError) {
+        let database = try SQLiteDatabase(path: directory + "/pinlease.db")
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS leases (
+                id TEXT PRIMARY KEY, pin_id TEXT NOT NULL, root TEXT NOT NULL, relative_path TEXT NOT NULL,
+                holder TEXT NOT NULL, state TEXT NOT NULL, ttl_s INTEGER NOT NULL, grace_s INTEGER NOT NULL,
+                webhook_url TEXT, webhook_secret TEXT, holder_uid INTEGER, auto_pin INTEGER NOT NULL,
+                granted_at INTEGER NOT NULL, renewed_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                reason TEXT, deadline INTEGER, ended_at INTEGER)
+            """)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS events (
+                seq INTEGER PRIMARY KEY, type TEXT NOT NULL, timestamp TEXT NOT NULL, holder TEXT, data TEXT NOT NULL)
+            """)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS webhook_outbox (
+                id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
+                retry_until INTEGER NOT NULL, attempts_after INTEGER NOT NULL)
+            """)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS deliveries (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id TEXT NOT NULL, attempt TEXT NOT NULL)
+            """)
+        try database.execute("CREATE INDEX IF NOT EXISTS deliveries_by_lease ON deliveries (lease_id, id)")
+        try database.execute("CREATE TABLE IF NOT EXISTS daemon_clock (id INTEGER PRIMARY KEY CHECK (id = 1), alive_at INTEGER NOT NULL)")
+        commits = GroupCommit(database: database)
+    }
+
+    // MARK: writes (each returns once durable)
+
+    /// Queues lease records, events and outbox entries as one write (committed in enqueue
+    /// order; `afterCommit` runs once it is durable). Cheap: call it under the lock that
+    /// ordered the change, then ``wait(_:)`` outside it.
+    func enqueue(
+        leases: [LeaseRecord] = [], events: [Event] = [], outbox: [OutboxEntry] = [], finishedOutbox: [String] = [],
+        afterCommit: (@Sendable () -> Void)? = nil
+    ) -> GroupCommit.Ticket {
+        commits.enqueue({ database throws(CoreError) in
+            for lease in leases { try Self.save(lease, in: database) }
+            for event in events {
+                try database.execute(
+                    "INSERT INTO events (seq, type, timestamp, holder, data) VALUES (?, ?, ?, ?, ?)",
+                    [.int(Int64(event.sequence)), .text(event.type.rawValue), .text(event.timestamp),
+                     event.holder.map { .text($0) } ?? .null, .text(JSONCodec.encode(.object(event.data)))])
+            }
+            for entry in outbox {
+                try database.execute(
+                    "INSERT OR REPLACE INTO webhook_outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [.text(entry.id), .text(entry.leaseID), .text(entry.event.rawValue), .text(entry.url), .text(entry.body),
+                     .int(entry.retryUntil), .int(Int64(entry.attemptsAfterDeadline))])
+            }
+            for id in finishedOutbox {
+                try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
+            }
+        }, afterCommit: afterCommit)
+    }
+
+    /// Returns once the write of `ticket` is durable.
+    func wait(_ ticket: GroupCommit.Ticket) throws(CoreError) {
+        try commits.wait(ticket)
+    }
+
+    /// Appends delivery attempts to the log (batched by the caller).
+    func recordDeliveries(_ records: [DeliveryRecord], finishedOutbox: [String]) throws(CoreError) {
+        try commits.submit { database throws(CoreError) in
+            for record in records {
+                try database.execute(
+                    "INSERT INTO deliveries (lease_id, attempt) VALUES (?, ?)",
+                    [.text(record.leaseID), .text(JSONCodec.encode(.object(record.json)))])
+            }
+            for id in finishedOutbox {
+                try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
+            }
+        }
+    }
+
+    /// Records that the daemon was running at `milliseconds` (the base for keeping active
+    /// leases' remaining TTL over a restart).
+    func markAlive(at milliseconds: Int64) throws(CoreError) {
+        try commits.submit { database throws(CoreError) in
+            try database.execute("INSERT OR REPLACE INTO daemon_clock (id, alive_at) VALUES (1, ?)", [.int(milliseconds)])
+        }
+    }
+
+    /// Forgets the given ended leases (with their delivery logs) and the events up to `sequence`.
+    func prune(endedLeases: [String], eventsUpTo sequence: UInt64?) throws(CoreError) {
+        try commits.submit { database throws(CoreError) in
+            for id in endedLeases {
+                try database.execute("DELETE FROM leases WHERE id = ?", [.text(id)])
+                try database.execute("DELETE FROM deliveries WHERE lease_id = ?", [.text(id)])
+            }
+            if let sequence { try database.execute("DELETE FROM events WHERE seq <= ?", [.int(Int64(sequence))]) }
+        }
+    }
+
+    // MARK: reads
+
+    func leases() throws(CoreError) -> [LeaseRecord] {
+        let rows = try commits.read { database throws(CoreError) in
+            try database.query("""
+                SELECT id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url, webhook_secret, holder_uid,
+                       auto_pin, granted_at, renewed_at, expires_at, reason, deadline, ended_at
+                FROM leases ORDER BY granted_at, id
+                """)
+        }
+        return rows.compactMap { row in
+            guard let id = row[0].text, let pinID = row[1].text, let root = row[2].text, let relative = row[3].text,
+                  let holder = row[4].text, let state = row[5].text.flatMap(LeaseState.init(rawValue:)),
+                  let ttl = row[6].int, let grace = row[7].int, let autoPin = row[11].int, let granted = row[12].int,
+                  let renewed = row[13].int, let expires = row[14].int
+            else { return nil }
+            return LeaseRecord(
+                id: id, pinID: pinID, path: RootedPath(root: root, relative: relative), holder: holder, state: state,
+                ttlSeconds: Int(ttl), graceSeconds: Int(grace), webhookURL: row[8].text, webhookSecret: row[9].text,
+                holderUID: row[10].int.map { UInt32(truncatingIfNeeded: $0) }, autoPin: autoPin != 0, grantedAt: granted,
+                renewedAt: renewed, expiresAt: expires, reason: row[15].text, deadline: row[16].int, endedAt: row[17].int)
+        }
+    }
+
+    func events(after sequence: UInt64, limit: Int) -> [Event] {
+        let rows = (try? commits.read { database throws(CoreError) in
+            try database.query(
+                "SELECT seq, type, timestamp, holder, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                [.int(Int64(sequence)), .int(Int64(limit))])
+        }) ?? []
+        return rows.compactMap { row in
+            guard let seq = row[0].int, let type = row[1].text.flatMap(EventType.init(rawValue:)), let timestamp = row[2].text,
+                  let text = row[4].text, let data = (try? JSONCodec.parse(text))?.objectValue
+            else { return nil }
+            return Event(sequence: UInt64(seq), type: type, timestamp: timestamp, data: data, holder: row[3].text)
+        }
+    }
+
+    func lastEventSequence() throws(CoreError) -> UInt64 {
+        let rows = try commits.read { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events") }
+        return UInt64(rows.first?.first?.int ?? 0)
+    }
+
+    func outbox() throws(CoreError) -> [OutboxEntry] {
+        let rows = try commits.read { database throws(CoreError) in
+            try database.query("SELECT id, lease_id, event, url, body, retry_until, attempts_after FROM webhook_outbox ORDER BY rowid")
+        }
+        return rows.compactMap { row in
+            guard let id = row[0].text, let lease = row[1].text, let event = row[2].text.flatMap(EventType.init(rawValue:)),
+                  let url = row[3].text, let body = row[4].text, let until = row[5].int, let after = row[6].int
+            else { return nil }
+            return OutboxEntry(id: id, leaseID: lease, event: event, url: url, body: body, retryUntil: until, attemptsAfterDeadline: Int(after))
+        }
+    }
+
+    func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {
+        let rows = try commits.read { database throws(CoreError) in
+            try database.query("SELECT attempt FROM deliveries WHERE lease_id = ? ORDER BY id", [.text(leaseID)])
+        }
+        return rows.compactMap { row in row[0].text.flatMap { try? JSONCodec.parse($0) }?.objectValue }
+    }
+
+    func lastAlive() throws(CoreError) -> Int64? {
+        let rows = try commits.read { database throws(CoreError) in try database.query("SELECT alive_at FROM daemon_clock WHERE id = 1") }
+        return rows.first?.first?.int
+    }
+
+    private static func save(_ lease: LeaseRecord, in database: SQLiteDatabase) throws(CoreError) {
+        try database.execute(
+            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [.text(lease.id), .text(lease.pinID), .text(lease.path.root), .text(lease.path.relative), .text(lease.holder),
+             .text(lease.state.rawValue), .int(Int64(lease.ttlSeconds)), .int(Int64(lease.graceSeconds)),
+             lease.webhookURL.map { .text($0) } ?? .null, lease.webhookSecret.map { .text($0) } ?? .null,
+             lease.holderUID.map { .int(Int64($0)) } ?? .null, .int(lease.autoPin ? 1 : 0), .int(lease.grantedAt),
+             .int(lease.renewedAt), .int(lease.expiresAt), lease.reason.map { .text($0) } ?? .null,
+             lease.deadline.map { .int($0) } ?? .null, lease.endedAt.map { .int($0) } ?? .null])
+    }
+}

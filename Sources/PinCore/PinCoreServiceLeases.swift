@@ -1,0 +1,157 @@
+import Glibc
+import LinuxFS
+import Logging
+import PinJSON
+import Synchronization
+
+/// Leases, violations and the kernel lease-break recall: the part of the core that acts over
+/// time.
+extension PinCoreService {
+    // MARK: leases
+
+    /// Grants a lease on an existing pin, or on a new pin made for it (`auto_pin`, torn down
+    /// with its last lease). Returns once the grant is durable, with the webhook secret (the
+    /// only time it is shown).
+    public func grantLease(_ request: LeaseGrantRequest) throws(CoreError) -> Lease {
+        switch request.target {
+        case .pin(let id):
+            try requireUnviolated(pinID: id)
+            return try leases.grant(pinID: id, request, autoPin: false)
+        case .newPin(let pinRequest):
+            // Check what the lease itself needs before pinning anything.
+            _ = try leases.policy.ttl(request.ttlSeconds)
+            _ = try leases.policy.grace(request.graceSeconds)
+            try LeaseBook.validateHolder(request.holder)
+            if let url = request.webhookURL { try leases.allowList.check(url) }
+            let pin = try pin(pinRequest, autoPin: true)
+            do throws(CoreError) {
+                return try leases.grant(pinID: pin.id, request, autoPin: true)
+            } catch {
+                try? unpin(id: pin.id)
+                throw error
+            }
+        }
+    }
+
+    public func lease(id: String, caller: LeaseCaller) throws(CoreError) -> Lease {
+        try leases.lease(id: id, caller: caller)
+    }
+
+    public func leaseList(_ filter: LeaseFilter, caller: LeaseCaller) -> LeaseList {
+        leases.list(filter, caller: caller)
+    }
+
+    /// Extends an active lease (409 `lease-not-active` otherwise).
+    public func renewLease(id: String, ttlSeconds: Int?, caller: LeaseCaller) throws(CoreError) -> Lease {
+        try leases.renew(id: id, ttlSeconds: ttlSeconds, caller: caller)
+    }
+
+    /// The holder lets go; idempotent on an ended lease.
+    public func releaseLease(id: String, caller: LeaseCaller) throws(CoreError) -> Lease {
+        try leases.release(id: id, caller: caller)
+    }
+
+    /// Starts a two-phase revocation (or shortens one in progress); idempotent on an ended lease.
+    /// - Returns: the lease and whether this call started revoking it.
+    public func revokeLease(id: String, reason: String?, graceSeconds: Int?) throws(CoreError) -> (lease: Lease, started: Bool) {
+        try leases.revoke(id: id, reason: reason, graceSeconds: graceSeconds)
+    }
+
+    /// Every webhook attempt made for a lease.
+    public func deliveries(leaseID: String, caller: LeaseCaller) throws(CoreError) -> JSON {
+        let lease = try leases.record(id: leaseID, caller: caller)
+        return .object(["lease_id": .string(lease.id), "items": .array(try notifier.deliveries(leaseID: lease.id).map { .object($0) })])
+    }
+
+    /// Revokes every live lease (reason `daemon-draining`, each with its own grace) and waits
+    /// until all of them ended and their webhooks were delivered or given up, at most until
+    /// the last deadline plus `extra`. For a shutdown that lets every holder go first.
+    public func drain(extra: Duration = .seconds(10)) {
+        let live = leases.liveLeases(onPins: nil)
+        guard !live.isEmpty else { return }
+        let revoking = leases.revokeAll(onPins: Set(live.map(\.pinID)), reason: "daemon-draining", latestDeadline: nil)
+        let lastDeadline = revoking.compactMap(\.deadline).max() ?? WallClock.nowMilliseconds()
+        let extraMilliseconds = extra.components.seconds * 1000 + extra.components.attoseconds / 1_000_000_000_000_000
+        let giveUp = lastDeadline + extraMilliseconds
+        logger.notice("draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
+        while WallClock.nowMilliseconds() < giveUp && (!leases.liveLeases(onPins: nil).isEmpty || notifier.pendingCount > 0) {
+            usleep(50_000)
+        }
+        let left = leases.liveLeases(onPins: nil).count
+        logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished")
+    }
+
+    // MARK: violations
+
+    private func requireUnviolated(pinID: String) throws(CoreError) {
+        guard let pin = pins.record(of: pinID), let file = locker.lockedFile(device: pin.file.device, inode: pin.file.inode),
+              let violation = file.violation
+        else { return }
+        throw Pinner.violatedError(violation, path: file.path.canonical)
+    }
+
+    /// Audits every healthy locked file once; a difference becomes a violation.
+    func auditLockedFiles() {
+        for file in locker.healthyFiles where file.violation == nil {
+            let violation = FileAudit.check(file) { () -> Result<FileStatus, CoreError> in
+                Result { () throws(CoreError) in try roots.open(file.path, flags: .pathOnly).status }
+            }
+            if let violation { handle(violation, on: file, latestDeadline: nil) }
+        }
+    }
+
+    /// Records a violation (the first one of a file is announced as `file.violation`) and
+    /// revokes every lease on the file, no later than `latestDeadline`.
+    func handle(_ violation: FileViolation, on file: LockedFile, latestDeadline: Int64?) {
+        let first = locker.recordViolation(file, violation)
+        var data: JSONObject = ["path": .string(file.path.canonical), "reason": .string(violation.code), "detail": .string(violation.detail)]
+        data["violation"] = violation.json
+        leases.revokeAll(
+            onPins: Set(pins.pinIDs(of: file.fileID)), reason: violation.revokeReason, latestDeadline: latestDeadline,
+            announce: first ? (.fileViolation, data) : nil)
+    }
+
+    /// The kernel broke the read lease of a locked file: a writer (after `chattr -i`) or a
+    /// truncate waits. Revoke every lease on it with a deadline inside the kernel's
+    /// `lease-break-time`, and give the kernel lease up once they all ended.
+    func leaseBroken(descriptor: Int32) {
+        guard let file = locker.lockedFile(descriptor: descriptor) else {
+            logger.warning("kernel lease break on descriptor \(descriptor), which no locked file holds")
+            return
+        }
+        let window = Self.recallWindowMilliseconds()
+        let deadline = WallClock.nowMilliseconds() + window
+        logger.warning(
+            "kernel lease break on locked \(file.path.canonical): a writer or truncate waits; recalling its leases within \(window) ms")
+        handle(
+            FileViolation(
+                code: "lease-broken",
+                detail: "the kernel broke the read lease on \(file.path.canonical): after its immutable flag was cleared, a process opened it for writing or truncated it"),
+            on: file, latestDeadline: deadline)
+        let live = leases.liveLeases(onPins: Set(pins.pinIDs(of: file.fileID)))
+        recall.begin(file, waitingFor: Set(live.map(\.id)))
+    }
+
+    /// How long the recall may take: inside `/proc/sys/fs/lease-break-time` (after which the
+    /// kernel takes the lease away itself), with a margin for the last webhook.
+    static func recallWindowMilliseconds() -> Int64 {
+        let seconds = Int64(LeaseBreakSignal.breakTimeSeconds ?? 45)
+        return seconds > 10 ? (seconds - 5) * 1000 : max(500, seconds * 500)
+    }
+
+    // MARK: background work
+
+    func startBackgroundWork() {
+        let audit = PeriodicTask(name: "audit", interval: auditInterval) { [weak self] in self?.auditLockedFiles() }
+        let checkpoint = PeriodicTask(name: "checkpoint", interval: .seconds(1)) { [weak self] in
+            guard let self else { return }
+            do throws(CoreError) {
+                try leaseStore.markAlive(at: WallClock.nowMilliseconds())
+            } catch {
+                logger.error("could not record the daemon's clock: \(error.detail)")
+            }
+            leases.prune()
+        }
+        background.withLock { $0 = [audit, checkpoint] }
+    }
+}

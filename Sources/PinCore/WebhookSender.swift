@@ -1,0 +1,380 @@
+import CCurl
+import Dispatch
+import Foundation
+import Glibc
+import Logging
+import Synchronization
+
+/// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated
+/// thread: up to `maxConcurrentTransfers` POSTs run at once, so one slow receiver never holds
+/// up the others, and connections are reused.
+///
+/// Each attempt is signed with its own `webhook-timestamp`; 2xx delivers; 410 stops; a 3xx is a
+/// failure (redirects are never followed); anything else is retried with the backoff (no
+/// earlier than a `Retry-After` asks) until `retryUntil`, plus `attemptsAfterDeadline` more.
+/// `onAttempt` and `onFinished` run on the sender's thread: they must return quickly, and may
+/// call ``send(_:)``, ``cancel(leaseID:eventTypes:)`` and ``pendingCount`` (``shutdown()``
+/// from there does not wait for the thread).
+public final class WebhookSender: Sendable {
+    private let shared: Shared
+
+    /// Calls `curl_global_init` once per process, before the first handle.
+    private static let curlInitialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    /// Starts the sender's thread.
+    /// - Parameters:
+    ///   - onAttempt: called for every attempt, including refused connections and timeouts (the delivery log).
+    ///   - onFinished: called once per message, with `.delivered` or `.failed(reason)`.
+    public init(
+        configuration: WebhookConfiguration, logger: Logger,
+        onAttempt: @escaping @Sendable (DeliveryAttempt) -> Void,
+        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+    ) {
+        precondition(Self.curlInitialized, "curl_global_init failed")
+        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed (out of memory)") }
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max(1, configuration.maxConcurrentTransfers))
+        let shared = Shared(multi: multi)
+        self.shared = shared
+        shared.finished.enter()
+        let thread = Thread {
+            shared.state.withLock { $0.thread = pthread_self() }
+            let worker = Worker(
+                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished)
+            worker.run()
+            shared.finished.leave()
+        }
+        thread.name = "webhooks"
+        thread.start()
+    }
+
+    deinit { shutdown() }
+
+    /// Queues a message for delivery now; returns at once, callable from any thread. A message with the id of one
+    /// already pending replaces nothing (ignored). Ignored after ``shutdown()``.
+    public func send(_ message: WebhookMessage) {
+        shared.submit { state in
+            guard state.pending.insert(message.id).inserted else { return false }
+            state.commands.append(.send(message))
+            return true
+        }
+    }
+
+    /// Stops retrying every pending message of a lease (e.g. it was released): each gets onFinished(.failed("cancelled")).
+    /// A transfer in flight may complete; no further attempt starts. `eventTypes`: only messages of these types.
+    /// (A transfer in flight that is answered with 2xx finishes `.delivered`, since it was.)
+    public func cancel(leaseID: String, eventTypes: Set<EventType>? = nil) {
+        shared.submit { state in
+            state.commands.append(.cancel(leaseID: leaseID, eventTypes: eventTypes))
+            return true
+        }
+    }
+
+    /// Number of messages not yet finished (queued, in flight or waiting to retry).
+    public var pendingCount: Int { shared.state.withLock { $0.pending.count } }
+
+    /// Stops the thread; pending messages are dropped without onFinished (the daemon keeps them in its outbox). Idempotent; also from deinit.
+    /// Returns when the thread has stopped (no callback runs after that), except when called from a callback.
+    public func shutdown() {
+        let onSenderThread = shared.state.withLock { state in
+            if !state.stopping {
+                state.stopping = true
+                state.pending.removeAll()
+                state.commands.removeAll()
+                curl_multi_wakeup(shared.multi.handle)
+            }
+            return state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        }
+        if !onSenderThread { shared.finished.wait() }
+    }
+}
+
+/// What callers and the sender's thread share.
+private final class Shared: Sendable {
+    enum Command: Sendable {
+        case send(WebhookMessage)
+        case cancel(leaseID: String, eventTypes: Set<EventType>?)
+    }
+
+    struct State: ~Copyable {
+        var commands: [Command] = []
+        /// Ids of the messages not yet finished.
+        var pending: Set<String> = []
+        var stopping = false
+        var thread: pthread_t?
+    }
+
+    /// The multi handle, cleaned up by the sender's thread after it saw `stopping`;
+    /// `curl_multi_wakeup` is called on it only under the lock and before `stopping`.
+    struct Multi: @unchecked Sendable {
+        let handle: UnsafeMutableRawPointer
+    }
+
+    let multi: Multi
+    let state = Mutex(State())
+    let finished = DispatchGroup()
+
+    init(multi: UnsafeMutableRawPointer) {
+        self.multi = Multi(handle: multi)
+    }
+
+    /// Runs `change` under the lock unless the sender is stopping, and wakes the thread when it returns true.
+    func submit(_ change: (inout State) -> Bool) {
+        state.withLock { state in
+            guard !state.stopping, change(&state) else { return }
+            curl_multi_wakeup(multi.handle)
+        }
+    }
+}
+
+/// The sender's thread: messages, the retry heap and the transfers in flight. Not thread-safe; used only there.
+private final class Worker {
+    private final class Delivery {
+        let message: WebhookMessage
+        var attempts = 0
+        /// Attempts scheduled for after `retryUntil`.
+        var attemptsAfterDeadline = 0
+        var inFlight = false
+        var cancelled = false
+        /// The heap entry that is current for this delivery (older ones are skipped).
+        var token: UInt64 = 0
+
+        init(message: WebhookMessage) { self.message = message }
+    }
+
+    /// What an attempt's answer means before deadlines and cancellation are considered.
+    private enum Verdict {
+        case delivered
+        case stop(String)
+        case retry(notBefore: Double?)
+    }
+
+    private let shared: Shared
+    private let multi: UnsafeMutableRawPointer
+    private let configuration: WebhookConfiguration
+    private let logger: Logger
+    private let onAttempt: @Sendable (DeliveryAttempt) -> Void
+    private let onFinished: @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+    private var deliveries: [String: Delivery] = [:]
+    private var heap = AttemptHeap()
+    private var inFlight: [UnsafeMutableRawPointer: (transfer: WebhookTransfer, delivery: Delivery)] = [:]
+    private var nextToken: UInt64 = 0
+    private var generator = SystemRandomNumberGenerator()
+
+    init(
+        shared: Shared, configuration: WebhookConfiguration, logger: Logger,
+        onAttempt: @escaping @Sendable (DeliveryAttempt) -> Void,
+        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+    ) {
+        self.shared = shared
+        self.multi = shared.multi.handle
+        self.configuration = configuration
+        self.logger = logger
+        self.onAttempt = onAttempt
+        self.onFinished = onFinished
+    }
+
+    private var capacity: Int { max(1, configuration.maxConcurrentTransfers) }
+
+    func run() {
+        while true {
+            let (commands, stopping) = shared.state.withLock { state in
+                defer { state.commands.removeAll() }
+                return (state.commands, state.stopping)
+            }
+            if stopping { break }
+            for command in commands { apply(command) }
+            startDueAttempts()
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            collectFinishedTransfers()
+            curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
+        }
+        for easy in inFlight.keys { curl_multi_remove_handle(multi, easy) }
+        inFlight.removeAll()
+        curl_multi_cleanup(multi)
+    }
+
+    private func apply(_ command: Shared.Command) {
+        switch command {
+        case .send(let message):
+            let delivery = Delivery(message: message)
+            deliveries[message.id] = delivery
+            if !schedule(delivery, at: WebhookClock.wall()) { finish(delivery, .failed("deadline passed after 0 attempts")) }
+        case .cancel(let leaseID, let eventTypes):
+            let matching = deliveries.values.filter { delivery in
+                delivery.message.leaseID == leaseID && eventTypes?.contains(delivery.message.eventType) ?? true
+            }
+            for delivery in matching {
+                if delivery.inFlight { delivery.cancelled = true } else { finish(delivery, .failed("cancelled")) }
+            }
+        }
+    }
+
+    /// Queues the next attempt at `time`, unless it would be after `retryUntil` and the attempts
+    /// allowed after it are used up.
+    private func schedule(_ delivery: Delivery, at time: Double) -> Bool {
+        if time > delivery.message.retryUntil {
+            guard delivery.attemptsAfterDeadline < delivery.message.attemptsAfterDeadline else { return false }
+            delivery.attemptsAfterDeadline += 1
+        }
+        nextToken += 1
+        delivery.token = nextToken
+        heap.push(AttemptHeap.Entry(time: time, token: nextToken, messageID: delivery.message.id))
+        return true
+    }
+
+    private func startDueAttempts() {
+        let now = WebhookClock.wall()
+        while inFlight.count < capacity, let first = heap.first, first.time <= now {
+            heap.removeFirst()
+            guard let delivery = deliveries[first.messageID], delivery.token == first.token, !delivery.inFlight else { continue }
+            start(delivery)
+        }
+    }
+
+    private func start(_ delivery: Delivery) {
+        let message = delivery.message
+        delivery.attempts += 1
+        let startedAt = WebhookClock.wall()
+        let timestamp = Int64(startedAt.rounded(.down))
+        let permitsSpecial: Bool
+        let signature: String
+        do throws(CoreError) {  // no later attempt can do better
+            permitsSpecial = try configuration.allowList.permitsSpecialAddresses(message.url)
+            signature = try WebhookSignature.sign(secret: message.secret, id: message.id, timestamp: timestamp, body: message.body)
+        } catch {
+            conclude(delivery, startedAt: startedAt, duration: 0, status: nil, error: error.detail, verdict: .stop(error.detail))
+            return
+        }
+        do throws(CoreError) {
+            let transfer = try WebhookTransfer(
+                message: message, timestamp: timestamp, signature: signature, permitsSpecialAddresses: permitsSpecial,
+                startedAt: startedAt, configuration: configuration)
+            let added = curl_multi_add_handle(multi, transfer.easy)
+            guard added == CURLM_OK else {
+                throw CoreError(.systemError, "curl_multi_add_handle failed: " + String(cString: curl_multi_strerror(added)))
+            }
+            inFlight[transfer.easy] = (transfer, delivery)
+            delivery.inFlight = true
+        } catch {
+            conclude(delivery, startedAt: startedAt, duration: 0, status: nil, error: error.detail, verdict: .retry(notBefore: nil))
+        }
+    }
+
+    private func collectFinishedTransfers() {
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            let result = message.pointee.data.result
+            curl_multi_remove_handle(multi, easy)
+            guard let (transfer, delivery) = inFlight.removeValue(forKey: easy) else { continue }
+            delivery.inFlight = false
+            let status = transfer.responseCode
+            var error: String?
+            let verdict: Verdict
+            if result == CURLE_OK, let status, (200..<300).contains(status) {
+                verdict = .delivered
+            } else if result == CURLE_OK, status == 410 {
+                verdict = .stop("gone (410)")
+            } else {
+                if result != CURLE_OK {
+                    error = transfer.errorText(result)
+                } else if let status, (300..<400).contains(status) {
+                    error = "\(status) redirect (not followed)" + (transfer.location.map { " to \($0)" } ?? "")
+                }
+                let now = WebhookClock.wall()
+                let delay = status == nil ? nil : transfer.retryAfter.flatMap { WebhookTransfer.retryAfterSeconds($0, now: now) }
+                verdict = .retry(notBefore: delay.map { now + $0 })
+            }
+            conclude(delivery, startedAt: transfer.startedAt, duration: transfer.elapsed, status: status, error: error, verdict: verdict)
+        }
+    }
+
+    /// Decides the outcome of an attempt, reports it, and finishes the message unless it retries.
+    private func conclude(_ delivery: Delivery, startedAt: Double, duration: Double, status: Int?, error: String?, verdict: Verdict) {
+        let message = delivery.message
+        let outcome: DeliveryAttempt.Outcome
+        switch verdict {
+        case .delivered:
+            outcome = .delivered
+        case .stop(let reason):
+            outcome = .failed(reason)
+        case .retry(let notBefore):
+            if delivery.cancelled {
+                outcome = .failed("cancelled")
+            } else {
+                let now = WebhookClock.wall()
+                var next = now + configuration.backoff.delay(afterFailedAttempts: delivery.attempts, using: &generator)
+                if now < message.retryUntil { next = min(next, message.retryUntil) }  // a last try at the deadline
+                if let notBefore { next = max(next, notBefore) }
+                outcome = schedule(delivery, at: next) ? .retrying(at: next) : .failed("deadline passed after \(delivery.attempts) attempts")
+            }
+        }
+        let attempt = DeliveryAttempt(
+            messageID: message.id, leaseID: message.leaseID, eventType: message.eventType, url: message.url,
+            attempt: delivery.attempts, startedAt: startedAt, durationSeconds: duration, statusCode: status, error: error,
+            outcome: outcome)
+        logger.debug("webhook attempt", metadata: ["delivery": "\(attempt.json)"])
+        onAttempt(attempt)
+        if case .retrying = outcome { return }
+        finish(delivery, outcome)
+    }
+
+    private func finish(_ delivery: Delivery, _ outcome: DeliveryAttempt.Outcome) {
+        let message = delivery.message
+        deliveries.removeValue(forKey: message.id)
+        shared.state.withLock { _ = $0.pending.remove(message.id) }
+        if case .failed(let reason) = outcome, reason != "cancelled" {
+            logger.warning(
+                "webhook \(message.id) (\(message.eventType.rawValue), lease \(message.leaseID)) to \(message.url) failed: \(reason)")
+        }
+        onFinished(message, outcome)
+    }
+
+    /// Milliseconds until the next attempt is due (0 when one is due and a transfer slot is free);
+    /// curl shortens it for its own timers, and `curl_multi_wakeup` ends it when something is queued.
+    private func pollTimeout() -> Int32 {
+        guard inFlight.count < capacity, let first = heap.first else { return 10_000 }
+        let milliseconds = ((first.time - WebhookClock.wall()) * 1000).rounded(.up)
+        return Int32(max(0, min(10_000, milliseconds)))
+    }
+}
+
+/// A min-heap of attempt times (ties in the order they were scheduled).
+private struct AttemptHeap {
+    struct Entry {
+        let time: Double
+        let token: UInt64
+        let messageID: String
+    }
+
+    private var entries: [Entry] = []
+
+    var first: Entry? { entries.first }
+
+    private func precedes(_ a: Int, _ b: Int) -> Bool {
+        (entries[a].time, entries[a].token) < (entries[b].time, entries[b].token)
+    }
+
+    mutating func push(_ entry: Entry) {
+        entries.append(entry)
+        var child = entries.count - 1
+        while child > 0, precedes(child, (child - 1) / 2) {
+            entries.swapAt(child, (child - 1) / 2)
+            child = (child - 1) / 2
+        }
+    }
+
+    mutating func removeFirst() {
+        entries.swapAt(0, entries.count - 1)
+        entries.removeLast()
+        var parent = 0
+        while true {
+            var smallest = parent
+            for child in [2 * parent + 1, 2 * parent + 2] where child < entries.count && precedes(child, smallest) { smallest = child }
+            if smallest == parent { return }
+            entries.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import PinCore
+import PinJSON
+
+/// `GET /v1/events`: lease and file events as a Server-Sent Events stream. Any token; a holder
+/// token sees only the events of its own leases.
+///
+/// The stream starts after the `Last-Event-ID` header when one is sent (a reconnecting
+/// `EventSource` sends the last id it received, which is newer than the `since` of the URL it
+/// first opened), else after `?since=N`, else after the newest event now (only new events).
+enum EventRoutes {
+    static func routes(events: EventLog) -> [Route] {
+        [
+            Route("GET", "/v1/events", access: .authenticated) { request in
+                let after = try startSequence(of: request) ?? events.lastSequence
+                return .eventStream(EventSubscription(log: events, after: after, holder: try visibleHolder(for: request.principal)))
+            },
+        ]
+    }
+
+    /// The sequence number the stream starts after, from `Last-Event-ID` or `since`; nil when
+    /// neither was sent (an empty `Last-Event-ID` counts as not sent, as in the SSE spec).
+    /// - Throws: `invalid-query` (422) when the value is not an integer ≥ 0.
+    static func startSequence(of request: HTTPRequest) throws(Problem) -> UInt64? {
+        if let header = request.lastEventID, !header.isEmpty { return try sequenceNumber(header, parameter: "Last-Event-ID") }
+        return try request.query["since"].map { text throws(Problem) in try sequenceNumber(text, parameter: "since") }
+    }
+
+    /// `nil` (every event) for admin tokens, the holder's name for holder tokens.
+    private static func visibleHolder(for principal: Principal?) throws(Problem) -> String? {
+        if principal?.role == .admin { return nil }
+        guard let holder = principal?.holder else { throw Problem(.forbidden, "This token names no holder.") }
+        return holder
+    }
+
+    private static func sequenceNumber(_ text: String, parameter: String) throws(Problem) -> UInt64 {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = UInt64(text) else {
+            throw Problem(.invalidQuery, "\(parameter) must be an event sequence number (an integer of at least 0).",
+                          extensions: ["parameter": .string(parameter)])
+        }
+        return value
+    }
+}

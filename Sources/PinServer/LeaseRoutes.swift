@@ -1,0 +1,54 @@
+import PinCore
+import PinJSON
+
+/// `/v1/leases*`: grant and revoke (admin), list, show, renew, release and the delivery log
+/// (admin, or the holder for its own leases: another holder's lease is 404).
+enum LeaseRoutes {
+    /// The URL path of lease `id`, as sent in `Location`.
+    static func location(of id: String) -> String {
+        "/v1/leases/\(id)"
+    }
+
+    static func routes(core: PinCoreService) -> [Route] {
+        [
+            Route("POST", "/v1/leases", access: .admin) { request in
+                let lease = try core.grantLease(LeaseGrantBody.decode(request).request)
+                return .json(lease.json, status: 201, headers: [HTTPHeader("Location", location(of: lease.id))])
+            },
+            Route("GET", "/v1/leases", access: .authenticated) { request in
+                .json(core.leaseList(try LeaseListQuery.decode(request).filter, caller: caller(request)).json)
+            },
+            Route("GET", "/v1/leases/{id}", access: .authenticated) { request in
+                .json(try core.lease(id: id(request), caller: caller(request)).json)
+            },
+            Route("POST", "/v1/leases/{id}/renew", access: .authenticated) { request in
+                let body = try LeaseRenewBody.decode(request)
+                return .json(try core.renewLease(id: id(request), ttlSeconds: body.ttlSeconds, caller: caller(request)).json)
+            },
+            Route("POST", "/v1/leases/{id}/release", access: .authenticated) { request in
+                _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])
+                return .json(try core.releaseLease(id: id(request), caller: caller(request)).json)
+            },
+            Route("POST", "/v1/leases/{id}/revoke", access: .admin) { request in
+                let body = try LeaseRevokeBody.decode(request)
+                let (lease, started) = try core.revokeLease(id: id(request), reason: body.reason, graceSeconds: body.graceSeconds)
+                return .json(lease.json, status: started ? 202 : 200)
+            },
+            Route("GET", "/v1/leases/{id}/deliveries", access: .authenticated) { request in
+                .json(try core.deliveries(leaseID: id(request), caller: caller(request)))
+            },
+        ]
+    }
+
+    private static func id(_ request: HTTPRequest) -> String {
+        request.parameters["id", default: ""]
+    }
+
+    /// An admin token acts on every lease; a holder token only on its own.
+    static func caller(_ request: HTTPRequest) -> LeaseCaller {
+        guard let principal = request.principal, principal.role == .admin else {
+            return .holder(request.principal?.holder ?? "")  // a holder without a name owns nothing
+        }
+        return .admin
+    }
+}

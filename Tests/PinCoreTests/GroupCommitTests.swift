@@ -1,0 +1,150 @@
+import Foundation
+import PinJSON
+import Synchronization
+import Testing
+@testable import PinCore
+
+@Suite struct GroupCommitTests {
+    private func withCommits(_ body: (GroupCommit, String) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-commit-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try SQLiteDatabase(path: directory + "/test.db")
+        try database.execute("CREATE TABLE rows (n INTEGER PRIMARY KEY)")
+        try body(GroupCommit(database: database), directory + "/test.db")
+    }
+
+    @Test func concurrentWritesAreAllDurableAndShareCommits() throws {
+        try withCommits { commits, path in
+            let group = DispatchGroup()
+            let failures = Mutex(0)
+            for n in 0..<400 {
+                group.enter()
+                Thread.detachNewThread {
+                    do {
+                        try commits.submit { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (?)", [.int(Int64(n))]) }
+                    } catch {
+                        failures.withLock { $0 += 1 }
+                    }
+                    group.leave()
+                }
+            }
+            group.wait()
+            #expect(failures.withLock { $0 } == 0)
+            // A second connection sees every row: they were committed, not only written.
+            let reader = try SQLiteDatabase(path: path)
+            #expect(try reader.query("SELECT COUNT(*) FROM rows").first?.first?.int == 400)
+        }
+    }
+
+    @Test func aFailingWriteDoesNotFailTheOthersOfItsBatch() throws {
+        try withCommits { commits, path in
+            let first = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (1)") }
+            let duplicate = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (1)") }
+            let third = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (3)") }
+            try commits.wait(first)
+            #expect(throws: CoreError.self) { try commits.wait(duplicate) }
+            try commits.wait(third)
+            let reader = try SQLiteDatabase(path: path)
+            #expect(try reader.query("SELECT n FROM rows ORDER BY n").map { $0[0].int } == [1, 3])
+        }
+    }
+
+    @Test func afterCommitActionsRunInEnqueueOrderOnlyForCommittedWrites() throws {
+        try withCommits { commits, _ in
+            let order = Mutex<[Int]>([])
+            var tickets: [GroupCommit.Ticket] = []
+            for n in 0..<50 {
+                tickets.append(commits.enqueue({ database throws(CoreError) in
+                    if n == 7 { throw CoreError(.systemError, "refused") }
+                    try database.execute("INSERT INTO rows VALUES (?)", [.int(Int64(n))])
+                }, afterCommit: { order.withLock { $0.append(n) } }))
+            }
+            for ticket in tickets { try? commits.wait(ticket) }
+            #expect(order.withLock { $0 } == (0..<50).filter { $0 != 7 })
+        }
+    }
+}
+
+@Suite struct DeadlineTimerTests {
+    @Test func firesDueKeysAndHonoursReplaceAndCancel() throws {
+        let timer = DeadlineTimer<String>(name: "test-timer")
+        let fired = Mutex<[String]>([])
+        timer.start { keys in fired.withLock { $0 += keys } }
+        defer { timer.stop() }
+        let now = WallClock.nowMilliseconds()
+        timer.set("past", at: now - 1000)
+        timer.set("soon", at: now + 50)
+        timer.set("moved", at: now + 60)
+        timer.set("moved", at: now + 10_000)  // replaced: must not fire at +60 ms
+        timer.set("cancelled", at: now + 40)
+        timer.cancel("cancelled")
+        let deadline = Date().addingTimeInterval(10)
+        while fired.withLock({ $0.count }) < 2 && Date() < deadline { usleep(10_000) }
+        usleep(300_000)
+        #expect(Set(fired.withLock { $0 }) == ["past", "soon"])
+    }
+}
+
+@Suite struct EventLogTests {
+    private func event(_ sequence: UInt64, holder: String? = "h") -> Event {
+        Event(sequence: sequence, type: .leaseGranted, timestamp: "t", data: ["n": .int(Int64(sequence))], holder: holder)
+    }
+
+    @Test func readsAfterASequenceFromMemoryAndFromOlderStorage() {
+        let stored = (1...100).map { event(UInt64($0)) }
+        let log = EventLog(capacity: 10, lastSequence: 90) { after, limit in Array(stored.filter { $0.sequence > after }.prefix(limit)) }
+        log.publish((91...100).map { event(UInt64($0)) })
+        #expect(log.lastSequence == 100)
+        #expect(log.events(after: 95, limit: 100).map(\.sequence) == Array(96...100))
+        #expect(log.events(after: 0, limit: 3).map(\.sequence) == [1, 2, 3])
+        #expect(log.events(after: 85, limit: 100).map(\.sequence) == Array(86...100))
+        #expect(log.events(after: 100, limit: 10).isEmpty)
+        log.publish((101...125).map { event(UInt64($0)) })  // the ring wraps
+        #expect(log.events(after: 118, limit: 100).map(\.sequence) == Array(119...125))
+    }
+
+    @Test func observersAreWokenUntilCancelled() {
+        let log = EventLog()
+        let wakes = Mutex(0)
+        let observation = log.observe { wakes.withLock { $0 += 1 } }
+        log.publish([event(1)])
+        observation.cancel()
+        log.publish([event(2)])
+        #expect(wakes.withLock { $0 } == 1)
+    }
+}
+
+@Suite struct LeasePolicyTests {
+    @Test func boundsAreEnforcedNotClamped() throws {
+        var policy = LeasePolicy()
+        policy.ttlMinSeconds = 5
+        policy.ttlMaxSeconds = 100
+        policy.ttlDefaultSeconds = 10
+        policy.graceMaxSeconds = 30
+        policy.graceDefaultSeconds = 7
+        try policy.validate()
+        #expect(try policy.ttl(nil) == 10)
+        #expect(try policy.ttl(100) == 100)
+        #expect(throws: CoreError.self) { try policy.ttl(4) }
+        #expect(throws: CoreError.self) { try policy.ttl(101) }
+        #expect(try policy.grace(nil) == 7)
+        #expect(try policy.grace(nil, fallback: 3) == 3)
+        #expect(throws: CoreError.self) { try policy.grace(31) }
+        #expect(throws: CoreError.self) { try policy.grace(-1) }
+        policy.ttlDefaultSeconds = 200
+        #expect(throws: CoreError.self) { try policy.validate() }
+    }
+
+    @Test func holderNames() throws {
+        try LeaseBook.validateHolder("rdma-server_1.node:a@x")
+        for bad in ["", "a b", "é", String(repeating: "a", count: 129), "a/b"] {
+            #expect(throws: CoreError.self) { try LeaseBook.validateHolder(bad) }
+        }
+    }
+
+    @Test func wallClockFormatsRFC3339WithMilliseconds() {
+        #expect(WallClock.format(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(WallClock.format(milliseconds: 1_614_265_330_042) == "2021-02-25T15:02:10.042Z")
+    }
+}
