@@ -20,6 +20,9 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
     private var heap: [Entry] = []
     private var current: [Key: UInt64] = [:]
     private var generation: UInt64 = 0
+    /// Heap entries whose key was set again or cancelled since (dropped when they come up, or
+    /// all at once when they outnumber the live ones).
+    private var stale = 0
     private var stopped = false
     private let name: String
 
@@ -41,16 +44,31 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
         let due = Self.monotonicNanoseconds() + UInt64(delay) * 1_000_000
         condition.lock()
         generation += 1
-        current[key] = generation
+        if current.updateValue(generation, forKey: key) != nil { stale += 1 }
+        let earliest = heap.first.map { due < $0.due } ?? true
         push(Entry(due: due, key: key, generation: generation))
-        condition.signal()
+        compactIfStale()
+        // The thread only needs waking when it sleeps past the new deadline.
+        if earliest { condition.signal() }
         condition.unlock()
     }
 
     func cancel(_ key: Key) {
         condition.lock()
-        current[key] = nil
+        if current.removeValue(forKey: key) != nil {
+            stale += 1
+            compactIfStale()
+        }
         condition.unlock()
+    }
+
+    /// Drops the stale entries once they outnumber the live ones (keeps memory bounded by the
+    /// live timers, however many are set and cancelled).
+    private func compactIfStale() {
+        guard stale > 1024, stale > current.count else { return }
+        heap = heap.filter { current[$0.key] == $0.generation }
+        heap.sort()
+        stale = 0
     }
 
     /// Ends the thread; nothing fires after this returns.
@@ -71,6 +89,8 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
                 if current[entry.key] == entry.generation {
                     current[entry.key] = nil
                     due.append(entry.key)
+                } else {
+                    stale = max(0, stale - 1)
                 }
             }
             if !due.isEmpty {

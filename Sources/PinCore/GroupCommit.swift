@@ -1,33 +1,40 @@
+import Dispatch
 import Foundation
 
-/// Makes many callers' writes durable together: each caller's `work` runs in one shared
-/// transaction (isolated by a savepoint, so one failing write does not fail the others) and
-/// one fsync covers the whole batch. A caller returns only after its work is on disk.
+/// Makes many callers' writes durable together: the callers' `work` runs in one shared
+/// transaction and one fsync covers the whole batch. A caller returns only after its work is on
+/// disk. If a write fails, the batch is rolled back and its writes are committed again one by
+/// one, so that only the failing write fails.
 ///
 /// There is no thread of its own: the first waiting caller to find no commit running becomes
 /// the leader, commits everything pending (its own work and whatever arrived meanwhile), runs
-/// the batch's `afterCommit` actions in submission order, and wakes the others. Under load
-/// every fsync carries as many writes as arrived during the previous one. Writes commit in the
-/// order they were enqueued, so a caller that enqueues under its own lock gets its changes
-/// (and their after-commit actions) applied in the same order as its in-memory changes.
+/// the batch's `afterCommit` actions in submission order, wakes exactly the callers of that
+/// batch, and hands the lead to the oldest caller still pending. Under load every fsync
+/// carries as many writes as arrived during the previous one. Writes commit in the order they
+/// were enqueued, so a caller that enqueues under its own lock gets its changes (and their
+/// after-commit actions) applied in the same order as its in-memory changes.
 final class GroupCommit: @unchecked Sendable {
     /// One submitted write. `afterCommit` runs (on the leader's thread, in submission order)
     /// only if the write was committed; it must not block.
-    struct Write {
+    private struct Write {
         let work: (SQLiteDatabase) throws(CoreError) -> Void
         let afterCommit: (@Sendable () -> Void)?
+        let ticket: Ticket
     }
 
     /// A write that was enqueued; ``wait(_:)`` for it.
     final class Ticket: @unchecked Sendable {
+        // Guarded by the commit's lock.
         fileprivate var done = false
         fileprivate var error: CoreError?
+        /// Signalled when the write is done, or when its owner should take the lead.
+        fileprivate let wake = DispatchSemaphore(value: 0)
     }
 
     private let database: SQLiteDatabase
-    private let condition = NSCondition()
-    // Guarded by `condition`.
-    private var pending: [(Write, Ticket)] = []
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var pending: [Write] = []
     private var committing = false
 
     /// Takes ownership of `database`: from now on only this object uses it.
@@ -46,9 +53,9 @@ final class GroupCommit: @unchecked Sendable {
     /// Queues `work` for the next batch without waiting (cheap: callable under the caller's locks).
     func enqueue(_ work: @escaping (SQLiteDatabase) throws(CoreError) -> Void, afterCommit: (@Sendable () -> Void)? = nil) -> Ticket {
         let ticket = Ticket()
-        condition.lock()
-        pending.append((Write(work: work, afterCommit: afterCommit), ticket))
-        condition.unlock()
+        lock.lock()
+        pending.append(Write(work: work, afterCommit: afterCommit, ticket: ticket))
+        lock.unlock()
         return ticket
     }
 
@@ -56,75 +63,71 @@ final class GroupCommit: @unchecked Sendable {
     /// pending, if no commit is running).
     /// - Throws: the error its work threw, or the commit's error.
     func wait(_ ticket: Ticket) throws(CoreError) {
-        condition.lock()
+        lock.lock()
         while !ticket.done {
-            if committing {
-                condition.wait()
-                continue
-            }
-            guard !pending.isEmpty else {
-                condition.wait()
+            guard !committing, !pending.isEmpty else {
+                lock.unlock()
+                ticket.wake.wait()
+                lock.lock()
                 continue
             }
             committing = true
             let batch = pending
             pending = []
-            condition.unlock()
-            let actions = commit(batch)
+            lock.unlock()
+            let (errors, actions) = commit(batch)
             for action in actions { action() }
-            condition.lock()
+            lock.lock()
+            for (write, error) in zip(batch, errors) {
+                write.ticket.error = error
+                write.ticket.done = true
+                if write.ticket !== ticket { write.ticket.wake.signal() }
+            }
             committing = false
-            condition.broadcast()
+            pending.first?.ticket.wake.signal()  // the next leader
         }
-        condition.unlock()
-        if let error = ticket.error { throw error }
+        let error = ticket.error
+        lock.unlock()
+        if let error { throw error }
     }
 
-    /// Reads (or writes without waiting for others) under the same exclusion as the batches.
+    /// Reads under the same exclusion as the batches (it waits for a running commit).
     func read<T>(_ body: (SQLiteDatabase) throws(CoreError) -> T) throws(CoreError) -> T {
-        condition.lock()
-        while committing { condition.wait() }
-        committing = true
-        condition.unlock()
-        defer {
-            condition.lock()
-            committing = false
-            condition.broadcast()
-            condition.unlock()
-        }
-        return try body(database)
+        try submitReading(body)
     }
 
-    /// Commits one batch; marks every ticket (under the lock, by the caller's broadcast) and
-    /// returns the after-commit actions of the writes that were committed.
-    private func commit(_ batch: [(Write, Ticket)]) -> [@Sendable () -> Void] {
-        var failures: [ObjectIdentifier: CoreError] = [:]
-        var commitError: CoreError?
+    /// Commits one batch and returns each write's error and the after-commit actions of the
+    /// writes that were committed.
+    private func commit(_ batch: [Write]) -> ([CoreError?], [@Sendable () -> Void]) {
+        var errors = [CoreError?](repeating: nil, count: batch.count)
         do throws(CoreError) {
             try database.transaction { () throws(CoreError) in
-                for (write, ticket) in batch {
-                    try database.execute("SAVEPOINT write")
-                    do throws(CoreError) {
-                        try write.work(database)
-                        try database.execute("RELEASE write")
-                    } catch {
-                        failures[ObjectIdentifier(ticket)] = error
-                        try database.execute("ROLLBACK TO write")
-                        try database.execute("RELEASE write")
-                    }
-                }
+                for write in batch { try write.work(database) }
             }
         } catch {
-            commitError = error
+            guard batch.count > 1 else { return ([error], []) }
+            // Find the failing write(s): each on its own.
+            for (index, write) in batch.enumerated() {
+                do throws(CoreError) {
+                    try database.transaction { () throws(CoreError) in try write.work(database) }
+                } catch {
+                    errors[index] = error
+                }
+            }
         }
-        condition.lock()
-        var actions: [@Sendable () -> Void] = []
-        for (write, ticket) in batch {
-            ticket.error = commitError ?? failures[ObjectIdentifier(ticket)]
-            ticket.done = true
-            if ticket.error == nil, let action = write.afterCommit { actions.append(action) }
+        let actions = zip(batch, errors).compactMap { write, error in error == nil ? write.afterCommit : nil }
+        return (errors, actions)
+    }
+
+    /// A read runs as a write of its own batch, so it sees every earlier commit and never
+    /// overlaps one; its result comes back through the closure.
+    private func submitReading<T>(_ body: (SQLiteDatabase) throws(CoreError) -> T) throws(CoreError) -> T {
+        var result: Result<T, CoreError>?
+        try withoutActuallyEscaping(body) { body throws(CoreError) in
+            try submit { database throws(CoreError) in
+                result = Result { () throws(CoreError) in try body(database) }
+            }
         }
-        condition.unlock()
-        return actions
+        return try result!.get()
     }
 }

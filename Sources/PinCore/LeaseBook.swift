@@ -87,6 +87,8 @@ final class LeaseBook: Sendable {
     static let informationalRetryMilliseconds: Int64 = 60_000
     /// Ended leases kept for `GET /v1/leases` before the oldest are forgotten.
     static let endedLeasesKept = 10_000
+    /// Events kept in the state database for `GET /v1/events?since=` before the oldest are forgotten.
+    static let eventsKept: UInt64 = 100_000
 
     let policy: LeasePolicy
     let allowList: WebhookAllowList
@@ -161,7 +163,7 @@ final class LeaseBook: Sendable {
         let grace = try policy.grace(request.graceSeconds)
         try Self.validateHolder(request.holder)
         if let url = request.webhookURL { try allowList.check(url) }
-        let id = RandomID.make(prefix: "lease_")
+        let id = RandomID.makeOrdered(prefix: "lease_", milliseconds: WallClock.nowMilliseconds())
         let pin = try pins.attachLease(id, to: pinID)
         do throws(CoreError) {
             let record = try transition { book, transition, now throws(CoreError) in
@@ -246,19 +248,53 @@ final class LeaseBook: Sendable {
     /// Revokes every live lease on `pinIDs` for `reason`, each with its own grace but no later
     /// than `latestDeadline`; `announce` (a file event) is published in the same transition.
     /// Returns the leases now revoking.
+    ///
+    /// The leases are revoked in transitions of ``revokeAllChunk`` leases each, so that the
+    /// first holders are told while the rest are still being recorded.
     @discardableResult
     func revokeAll(onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, JSONObject)? = nil) -> [LeaseRecord] {
-        let result = try? transition { book, transition, now throws(CoreError) in
-            let announced = announce.map { type, data in book.fileEvent(type, data: data, at: now, &transition) }
-            var revoking: [LeaseRecord] = []
-            for lease in book.leases.values where pinIDs.contains(lease.pinID) && !lease.state.isEnded {
-                if let announced {
-                    // The holder's webhook gets the file event with its lease id added.
-                    var data = announced.data
-                    data["lease_id"] = .string(lease.id)
-                    let forLease = Event(sequence: announced.sequence, type: announced.type, timestamp: announced.timestamp, data: data, holder: lease.holder)
-                    book.notify(lease, of: forLease, at: now, &transition)
+        let ids = book.withLock { book in
+            book.leases.values.filter { pinIDs.contains($0.pinID) && !$0.state.isEnded }.sorted { $0.grantedAt < $1.grantedAt }.map(\.id)
+        }
+        let started = ContinuousClock.now
+        defer { if ids.count > 1 { logger.notice("revoked \(ids.count) lease(s) (\(reason)) in \(ContinuousClock.now - started)") } }
+        var announcement: Announcement = announce.map { .publish($0, $1) } ?? .none
+        var revoking: [LeaseRecord] = []
+        var start = 0
+        repeat {
+            let chunk = Array(ids[start..<min(ids.count, start + Self.revokeAllChunk)])
+            let (revoked, published) = revokeChunk(chunk, reason: reason, latestDeadline: latestDeadline, announce: announcement)
+            revoking += revoked
+            if let published { announcement = .published(published) }
+            start += Self.revokeAllChunk
+        } while start < ids.count
+        return revoking
+    }
+
+    /// The file event of a ``revokeAll(onPins:reason:latestDeadline:announce:)``: published by
+    /// its first transition, then only sent to each holder's webhook.
+    private enum Announcement {
+        case none
+        case publish(EventType, JSONObject)
+        case published(Event)
+    }
+
+    /// How many leases one transition of ``revokeAll(onPins:reason:latestDeadline:announce:)`` revokes.
+    static let revokeAllChunk = 256
+
+    private func revokeChunk(
+        _ ids: [String], reason: String, latestDeadline: Int64?, announce: Announcement
+    ) -> (revoking: [LeaseRecord], published: Event?) {
+        let result = try? transition { book, transition, now throws(CoreError) -> ([LeaseRecord], Event?) in
+            let announced: Event? =
+                switch announce {
+                case .none: nil
+                case .publish(let type, let data): book.fileEvent(type, data: data, at: now, &transition)
+                case .published(let event): event
                 }
+            var revoking: [LeaseRecord] = []
+            for id in ids {
+                guard let lease = book.leases[id], !lease.state.isEnded else { continue }
                 switch lease.state {
                 case .active:
                     let grace = min(Int64(lease.graceSeconds) * 1000, (latestDeadline ?? .max) - now)
@@ -273,9 +309,21 @@ final class LeaseBook: Sendable {
                     break
                 }
             }
-            return revoking
+            // Each holder's webhook also gets the file event, with its lease id added, queued
+            // after every lease.revoking: the call to act goes out first.
+            if let announced {
+                for lease in revoking {
+                    var data = announced.data
+                    data["lease_id"] = .string(lease.id)
+                    let forLease = Event(
+                        sequence: announced.sequence, type: announced.type, timestamp: announced.timestamp, data: data, holder: lease.holder)
+                    book.notify(lease, of: forLease, at: now, &transition)
+                }
+            }
+            if case .publish = announce { return (revoking, announced) }
+            return (revoking, nil)
         }
-        return result ?? []
+        return result ?? ([], nil)
     }
 
     // MARK: recovery
@@ -332,7 +380,8 @@ final class LeaseBook: Sendable {
         logger.info("recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(outbox.count) webhook(s) to resume)")
     }
 
-    /// Forgets the oldest ended leases beyond ``endedLeasesKept``.
+    /// Forgets the oldest ended leases beyond ``endedLeasesKept`` and the oldest events beyond
+    /// ``eventsKept``.
     func prune() {
         let forgotten: [String] = book.withLock { book in
             let ended = book.leases.values.filter(\.state.isEnded)
@@ -341,9 +390,11 @@ final class LeaseBook: Sendable {
             for id in oldest { book.leases[id] = nil }
             return Array(oldest)
         }
-        guard !forgotten.isEmpty else { return }
+        let last = events.lastSequence
+        let eventsUpTo = last > Self.eventsKept ? last - Self.eventsKept : nil
+        guard !forgotten.isEmpty || eventsUpTo != nil else { return }
         do throws(CoreError) {
-            try store.prune(endedLeases: forgotten, eventsUpTo: nil)
+            try store.prune(endedLeases: forgotten, eventsUpTo: eventsUpTo)
         } catch {
             logger.error("could not forget \(forgotten.count) ended lease(s): \(error.detail)")
         }

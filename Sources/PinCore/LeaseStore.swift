@@ -189,7 +189,11 @@ final class LeaseStore: Sendable {
 
     private static func save(_ lease: LeaseRecord, in database: SQLiteDatabase) throws(CoreError) {
         try database.execute(
-            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """
+            INSERT INTO leases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET state = excluded.state, ttl_s = excluded.ttl_s, renewed_at = excluded.renewed_at,
+                expires_at = excluded.expires_at, reason = excluded.reason, deadline = excluded.deadline, ended_at = excluded.ended_at
+            """,
             [.text(lease.id), .text(lease.pinID), .text(lease.path.root), .text(lease.path.relative), .text(lease.holder),
              .text(lease.state.rawValue), .int(Int64(lease.ttlSeconds)), .int(Int64(lease.graceSeconds)),
              lease.webhookURL.map { .text($0) } ?? .null, lease.webhookSecret.map { .text($0) } ?? .null,

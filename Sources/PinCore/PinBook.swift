@@ -25,6 +25,11 @@ final class PinBook: Sendable {
         var holdsBudget: Bool {
             if case .failed = stage { false } else { true }
         }
+
+        /// Reserved pins are not shown (nor found) until they are active.
+        var isVisible: Bool {
+            if case .reserved = stage { false } else { true }
+        }
     }
 
     private struct Book: Sendable {
@@ -105,7 +110,7 @@ final class PinBook: Sendable {
     /// The ids of the visible pins on a file.
     func pinIDs(of file: FileID) -> [String] {
         book.withLock { book in
-            book.entries.values.filter { $0.record.file == file && Self.pin($0) != nil }.map(\.record.id).sorted()
+            book.entries.values.filter { $0.record.file == file && $0.isVisible }.map(\.record.id).sorted()
         }
     }
 
@@ -114,7 +119,7 @@ final class PinBook: Sendable {
     /// restart keeps pointing at its pin, whatever became of it).
     func attachLease(_ leaseID: String, to pinID: String, recovering: Bool = false) throws(CoreError) -> PinRecord {
         try book.withLock { book throws(CoreError) in
-            guard let entry = book.entries[pinID], Self.pin(entry) != nil else {
+            guard let entry = book.entries[pinID], entry.isVisible else {
                 throw CoreError(.pinNotFound, "no pin has the id '\(pinID)'", extensions: ["pin_id": .string(pinID)])
             }
             if case .failed(let reason) = entry.stage, !recovering {
@@ -151,7 +156,7 @@ final class PinBook: Sendable {
     /// Tears the pin down and forgets it. Refused while leases use it.
     func remove(id: String) throws(CoreError) {
         let removed: Entry = try book.withLock { book throws(CoreError) in
-            guard let entry = book.entries[id], Self.pin(entry) != nil else {
+            guard let entry = book.entries[id], entry.isVisible else {
                 throw CoreError(.pinNotFound, "no pin has the id '\(id)'", extensions: ["pin_id": .string(id)])
             }
             guard entry.leaseIDs.isEmpty else {

@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 
 /// A value bound to or read from a SQLite statement.
 enum SQLValue: Sendable, Equatable {
@@ -26,6 +27,9 @@ final class SQLiteDatabase {
             sqlite3_close(handle)
             throw CoreError(.systemError, "cannot open the state database \(path): \(message)")
         }
+        // The database holds webhook secrets: owner only. SQLite creates its -wal and -shm files
+        // with the database file's mode.
+        for file in [path, path + "-wal", path + "-shm"] { _ = chmod(file, 0o600) }
         sqlite3_busy_timeout(handle, 5000)
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=FULL")

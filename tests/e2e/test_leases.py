@@ -193,6 +193,10 @@ def test_grant_on_pin_renew_release(filesystems, leased: Daemon, cleanup: Cleanu
     d = receiver.wait(lease["id"], "lease.released")[0]
     check_signed(d)
     assert d.event["data"]["lease_id"] == lease["id"] and d.event["data"]["pin_id"] == pin["id"]
+    # The secret is in the state database (owner-only files), never in the log.
+    for db in leased.state_dir.glob("pinlease.db*"):
+        assert os.stat(db).st_mode & 0o777 == 0o600, f"{db} is {oct(os.stat(db).st_mode & 0o777)}"
+    assert secret not in leased.log_path.read_text(errors="replace")
     # An explicit pin stays after its last lease; now it can be deleted.
     assert leased.ok("GET", f"/v1/pins/{pin['id']}")["leases"] == []
     assert leased.delete(f"/v1/pins/{pin['id']}").status_code == 204
@@ -445,6 +449,39 @@ def test_violation_by_mounting_over_the_path(filesystems, leased: Daemon, cleanu
         assert wait_state(leased, lease["id"], {"revoked"}, timeout=10)["reason"] == "file-violation: inode-replaced"
     finally:
         run(["umount", str(path)], check=False)
+
+
+def test_many_revocations_do_not_wait_on_each_other(filesystems, leased: Daemon, cleanup: Cleanup, receiver: WebhookReceiver):
+    """A violation revokes every lease of the file at once; a receiver that holds each
+    delivery until all of them are in flight (a barrier, no timing) proves the webhooks are
+    sent concurrently, not one after another."""
+    api, path = locked_file(leased, filesystems["xfs"], cleanup, "lease-storm")
+    count = 16
+    leases = []
+    first = grant(leased, cleanup, {"path": api, "access": "read", "holder": "h1", "ttl_s": 120, "grace_s": 60,
+                                    "webhook_url": hook(receiver)}, receiver)
+    leases.append(first)
+    for _ in range(count - 1):
+        leases.append(grant(leased, cleanup, {"pin_id": first["pin_id"], "holder": "h1", "ttl_s": 120, "grace_s": 60,
+                                              "webhook_url": hook(receiver)}, receiver))
+    barrier = threading.Barrier(count, timeout=30)
+    broken: list[str] = []
+
+    def together(delivery: Delivery) -> None:
+        if delivery.type == "lease.revoking":
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                broken.append(delivery.lease_id or "?")
+
+    for lease in leases:
+        receiver.script(lease["id"], on_delivery=together)
+    run(["cp", "--reflink=always", str(path), str(path) + ".clone"])
+    for lease in leases:
+        receiver.wait(lease["id"], "lease.revoking", timeout=60)
+    assert not broken, f"deliveries were not all in flight at once: {broken}"
+    for lease in leases:
+        leased.ok("POST", f"/v1/leases/{lease['id']}/release")
 
 
 # -- kernel lease-break recall ------------------------------------------------------------

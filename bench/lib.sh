@@ -1,0 +1,56 @@
+# Shared pieces of the bench scripts (sourced, not run): a daemon on an ephemeral port, its
+# admin token, and curl helpers. The caller sets WORK and BIN and calls `stop_pinleased` in
+# its EXIT trap.
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+DAEMON_PID=""
+
+# start_pinleased ARGS... : starts "$BIN" on a free port with state in $WORK/state, waits
+# until /readyz answers, and sets API and TOKEN.
+start_pinleased() {
+  local port
+  port="$(free_port)"
+  "$BIN" --listen "127.0.0.1:$port" --state-dir "$WORK/state" "$@" >"$WORK/pinleased.log" 2>&1 &
+  DAEMON_PID=$!
+  API="http://127.0.0.1:$port"
+  for _ in $(seq 1 300); do
+    curl -sf "$API/readyz" >/dev/null 2>&1 && break
+    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/pinleased.log" >&2; die "pinleased exited"; }
+    sleep 0.1
+  done
+  curl -sf "$API/readyz" >/dev/null || die "pinleased not ready"
+  TOKEN="$(cat "$WORK/state/admin.token")"
+}
+
+stop_pinleased() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" 2>/dev/null
+  fi
+  DAEMON_PID=""
+}
+
+# api METHOD PATH [BODY] : writes the answer to $WORK/answer.json and prints the status.
+api() {
+  local method="$1" path="$2" body="${3:-}"
+  local args=(-s -o "$WORK/answer.json" -w '%{http_code}' -X "$method" "$API$path"
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
+  [ -n "$body" ] && args+=(-d "$body")
+  curl "${args[@]}"
+}
+
+# json_get KEY : prints the top-level KEY of $WORK/answer.json.
+json_get() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/answer.json" "$1"
+}
+
+# expect_status CODE METHOD PATH [BODY] : api, or die with the answer.
+expect_status() {
+  local want="$1" got
+  shift
+  got="$(api "$@")"
+  [ "$got" = "$want" ] || die "$1 $2 answered $got, expected $want: $(cat "$WORK/answer.json")"
+}
