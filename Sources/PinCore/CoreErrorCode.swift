@@ -49,6 +49,7 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
     case fileViolated = "file-violated"
     case peerNotAllowed = "peer-not-allowed"
     case invalidHolder = "invalid-holder"
+    case draining = "draining"
     case systemError = "system-error"
 
     /// A short, human title for the problem (RFC 9457 `title`).
@@ -102,6 +103,7 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
         case .fileViolated: "The locked file was changed behind the daemon's back"
         case .peerNotAllowed: "The connecting process may not receive this descriptor"
         case .invalidHolder: "Invalid holder name"
+        case .draining: "The daemon is draining its leases before it stops"
         case .systemError: "System call failed"
         }
     }

@@ -100,7 +100,9 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
                 continue
             }
             if let first = heap.first {
-                let wait = Double(first.due - now) / 1e9
+                // NSCondition waits on the wall clock: at most a second at a time, so a clock
+                // step cannot hold a deadline back by more than that.
+                let wait = min(1, Double(first.due - now) / 1e9)
                 _ = condition.wait(until: Date(timeIntervalSinceNow: wait))
             } else {
                 condition.wait()

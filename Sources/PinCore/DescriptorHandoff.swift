@@ -1,3 +1,4 @@
+import Glibc
 import LinuxFS
 import PinJSON
 
@@ -59,9 +60,13 @@ extension PinCoreService {
                 .leaseNotActive, "lease \(lease.id) is \(lease.state.rawValue); descriptors go to active leases only",
                 extensions: ["lease_id": .string(lease.id), "state": .string(lease.state.rawValue)])
         }
-        if let uid = lease.holderUID, uid != request.peer.uid {
+        // SO_PEERCRED: the lease's holder_uid, or else the daemon's own uid (a lease granted
+        // without holder_uid is for processes of the daemon's user, typically root).
+        let allowedUID = lease.holderUID ?? getuid()
+        guard request.peer.uid == allowedUID else {
             throw CoreError(
-                .peerNotAllowed, "lease \(lease.id) is bound to uid \(uid); the connecting process (pid \(request.peer.pid)) runs as uid \(request.peer.uid)",
+                .peerNotAllowed,
+                "lease \(lease.id) hands its descriptor to uid \(allowedUID)\(lease.holderUID == nil ? " (the daemon's; grant it with holder_uid for another)" : ""); the connecting process (pid \(request.peer.pid)) runs as uid \(request.peer.uid)",
                 extensions: leaseExtension)
         }
         guard let pin = pins.record(of: lease.pinID), pins.isActive(pin.id) else {

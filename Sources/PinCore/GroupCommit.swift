@@ -36,6 +36,7 @@ final class GroupCommit: @unchecked Sendable {
     // Guarded by `lock`.
     private var pending: [Write] = []
     private var committing = false
+    private var lastTicket: Ticket?
 
     /// Takes ownership of `database`: from now on only this object uses it.
     init(database: SQLiteDatabase) {
@@ -55,8 +56,16 @@ final class GroupCommit: @unchecked Sendable {
         let ticket = Ticket()
         lock.lock()
         pending.append(Write(work: work, afterCommit: afterCommit, ticket: ticket))
+        lastTicket = ticket
         lock.unlock()
         return ticket
+    }
+
+    /// The last write queued (it may be durable already).
+    var lastEnqueued: Ticket? {
+        lock.lock()
+        defer { lock.unlock() }
+        return lastTicket
     }
 
     /// Returns once the ticket's write is durable (committing it, and whatever else is
@@ -91,11 +100,6 @@ final class GroupCommit: @unchecked Sendable {
         if let error { throw error }
     }
 
-    /// Reads under the same exclusion as the batches (it waits for a running commit).
-    func read<T>(_ body: (SQLiteDatabase) throws(CoreError) -> T) throws(CoreError) -> T {
-        try submitReading(body)
-    }
-
     /// Commits one batch and returns each write's error and the after-commit actions of the
     /// writes that were committed.
     private func commit(_ batch: [Write]) -> ([CoreError?], [@Sendable () -> Void]) {
@@ -117,17 +121,5 @@ final class GroupCommit: @unchecked Sendable {
         }
         let actions = zip(batch, errors).compactMap { write, error in error == nil ? write.afterCommit : nil }
         return (errors, actions)
-    }
-
-    /// A read runs as a write of its own batch, so it sees every earlier commit and never
-    /// overlaps one; its result comes back through the closure.
-    private func submitReading<T>(_ body: (SQLiteDatabase) throws(CoreError) -> T) throws(CoreError) -> T {
-        var result: Result<T, CoreError>?
-        try withoutActuallyEscaping(body) { body throws(CoreError) in
-            try submit { database throws(CoreError) in
-                result = Result { () throws(CoreError) in try body(database) }
-            }
-        }
-        return try result!.get()
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Logging
 import PinJSON
 import Synchronization
@@ -34,6 +35,13 @@ final class LeaseBook: Sendable {
     private struct Book: Sendable {
         var leases: [String: LeaseRecord] = [:]
         var nextSequence: UInt64 = 1
+        /// Ended leases, oldest end first (from `endedHead` on), for forgetting the oldest.
+        var endedOrder: [String] = []
+        var endedHead = 0
+
+        mutating func ended(_ id: String) {
+            endedOrder.append(id)
+        }
 
         /// Publishes an event about `lease` (in this transition) and, for the webhook kinds,
         /// queues it for the lease's webhook.
@@ -93,6 +101,8 @@ final class LeaseBook: Sendable {
     let policy: LeasePolicy
     let allowList: WebhookAllowList
     private let book = Mutex(Book())
+    /// Set by a drain: no new lease from then on.
+    private let draining = Atomic<Bool>(false)
     private let store: LeaseStore
     private let pins: PinBook
     private let events: EventLog
@@ -122,6 +132,11 @@ final class LeaseBook: Sendable {
 
     func stop() {
         timer.stop()
+    }
+
+    /// Refuses every grant from now on (503 `draining`).
+    func refuseGrants() {
+        draining.store(true, ordering: .sequentiallyConsistent)
     }
 
     // MARK: queries
@@ -157,8 +172,13 @@ final class LeaseBook: Sendable {
     // MARK: transitions
 
     /// Grants a lease on an active pin. The answer (with the webhook secret, shown only here)
-    /// is returned once the grant is durable.
-    func grant(pinID: String, _ request: LeaseGrantRequest, autoPin: Bool) throws(CoreError) -> Lease {
+    /// is returned once the grant is durable. `admissible` is checked under the book's lock,
+    /// where a concurrent ``revokeAll(onPins:reason:latestDeadline:announce:)`` takes its list
+    /// of leases: a file found violated before that list refuses the grant, after it the
+    /// grant is on the list.
+    func grant(
+        pinID: String, _ request: LeaseGrantRequest, autoPin: Bool, admissible: () throws(CoreError) -> Void = {}
+    ) throws(CoreError) -> Lease {
         let ttl = try policy.ttl(request.ttlSeconds)
         let grace = try policy.grace(request.graceSeconds)
         try Self.validateHolder(request.holder)
@@ -167,6 +187,10 @@ final class LeaseBook: Sendable {
         let pin = try pins.attachLease(id, to: pinID)
         do throws(CoreError) {
             let record = try transition { book, transition, now throws(CoreError) in
+                guard !draining.load(ordering: .sequentiallyConsistent) else {
+                    throw CoreError(.draining, "the daemon is revoking every lease before it stops; grant again once it is back")
+                }
+                try admissible()
                 let record = LeaseRecord(
                     id: id, pinID: pinID, path: pin.path, holder: request.holder, state: .active, ttlSeconds: ttl, graceSeconds: grace,
                     webhookURL: request.webhookURL, webhookSecret: request.webhookURL == nil ? nil : WebhookSignature.makeSecret(),
@@ -216,6 +240,7 @@ final class LeaseBook: Sendable {
             lease.state = .released
             lease.endedAt = now
             book.leases[id] = lease
+            book.ended(id)
             end(lease, &transition)
             book.event(.leaseReleased, lease, at: now, &transition)
             return lease
@@ -343,6 +368,7 @@ final class LeaseBook: Sendable {
         var timers: [(TimerKey, Int64)] = []
         book.withLock { book in
             book.nextSequence = lastSequence + 1
+            for lease in records.filter(\.state.isEnded).sorted(by: { ($0.endedAt ?? 0) < ($1.endedAt ?? 0) }) { book.ended(lease.id) }
             for var lease in records {
                 if !lease.state.isEnded {
                     do throws(CoreError) {
@@ -368,54 +394,101 @@ final class LeaseBook: Sendable {
             }
         }
         if !adjusted.isEmpty { try store.wait(store.enqueue(leases: adjusted)) }
-        for (key, due) in timers { timer.set(key, at: due) }
-        let secrets = book.withLock { book in
-            Dictionary(outbox.compactMap { entry in book.leases[entry.leaseID]?.webhookSecret.map { (entry.leaseID, $0) } }, uniquingKeysWith: { a, _ in a })
+        // A call to act (revoking, expired) is resent only while it still stands: the lease is
+        // revoking with the deadline the message carried. Webhooks first, then the timers, so
+        // that a deadline already due cannot cancel a resend that comes after it.
+        let (resend, stale, secrets) = book.withLock { book -> ([OutboxEntry], [String], [String: String]) in
+            var resend: [OutboxEntry] = []
+            var stale: [String] = []
+            var secrets: [String: String] = [:]
+            for entry in outbox {
+                guard let lease = book.leases[entry.leaseID], let secret = lease.webhookSecret else {
+                    stale.append(entry.id)
+                    continue
+                }
+                let callToAct = entry.event == .leaseRevoking || entry.event == .leaseExpired
+                if callToAct && (lease.state != .revoking || lease.deadline != entry.retryUntil) {
+                    stale.append(entry.id)
+                    continue
+                }
+                resend.append(entry)
+                secrets[lease.id] = secret
+            }
+            return (resend, stale, secrets)
         }
-        notifier.send(outbox, secrets: secrets)
+        notifier.forget(stale)
+        notifier.send(resend, secrets: secrets)
+        for (key, due) in timers { timer.set(key, at: due) }
         for id in lost {
             let reason = "pin-lost"
             _ = try? revoke(id: id, reason: reason, graceSeconds: nil)
         }
-        logger.info("recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(outbox.count) webhook(s) to resume)")
+        logger.info("recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(resend.count) webhook(s) to resume)")
     }
 
     /// Forgets the oldest ended leases beyond ``endedLeasesKept`` and the oldest events beyond
     /// ``eventsKept``.
+    /// The rows go in writes of at most ``pruneChunk`` leases, so no commit waits long for them.
     func prune() {
         let forgotten: [String] = book.withLock { book in
-            let ended = book.leases.values.filter(\.state.isEnded)
-            guard ended.count > Self.endedLeasesKept else { return [] }
-            let oldest = ended.sorted { ($0.endedAt ?? 0) < ($1.endedAt ?? 0) }.prefix(ended.count - Self.endedLeasesKept).map(\.id)
+            let excess = book.endedOrder.count - book.endedHead - Self.endedLeasesKept
+            guard excess > 0 else { return [] }
+            let oldest = Array(book.endedOrder[book.endedHead..<(book.endedHead + excess)])
             for id in oldest { book.leases[id] = nil }
-            return Array(oldest)
+            book.endedHead += excess
+            if book.endedHead > Self.endedLeasesKept {
+                book.endedOrder.removeFirst(book.endedHead)
+                book.endedHead = 0
+            }
+            return oldest
         }
         let last = events.lastSequence
-        let eventsUpTo = last > Self.eventsKept ? last - Self.eventsKept : nil
-        guard !forgotten.isEmpty || eventsUpTo != nil else { return }
-        do throws(CoreError) {
-            try store.prune(endedLeases: forgotten, eventsUpTo: eventsUpTo)
-        } catch {
-            logger.error("could not forget \(forgotten.count) ended lease(s): \(error.detail)")
-        }
+        var eventsUpTo = last > Self.eventsKept ? last - Self.eventsKept : nil
+        var start = 0
+        repeat {
+            let chunk = Array(forgotten[start..<min(forgotten.count, start + Self.pruneChunk)])
+            guard !chunk.isEmpty || eventsUpTo != nil else { return }
+            do throws(CoreError) {
+                try store.prune(endedLeases: chunk, eventsUpTo: eventsUpTo)
+            } catch {
+                logger.error("could not forget \(chunk.count) ended lease(s): \(error.detail)")
+            }
+            eventsUpTo = nil
+            start += Self.pruneChunk
+        } while start < forgotten.count
     }
+
+    /// How many ended leases one write of ``prune()`` forgets.
+    static let pruneChunk = 256
 
     // MARK: internals
 
     /// Runs `change` under the lock, queues its writes in order, waits until they are durable,
-    /// then (on the committing thread, in order) acts on them.
+    /// then (on the committing thread, in order) acts on them. A change that writes nothing
+    /// still waits for the writes queued before it: its answer may describe them.
+    ///
+    /// A write that cannot be made durable leaves memory ahead of the state database with no
+    /// way to take the change back (later transitions may build on it), so the daemon stops:
+    /// on the next start it resumes from what is durable, and the caller was never answered.
     private func transition<T>(_ change: (inout Book, inout Transition, Int64) throws(CoreError) -> T) throws(CoreError) -> T {
         let (result, ticket) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?) in
             var transition = Transition()
             let result = try change(&book, &transition, WallClock.nowMilliseconds())
-            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, nil) }
+            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.lastEnqueued) }
             let done = transition
             let ticket = store.enqueue(
                 leases: transition.leases, events: transition.events, outbox: transition.outbox,
                 afterCommit: { [weak self] in self?.act(on: done) })
             return (result, ticket)
         }
-        if let ticket { try store.wait(ticket) }
+        if let ticket {
+            do throws(CoreError) {
+                try store.wait(ticket)
+            } catch {
+                logger.critical("a lease transition could not be made durable (\(error.detail)); stopping so that the next start resumes from the state database")
+                exit(70)
+            }
+        }
         return result
     }
 
@@ -478,7 +551,7 @@ final class LeaseBook: Sendable {
     /// Expiries and deadlines that came due (on the timer thread), in one transition.
     private func fire(_ keys: [TimerKey]) {
         do throws(CoreError) {
-            try transition { book, transition, now throws(CoreError) in
+            try transition { book, transition, now in
                 for key in keys {
                     switch key {
                     case .expiry(let id):
@@ -489,6 +562,7 @@ final class LeaseBook: Sendable {
                         lease.state = lease.reason == RevokeReason.expired ? .expired : .revoked
                         lease.endedAt = now
                         book.leases[id] = lease
+                        book.ended(id)
                         end(lease, &transition)
                         book.event(.leaseRevoked, lease, at: now, &transition)
                         logger.warning("forced \(id) at its deadline (\(lease.reason ?? "revoked")): the holder did not release it")
@@ -496,8 +570,7 @@ final class LeaseBook: Sendable {
                 }
             }
         } catch {
-            logger.error("could not record \(keys.count) lease timer(s): \(error.detail); retrying in a second")
-            for key in keys { timer.set(key, at: WallClock.nowMilliseconds() + 1000) }
+            logger.error("lease timers: \(error.detail)")  // the change itself throws nothing
         }
     }
 

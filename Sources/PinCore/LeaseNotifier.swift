@@ -48,6 +48,12 @@ final class LeaseNotifier: Sendable {
         }
     }
 
+    /// Drops outbox entries that no longer need sending (they leave the outbox with the next flush).
+    func forget(_ messageIDs: [String]) {
+        guard !messageIDs.isEmpty else { return }
+        pending.withLock { $0.finished += messageIDs }
+    }
+
     /// Stops retrying the calls to act of a lease (`lease.revoking`, `lease.expired`): it ended,
     /// or its deadline moved and a new message replaces them.
     func cancel(leaseID: String) {

@@ -1,4 +1,5 @@
 import PinJSON
+import Synchronization
 
 /// A webhook message not yet finished: kept durably from the transition that caused it until
 /// it was delivered or given up, so a restart resumes it (with the same `webhook-id`).
@@ -22,11 +23,17 @@ struct DeliveryRecord: Sendable, Equatable {
 /// database file as the rest (`<state-dir>/pinlease.db`) through a connection of its own whose
 /// writes are group-committed: every transition is on disk before it is answered or acted
 /// on, and concurrent transitions share one fsync.
+///
+/// Reads and checkpoints (copying the write-ahead log into the database file) use a second
+/// connection, so neither waits for nor stalls a batch: reads see what was committed, and
+/// ``checkpoint()`` runs passively from a background task.
 final class LeaseStore: Sendable {
     private let commits: GroupCommit
+    private let reader: Mutex<SQLiteDatabase>
 
     init(directory: String) throws(CoreError) {
         let database = try SQLiteDatabase(path: directory + "/pinlease.db")
+        try database.execute("PRAGMA wal_autocheckpoint=0")
         try database.execute("""
             CREATE TABLE IF NOT EXISTS leases (
                 id TEXT PRIMARY KEY, pin_id TEXT NOT NULL, root TEXT NOT NULL, relative_path TEXT NOT NULL,
@@ -51,6 +58,13 @@ final class LeaseStore: Sendable {
         try database.execute("CREATE INDEX IF NOT EXISTS deliveries_by_lease ON deliveries (lease_id, id)")
         try database.execute("CREATE TABLE IF NOT EXISTS daemon_clock (id INTEGER PRIMARY KEY CHECK (id = 1), alive_at INTEGER NOT NULL)")
         commits = GroupCommit(database: database)
+        reader = Mutex(try SQLiteDatabase(path: directory + "/pinlease.db"))
+    }
+
+    /// Copies what the write-ahead log holds into the database file without blocking writers
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`).
+    func checkpoint() throws(CoreError) {
+        try reader.withLock { database throws(CoreError) in try database.execute("PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     // MARK: writes (each returns once durable)
@@ -81,6 +95,9 @@ final class LeaseStore: Sendable {
             }
         }, afterCommit: afterCommit)
     }
+
+    /// The last write queued, to wait for when a change writes nothing but answers after it.
+    var lastEnqueued: GroupCommit.Ticket? { commits.lastEnqueued }
 
     /// Returns once the write of `ticket` is durable.
     func wait(_ ticket: GroupCommit.Ticket) throws(CoreError) {
@@ -123,7 +140,7 @@ final class LeaseStore: Sendable {
     // MARK: reads
 
     func leases() throws(CoreError) -> [LeaseRecord] {
-        let rows = try commits.read { database throws(CoreError) in
+        let rows = try reader.withLock { database throws(CoreError) in
             try database.query("""
                 SELECT id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url, webhook_secret, holder_uid,
                        auto_pin, granted_at, renewed_at, expires_at, reason, deadline, ended_at
@@ -145,7 +162,7 @@ final class LeaseStore: Sendable {
     }
 
     func events(after sequence: UInt64, limit: Int) -> [Event] {
-        let rows = (try? commits.read { database throws(CoreError) in
+        let rows = (try? reader.withLock { database throws(CoreError) in
             try database.query(
                 "SELECT seq, type, timestamp, holder, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                 [.int(Int64(sequence)), .int(Int64(limit))])
@@ -159,12 +176,12 @@ final class LeaseStore: Sendable {
     }
 
     func lastEventSequence() throws(CoreError) -> UInt64 {
-        let rows = try commits.read { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events") }
+        let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events") }
         return UInt64(rows.first?.first?.int ?? 0)
     }
 
     func outbox() throws(CoreError) -> [OutboxEntry] {
-        let rows = try commits.read { database throws(CoreError) in
+        let rows = try reader.withLock { database throws(CoreError) in
             try database.query("SELECT id, lease_id, event, url, body, retry_until, attempts_after FROM webhook_outbox ORDER BY rowid")
         }
         return rows.compactMap { row in
@@ -176,14 +193,14 @@ final class LeaseStore: Sendable {
     }
 
     func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {
-        let rows = try commits.read { database throws(CoreError) in
+        let rows = try reader.withLock { database throws(CoreError) in
             try database.query("SELECT attempt FROM deliveries WHERE lease_id = ? ORDER BY id", [.text(leaseID)])
         }
         return rows.compactMap { row in row[0].text.flatMap { try? JSONCodec.parse($0) }?.objectValue }
     }
 
     func lastAlive() throws(CoreError) -> Int64? {
-        let rows = try commits.read { database throws(CoreError) in try database.query("SELECT alive_at FROM daemon_clock WHERE id = 1") }
+        let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT alive_at FROM daemon_clock WHERE id = 1") }
         return rows.first?.first?.int
     }
 

@@ -7,14 +7,20 @@ final class PeriodicTask: @unchecked Sendable {
     private var stopped = false
 
     init(name: String, interval: Duration, work: @escaping @Sendable () -> Void) {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
         let thread = Thread { [self] in
             condition.lock()
             while !stopped {
                 condition.unlock()
                 work()
                 condition.lock()
-                if !stopped { _ = condition.wait(until: Date(timeIntervalSinceNow: seconds)) }
+                // Measured on the monotonic clock, waited for in slices of at most a second
+                // (NSCondition waits on the wall clock, which may step).
+                let next = ContinuousClock.now + interval
+                while !stopped, ContinuousClock.now < next {
+                    let left = next - ContinuousClock.now
+                    let slice = min(1, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: slice))
+                }
             }
             condition.unlock()
         }

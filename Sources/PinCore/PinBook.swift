@@ -141,6 +141,12 @@ final class PinBook: Sendable {
         }
     }
 
+    /// Pins made for leases that no lease uses (after a restart: the daemon stopped between
+    /// the last lease's end, or a failed grant, and the teardown).
+    func unusedAutoPins() -> [String] {
+        book.withLock { book in book.entries.values.filter { $0.record.autoPin && $0.leaseIDs.isEmpty }.map(\.record.id) }
+    }
+
     /// The durable record of pin `pinID`, whatever its stage.
     func record(of pinID: String) -> PinRecord? {
         book.withLock { $0.entries[pinID]?.record }

@@ -73,6 +73,10 @@ public final class PinCoreService: Sendable {
             probe: { [roots, probes] path, status in probes.probe(mountID: status.mountID, directory: roots.directory(of: path)) })
         try recoverPins()
         try leases.recover(lastAlive: try leaseStore.lastAlive())
+        for pinID in pins.unusedAutoPins() {
+            logger.notice("pin \(pinID) was made for leases and no lease uses it any more: tearing it down")
+            try? pins.remove(id: pinID)
+        }
         LeaseBreakMonitor.run { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
         startBackgroundWork()
     }

@@ -15,8 +15,7 @@ extension PinCoreService {
     public func grantLease(_ request: LeaseGrantRequest) throws(CoreError) -> Lease {
         switch request.target {
         case .pin(let id):
-            try requireUnviolated(pinID: id)
-            return try leases.grant(pinID: id, request, autoPin: false)
+            return try leases.grant(pinID: id, request, autoPin: false) { () throws(CoreError) in try requireUnviolated(pinID: id) }
         case .newPin(let pinRequest):
             // Check what the lease itself needs before pinning anything.
             _ = try leases.policy.ttl(request.ttlSeconds)
@@ -25,7 +24,7 @@ extension PinCoreService {
             if let url = request.webhookURL { try leases.allowList.check(url) }
             let pin = try pin(pinRequest, autoPin: true)
             do throws(CoreError) {
-                return try leases.grant(pinID: pin.id, request, autoPin: true)
+                return try leases.grant(pinID: pin.id, request, autoPin: true) { () throws(CoreError) in try requireUnviolated(pinID: pin.id) }
             } catch {
                 try? unpin(id: pin.id)
                 throw error
@@ -67,6 +66,7 @@ extension PinCoreService {
     /// until all of them ended and their webhooks were delivered or given up, at most until
     /// the last deadline plus `extra`. For a shutdown that lets every holder go first.
     public func drain(extra: Duration = .seconds(10)) {
+        leases.refuseGrants()
         let live = leases.liveLeases(onPins: nil)
         guard !live.isEmpty else { return }
         let revoking = leases.revokeAll(onPins: Set(live.map(\.pinID)), reason: "daemon-draining", latestDeadline: nil)
@@ -83,6 +83,7 @@ extension PinCoreService {
 
     // MARK: violations
 
+    /// Refuses a lease on a pin of a file found violated.
     private func requireUnviolated(pinID: String) throws(CoreError) {
         guard let pin = pins.record(of: pinID), let file = locker.lockedFile(device: pin.file.device, inode: pin.file.inode),
               let violation = file.violation
@@ -128,8 +129,11 @@ extension PinCoreService {
                 code: "lease-broken",
                 detail: "the kernel broke the read lease on \(file.path.canonical): after its immutable flag was cleared, a process opened it for writing or truncated it"),
             on: file, latestDeadline: deadline)
-        let live = leases.liveLeases(onPins: Set(pins.pinIDs(of: file.fileID)))
-        recall.begin(file, waitingFor: Set(live.map(\.id)))
+        let live = Set(leases.liveLeases(onPins: Set(pins.pinIDs(of: file.fileID))).map(\.id))
+        recall.begin(file, waitingFor: live)
+        // A lease that ended between the list and the recall's start told nobody: tell it now.
+        let stillLive = Set(leases.liveLeases(onPins: Set(pins.pinIDs(of: file.fileID))).map(\.id))
+        for id in live.subtracting(stillLive) { recall.leaseEnded(id) }
     }
 
     /// How long the recall may take: inside `/proc/sys/fs/lease-break-time` (after which the
@@ -151,6 +155,9 @@ extension PinCoreService {
                 logger.error("could not record the daemon's clock: \(error.detail)")
             }
             leases.prune()
+            do throws(CoreError) { try leaseStore.checkpoint() } catch {
+                logger.warning("checkpoint of the state database failed: \(error.detail)")
+            }
         }
         background.withLock { $0 = [audit, checkpoint] }
     }

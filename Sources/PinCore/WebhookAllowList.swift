@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import PinJSON
 
@@ -98,6 +99,16 @@ private struct ParsedURL: Sendable {
             throw invalid("must be an absolute http:// or https:// URL")
         }
         let authorityEnd = bytes[scheme.count...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.count
+        // "." and ".." segments (also percent-encoded) would let a URL that starts with an
+        // allowed prefix resolve outside it: curl removes them before sending.
+        let pathEnd = bytes[authorityEnd...].firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+        let segments = lowered[authorityEnd..<pathEnd].split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        if segments.contains(where: { segment in
+            let decoded = String(decoding: segment, as: UTF8.self).replacingOccurrences(of: "%2e", with: ".")
+            return decoded == "." || decoded == ".."
+        }) {
+            throw invalid("dot segments (\"/./\", \"/../\") are not allowed in the path")
+        }
         let authority = Array(lowered[scheme.count..<authorityEnd])
         guard !authority.contains(UInt8(ascii: "@")) else {
             throw invalid("user information (user:password@) is not allowed: the URL is shown in delivery logs")

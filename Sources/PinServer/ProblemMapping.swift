@@ -26,6 +26,8 @@ enum ProblemMapping {
             507
         case .missingCapability, .systemError:
             500
+        case .draining:
+            503
         }
     }
 

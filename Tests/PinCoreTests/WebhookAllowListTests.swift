@@ -51,6 +51,16 @@ import Testing
         #expect(code(list, "http:///x") == .invalidWebhookURL)
     }
 
+    @Test func dotSegmentsCannotLeaveAnAllowedPrefix() throws {
+        let list = try WebhookAllowList(prefixes: ["https://hooks.example/tenant-a/"])
+        #expect(code(list, "https://hooks.example/tenant-a/x") == nil)
+        #expect(code(list, "https://hooks.example/tenant-a/x.json?a=../b") == nil)  // the query is not a path
+        for url in ["https://hooks.example/tenant-a/../tenant-b/x", "https://hooks.example/tenant-a/%2e%2E/tenant-b/x",
+                    "https://hooks.example/tenant-a/./x", "https://hooks.example/tenant-a/x/.."] {
+            #expect(code(list, url) == .invalidWebhookURL, "\(url)")
+        }
+    }
+
     @Test func notAllowedCarriesTheURLAndThePrefixes() throws {
         let list = try WebhookAllowList(prefixes: ["http://a.example/"])
         do {

@@ -746,3 +746,37 @@ def test_descriptor_hand_off(filesystems, leased: Daemon, cleanup: Cleanup, work
     leased.ok("POST", f"/v1/leases/{lease['id']}/release")
     reply, fd = hand_off(workdir, lease["id"], TOKENS["h1"])
     assert fd is None and reply["type"] == PROBLEM_BASE + "lease-not-active" and reply["status"] == 409, reply
+
+
+# -- drain ---------------------------------------------------------------------------------
+
+
+def test_drain_revokes_every_lease_before_stopping(filesystems, workdir: Path, registry, cleanup: Cleanup):
+    import signal as signals
+    receiver = WebhookReceiver()
+    d = make_daemon(workdir, registry, "lease-drain", [("xfs", filesystems["xfs"].mountpoint)],
+                    extra_args=["--webhook-allow", receiver.url + "/", "--drain"])
+    d.start()
+    try:
+        api, _ = locked_file(d, filesystems["xfs"], cleanup, "lease-drain")
+        answering = grant(d, cleanup, {"path": api, "access": "read", "holder": "h1", "ttl_s": 300, "grace_s": 20,
+                                       "webhook_url": hook(receiver)}, receiver)
+        silent = grant(d, cleanup, {"pin_id": answering["pin_id"], "holder": "h2", "ttl_s": 300, "grace_s": 3,
+                                    "webhook_url": hook(receiver)}, receiver)
+        receiver.script(answering["id"], on_delivery=release_through_api(d, answering["id"], d.token, after=0.3))
+        started = time.monotonic()
+        d.proc.send_signal(signals.SIGTERM)
+        receiver.wait(answering["id"], "lease.revoking")
+        receiver.wait(silent["id"], "lease.revoking")
+        # While draining, the API still serves holders, but no new lease is granted.
+        d.problem("POST", "/v1/leases", {"pin_id": answering["pin_id"], "holder": "h3", "ttl_s": 60}, status=503, code="draining")
+        code = d.proc.wait(timeout=60)
+        took = time.monotonic() - started
+        assert code == 0, d.log_tail()
+        assert 2.5 < took < 30, f"the drain took {took:.1f}s; the silent lease's grace is 3 s"
+        receiver.wait(silent["id"], "lease.revoked", timeout=1)
+        assert not receiver.of(answering["id"], "lease.revoked"), "the lease that was released must not be forced"
+        assert "draining: revoking 2 lease(s)" in d.log_path.read_text()
+    finally:
+        d.stop()
+        receiver.close()
