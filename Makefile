@@ -2,7 +2,7 @@
 #
 #   make run     install what is missing, build release, start pinleased on 127.0.0.1:8470
 #   make test    install what is missing, build, swift test + end-to-end tests (pytest)
-#   make bench   install what is missing, build release, run bench/prepare.sh and bench/pin.sh
+#   make bench   install what is missing, build release, run every bench/*.sh
 #
 # Everything that needs installing is installed by `deps`, and only when missing.
 
@@ -18,6 +18,8 @@ STATE_DIR ?= ./var/state
 
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
                 xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch
+# Only the benchmarks need these (the peers they are measured against, and the load tool).
+BENCH_APT_PACKAGES := wrk etcd-server
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
 
@@ -31,7 +33,7 @@ PIP_CHECK := import sys; from importlib import metadata as m; \
   have = {(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in m.distributions()}; \
   print(" ".join(s for s in sys.argv[1:] if have.get(s.split("==")[0].lower()) != s.split("==")[1]))
 
-.PHONY: deps deps-apt deps-pip build release run test swift-test e2e bench clean
+.PHONY: deps deps-apt deps-pip deps-bench build release run test swift-test e2e bench clean
 
 deps: deps-apt deps-pip
 
@@ -48,6 +50,13 @@ deps-apt:
 	  apt-get install -y -q --no-install-recommends $$missing; \
 	else \
 	  echo "deps: apt packages present"; \
+	fi
+
+deps-bench: deps-apt
+	@missing=""; \
+	for p in $(BENCH_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 deps-pip: deps-apt
@@ -86,9 +95,11 @@ swift-test: build
 e2e: build
 	PINLEASED_BIN="$${PINLEASED_BIN:-$(CURDIR)/.build/debug/pinleased}" $(PYTHON) -m pytest tests/e2e -v
 
-bench: deps release
+bench: deps deps-bench release
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/prepare.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/pin.sh
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/leases.sh
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/revoke.sh
 
 clean:
 	rm -rf .build .pytest_cache tests/e2e/.pytest_cache bench/out

@@ -37,7 +37,8 @@ FILESYSTEMS=(xfs ext4)
 OUT="${BENCH_OUT:-$REPO/bench/out/pin.md}"
 FILE_BYTES=1073741824
 
-die() { echo "pin.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "must run as root (loop devices, mounts, drop_caches)"
 [ -x "$BIN" ] || die "no daemon binary at $BIN (run: swift build -c release)"
 STRATEGIES="${STRATEGIES-mlock populate readahead populate-read mlock-2t}"
@@ -50,7 +51,6 @@ WORK="${BENCH_DIR:-$(mktemp -d /var/tmp/pinlease-pin-bench.XXXXXX)}"
 mkdir -p "$WORK"
 LOOPS=()
 MOUNTS=()
-DAEMON_PID=""
 VMTOUCH_PID=""
 
 cleanup() {
@@ -59,10 +59,7 @@ cleanup() {
     kill -TERM "$VMTOUCH_PID"
     while kill -0 "$VMTOUCH_PID" 2>/dev/null; do sleep 0.01; done
   fi
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -TERM "$DAEMON_PID"
-    wait "$DAEMON_PID" 2>/dev/null
-  fi
+  stop_pinleased
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
     chattr -R -i "${MOUNTS[$i]}" 2>/dev/null
     umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}"
@@ -101,32 +98,9 @@ for fs in "${FILESYSTEMS[@]}"; do
 done
 
 # -- daemon --------------------------------------------------------------------------
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 ROOT_ARGS=()
 for fs in "${FILESYSTEMS[@]}"; do ROOT_ARGS+=(--root "$fs=$WORK/mnt/$fs"); done
-"$BIN" --listen "127.0.0.1:$PORT" "${ROOT_ARGS[@]}" --state-dir "$WORK/state" \
-  >"$WORK/pinleased.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/pinleased.log" >&2; die "pinleased exited"; }
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || die "pinleased not ready"
-TOKEN="$(cat "$WORK/state/admin.token")"
-API="http://127.0.0.1:$PORT"
-
-api() { # api METHOD PATH [BODY] -> writes the body to $WORK/answer.json, prints the status
-  local method="$1" path="$2" body="${3:-}"
-  local args=(-s -o "$WORK/answer.json" -w '%{http_code}' -X "$method" "$API$path"
-    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
-  [ -n "$body" ] && args+=(-d "$body")
-  curl "${args[@]}"
-}
-
-json_get() { # json_get KEY -> prints answer.json's top-level KEY
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/answer.json" "$1"
-}
+start_pinleased "${ROOT_ARGS[@]}"
 
 # Prepare (verifies the layout is ready: no holes, no unwritten extents) and lock each file.
 for fs in "${FILESYSTEMS[@]}"; do

@@ -20,7 +20,8 @@ IMAGE_SIZE="${IMAGE_SIZE:-4G}"
 FILESYSTEMS=(xfs ext4)
 OUT="${BENCH_OUT:-$REPO/bench/out/latest.md}"
 
-die() { echo "prepare.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "must run as root (loop devices, mounts, drop_caches)"
 [ -x "$BIN" ] || die "no daemon binary at $BIN (run: swift build -c release)"
 for tool in losetup mkfs.xfs mkfs.ext4 xfs_io fallocate curl dd python3 chattr; do
@@ -31,14 +32,10 @@ WORK="${BENCH_DIR:-$(mktemp -d /var/tmp/pinlease-bench.XXXXXX)}"
 mkdir -p "$WORK"
 LOOPS=()
 MOUNTS=()
-DAEMON_PID=""
 
 cleanup() {
   set +e
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -TERM "$DAEMON_PID"
-    wait "$DAEMON_PID" 2>/dev/null
-  fi
+  stop_pinleased
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
     chattr -R -i "${MOUNTS[$i]}" 2>/dev/null
     umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}"
@@ -72,24 +69,14 @@ for fs in "${FILESYSTEMS[@]}"; do
 done
 
 # -- daemon --------------------------------------------------------------------------
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 ROOT_ARGS=()
 for fs in "${FILESYSTEMS[@]}"; do ROOT_ARGS+=(--root "$fs=$WORK/mnt/$fs"); done
-"$BIN" --listen "127.0.0.1:$PORT" "${ROOT_ARGS[@]}" --state-dir "$WORK/state" \
-  >"$WORK/pinleased.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/pinleased.log" >&2; die "pinleased exited"; }
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || die "pinleased not ready"
-TOKEN="$(cat "$WORK/state/admin.token")"
+start_pinleased "${ROOT_ARGS[@]}"
 
 prepare() { # prepare JSON_BODY -> prints seconds; fails unless the answer is 200 and ready
   local body="$1" start end code
   start="$(now)"
-  code="$(curl -s -o "$WORK/answer.json" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/files/prepare" \
+  code="$(curl -s -o "$WORK/answer.json" -w '%{http_code}' -X POST "$API/v1/files/prepare" \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$body")"
   end="$(now)"
   [ "$code" = 200 ] || { cat "$WORK/answer.json" >&2; die "prepare $body answered $code"; }
@@ -148,7 +135,7 @@ for fs in "${FILESYSTEMS[@]}"; do
     echo "bench: $fs rep $rep re-prepare (cold caches, inside the daemon) ${t}s" >&2
     # The floor of any cold call: a /healthz round trip after dropping caches.
     drop_caches
-    t="$(timed curl -sf "http://127.0.0.1:$PORT/healthz")"
+    t="$(timed curl -sf "$API/healthz")"
     printf '%s\thealthz-cold\tpinlease\t%s\n' "$fs" "$t" >>"$RESULTS"
     echo "bench: $fs rep $rep /healthz (cold caches) ${t}s" >&2
     t="$(prepare "{\"path\":\"$fs:ready.bin\"}")"

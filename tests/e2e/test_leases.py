@@ -31,6 +31,7 @@ from e2e_support import (
     make_file,
     mappings_of,
     run,
+    spec,
 )
 from webhook_receiver import Delivery, WebhookReceiver, sign
 
@@ -139,7 +140,10 @@ def hook(receiver: WebhookReceiver, path: str = "/hooks") -> str:
 
 
 def check_signed(delivery: Delivery) -> None:
+    """A webhook as the spec's `webhooks.leaseEvent` describes it, with a signature that verifies."""
     assert delivery.signature_ok is True, f"signature did not verify: {delivery.headers}"
+    errors = spec().validate_instance({"$ref": "#/components/schemas/Event"}, delivery.event)
+    assert not errors, f"webhook body does not match the Event schema: {errors}: {delivery.event}"
     assert delivery.headers["webhook-id"].startswith("msg_"), delivery.headers
     assert delivery.headers["content-type"].startswith("application/json")
     assert abs(int(delivery.headers["webhook-timestamp"]) - delivery.received_at) < 30
