@@ -54,3 +54,16 @@ expect_status() {
   got="$(api "$@")"
   [ "$got" = "$want" ] || die "$1 $2 answered $got, expected $want: $(cat "$WORK/answer.json")"
 }
+
+LOOPS=()
+MOUNTS=()
+
+# unmount_all : undoes what the script mounted (flags cleared first) and detaches its loop devices.
+unmount_all() {
+  local i loop
+  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+    chattr -R -i "${MOUNTS[$i]}" 2>/dev/null
+    umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}"
+  done
+  for loop in "${LOOPS[@]}"; do losetup -d "$loop"; done
+}

@@ -49,8 +49,6 @@ done
 
 WORK="${BENCH_DIR:-$(mktemp -d /var/tmp/pinlease-pin-bench.XXXXXX)}"
 mkdir -p "$WORK"
-LOOPS=()
-MOUNTS=()
 VMTOUCH_PID=""
 
 cleanup() {
@@ -60,11 +58,7 @@ cleanup() {
     while kill -0 "$VMTOUCH_PID" 2>/dev/null; do sleep 0.01; done
   fi
   stop_pinleased
-  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-    chattr -R -i "${MOUNTS[$i]}" 2>/dev/null
-    umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}"
-  done
-  for loop in "${LOOPS[@]}"; do losetup -d "$loop"; done
+  unmount_all
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -30,17 +30,11 @@ done
 
 WORK="${BENCH_DIR:-$(mktemp -d /var/tmp/pinlease-bench.XXXXXX)}"
 mkdir -p "$WORK"
-LOOPS=()
-MOUNTS=()
 
 cleanup() {
   set +e
   stop_pinleased
-  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-    chattr -R -i "${MOUNTS[$i]}" 2>/dev/null
-    umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}"
-  done
-  for loop in "${LOOPS[@]}"; do losetup -d "$loop"; done
+  unmount_all
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -83,7 +83,7 @@ final class LeaseBook: Sendable {
                 attemptsAfter = 0
             }
             transition.outbox.append(OutboxEntry(
-                id: RandomID.make(prefix: "msg_"), leaseID: lease.id, event: type, url: url, body: JSONCodec.encode(event.json),
+                id: WebhookMessage.makeID(), leaseID: lease.id, event: type, url: url, body: JSONCodec.encode(event.json),
                 retryUntil: retryUntil, attemptsAfterDeadline: attemptsAfter))
             transition.secrets[lease.id] = secret
         }
@@ -204,8 +204,7 @@ final class LeaseBook: Sendable {
             logger.info("granted \(id) on \(pinID) to \(request.holder) (ttl \(ttl) s, grace \(grace) s)")
             return Lease(record: record, revealSecret: true)
         } catch {
-            book.withLock { _ = $0.leases.removeValue(forKey: id) }
-            _ = pins.detachLease(id, from: pinID)
+            _ = pins.detachLease(id, from: pinID)  // refused before anything was recorded
             throw error
         }
     }
@@ -258,7 +257,9 @@ final class LeaseBook: Sendable {
             guard let lease = book.leases[id] else { throw Self.notFound(id) }
             switch lease.state {
             case .active:
-                let revoking = startRevoking(lease, reason: reason ?? RevokeReason.requested, graceSeconds: graceSeconds ?? lease.graceSeconds, at: now, &book, &transition)
+                let revoking = startRevoking(
+                    lease, reason: reason ?? RevokeReason.requested, graceMilliseconds: Int64(graceSeconds ?? lease.graceSeconds) * 1000,
+                    at: now, &book, &transition)
                 return (revoking, true)
             case .revoking:
                 guard let graceSeconds, now + Int64(graceSeconds) * 1000 < (lease.deadline ?? .max) else { return (lease, false) }
@@ -506,12 +507,6 @@ final class LeaseBook: Sendable {
     }
 
     private func startRevoking(
-        _ lease: LeaseRecord, reason: String, graceSeconds: Int, at now: Int64, _ book: inout Book, _ transition: inout Transition
-    ) -> LeaseRecord {
-        startRevoking(lease, reason: reason, graceMilliseconds: Int64(graceSeconds) * 1000, at: now, &book, &transition)
-    }
-
-    private func startRevoking(
         _ lease: LeaseRecord, reason: String, graceMilliseconds: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition
     ) -> LeaseRecord {
         var lease = lease
@@ -556,7 +551,8 @@ final class LeaseBook: Sendable {
                     switch key {
                     case .expiry(let id):
                         guard let lease = book.leases[id], lease.state == .active, lease.expiresAt <= now else { continue }
-                        _ = startRevoking(lease, reason: RevokeReason.expired, graceSeconds: lease.graceSeconds, at: now, &book, &transition)
+                        _ = startRevoking(
+                            lease, reason: RevokeReason.expired, graceMilliseconds: Int64(lease.graceSeconds) * 1000, at: now, &book, &transition)
                     case .deadline(let id):
                         guard var lease = book.leases[id], lease.state == .revoking, let deadline = lease.deadline, deadline <= now else { continue }
                         lease.state = lease.reason == RevokeReason.expired ? .expired : .revoked

@@ -51,11 +51,6 @@ final class LeaseRecall: Sendable {
         for file in done { letGo(file) }
     }
 
-    /// Whether a recall of `file` is still waiting for leases to end.
-    func isRecalling(_ file: FileID) -> Bool {
-        recalls.withLock { $0[file] != nil }
-    }
-
     private func letGo(_ file: LockedFile) {
         do throws(LinuxError) {
             try file.handle?.setLease(.none)

@@ -947,22 +947,13 @@ class Cleanup:
         return path
 
     def run(self) -> None:
-        for d, lease_id in reversed(self.leases):
+        undo = [(d, "POST", f"/v1/leases/{lease_id}/release", None) for d, lease_id in reversed(self.leases)]
+        undo += [(d, "DELETE", f"/v1/pins/{pin_id}", None) for d, pin_id in reversed(self.pins)]
+        undo += [(d, "POST", "/v1/files/unlock", {"path": api}) for d, api in reversed(self.locks)]
+        for d, method, path, body in undo:
             try:
                 if d.proc is not None:
-                    d.post(f"/v1/leases/{lease_id}/release", validate=False, timeout=30)
-            except Exception:
-                pass
-        for d, pin_id in reversed(self.pins):
-            try:
-                if d.proc is not None:
-                    d.delete(f"/v1/pins/{pin_id}", validate=False, timeout=30)
-            except Exception:
-                pass
-        for d, api in reversed(self.locks):
-            try:
-                if d.proc is not None:
-                    d.post("/v1/files/unlock", {"path": api}, validate=False, timeout=30)
+                    d.request(method, path, body, validate=False, timeout=30)
             except Exception:
                 pass
         for path in self.files:
