@@ -8,16 +8,19 @@ import Foundation
 ///
 /// There is no thread of its own: the first waiting caller to find no commit running becomes
 /// the leader, commits everything pending (its own work and whatever arrived meanwhile), runs
-/// the batch's `afterCommit` actions in submission order, wakes exactly the callers of that
-/// batch, and hands the lead to the oldest caller still pending. Under load every fsync
-/// carries as many writes as arrived during the previous one. Writes commit in the order they
-/// were enqueued, so a caller that enqueues under its own lock gets its changes (and their
-/// after-commit actions) applied in the same order as its in-memory changes.
+/// the batch's `afterCommit` actions in submission order, wakes every caller waiting on a
+/// write of that batch (a ticket may have several waiters), and hands the lead to the oldest
+/// pending write that somebody waits for. Under load every fsync carries as many writes as
+/// arrived during the previous one. Writes commit in the order they were enqueued, so a caller
+/// that enqueues under its own lock gets its changes (and their after-commit actions) applied
+/// in the same order as its in-memory changes; a ``barrier()`` taken under that lock is done
+/// once every write queued before it is durable.
 final class GroupCommit: @unchecked Sendable {
     /// One submitted write. `afterCommit` runs (on the leader's thread, in submission order)
     /// only if the write was committed; it must not block.
     private struct Write {
-        let work: (SQLiteDatabase) throws(CoreError) -> Void
+        /// `nil` for a barrier: nothing to write, done once the writes before it are.
+        let work: ((SQLiteDatabase) throws(CoreError) -> Void)?
         let afterCommit: (@Sendable () -> Void)?
         let ticket: Ticket
     }
@@ -27,7 +30,10 @@ final class GroupCommit: @unchecked Sendable {
         // Guarded by the commit's lock.
         fileprivate var done = false
         fileprivate var error: CoreError?
-        /// Signalled when the write is done, or when its owner should take the lead.
+        /// Callers inside ``wait(_:)`` for this ticket (each is woken once per signal it needs).
+        fileprivate var waiters = 0
+        /// Signalled once per waiter when the write is done, and once when a waiter should
+        /// take the lead. A surplus signal only makes a waiter look again.
         fileprivate let wake = DispatchSemaphore(value: 0)
     }
 
@@ -36,7 +42,6 @@ final class GroupCommit: @unchecked Sendable {
     // Guarded by `lock`.
     private var pending: [Write] = []
     private var committing = false
-    private var lastTicket: Ticket?
 
     /// Takes ownership of `database`: from now on only this object uses it.
     init(database: SQLiteDatabase) {
@@ -56,16 +61,28 @@ final class GroupCommit: @unchecked Sendable {
         let ticket = Ticket()
         lock.lock()
         pending.append(Write(work: work, afterCommit: afterCommit, ticket: ticket))
-        lastTicket = ticket
         lock.unlock()
         return ticket
     }
 
-    /// The last write queued (it may be durable already).
-    var lastEnqueued: Ticket? {
+    /// A ticket that is done once every write enqueued before it is durable, or `nil` when
+    /// they all are already. It writes nothing: a change that wrote nothing waits for it
+    /// before answering with state that earlier writes made, so it never waits on (or is
+    /// woken by) a ticket of another caller.
+    func barrier() -> Ticket? {
         lock.lock()
         defer { lock.unlock() }
-        return lastTicket
+        guard committing || !pending.isEmpty else { return nil }
+        let ticket = Ticket()
+        pending.append(Write(work: nil, afterCommit: nil, ticket: ticket))
+        return ticket
+    }
+
+    /// How many callers are inside ``wait(_:)`` for `ticket` (for tests and diagnostics).
+    func waiterCount(_ ticket: Ticket) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return ticket.waiters
     }
 
     /// Returns once the ticket's write is durable (committing it, and whatever else is
@@ -73,6 +90,7 @@ final class GroupCommit: @unchecked Sendable {
     /// - Throws: the error its work threw, or the commit's error.
     func wait(_ ticket: Ticket) throws(CoreError) {
         lock.lock()
+        ticket.waiters += 1
         while !ticket.done {
             guard !committing, !pending.isEmpty else {
                 lock.unlock()
@@ -90,11 +108,16 @@ final class GroupCommit: @unchecked Sendable {
             for (write, error) in zip(batch, errors) {
                 write.ticket.error = error
                 write.ticket.done = true
-                if write.ticket !== ticket { write.ticket.wake.signal() }
+                // Every waiter but this leader sleeps (or is about to) on the semaphore.
+                let sleepers = write.ticket.waiters - (write.ticket === ticket ? 1 : 0)
+                for _ in 0..<sleepers { write.ticket.wake.signal() }
             }
             committing = false
-            pending.first?.ticket.wake.signal()  // the next leader
+            // The next leader: a waiter of the oldest pending write anyone waits for. If nobody
+            // waits yet, the next caller of `wait` finds no commit running and leads.
+            pending.first { $0.ticket.waiters > 0 }?.ticket.wake.signal()
         }
+        ticket.waiters -= 1
         let error = ticket.error
         lock.unlock()
         if let error { throw error }
@@ -104,16 +127,21 @@ final class GroupCommit: @unchecked Sendable {
     /// writes that were committed.
     private func commit(_ batch: [Write]) -> ([CoreError?], [@Sendable () -> Void]) {
         var errors = [CoreError?](repeating: nil, count: batch.count)
+        let writes = batch.indices.compactMap { index in batch[index].work.map { (index, $0) } }
+        guard !writes.isEmpty else { return (errors, []) }  // only barriers
         do throws(CoreError) {
             try database.transaction { () throws(CoreError) in
-                for write in batch { try write.work(database) }
+                for (_, work) in writes { try work(database) }
             }
         } catch {
-            guard batch.count > 1 else { return ([error], []) }
+            guard writes.count > 1 else {
+                errors[writes[0].0] = error
+                return (errors, [])
+            }
             // Find the failing write(s): each on its own.
-            for (index, write) in batch.enumerated() {
+            for (index, work) in writes {
                 do throws(CoreError) {
-                    try database.transaction { () throws(CoreError) in try write.work(database) }
+                    try database.transaction { () throws(CoreError) in try work(database) }
                 } catch {
                     errors[index] = error
                 }

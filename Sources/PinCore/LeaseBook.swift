@@ -466,7 +466,8 @@ final class LeaseBook: Sendable {
 
     /// Runs `change` under the lock, queues its writes in order, waits until they are durable,
     /// then (on the committing thread, in order) acts on them. A change that writes nothing
-    /// still waits for the writes queued before it: its answer may describe them.
+    /// (a repeated release or revoke) still waits for the writes queued before it, through a
+    /// barrier of its own: its answer may describe them.
     ///
     /// A write that cannot be made durable leaves memory ahead of the state database with no
     /// way to take the change back (later transitions may build on it), so the daemon stops:
@@ -475,7 +476,7 @@ final class LeaseBook: Sendable {
         let (result, ticket) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?) in
             var transition = Transition()
             let result = try change(&book, &transition, WallClock.nowMilliseconds())
-            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.lastEnqueued) }
+            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.barrier()) }
             let done = transition
             let ticket = store.enqueue(
                 leases: transition.leases, events: transition.events, outbox: transition.outbox,

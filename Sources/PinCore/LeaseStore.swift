@@ -96,8 +96,9 @@ final class LeaseStore: Sendable {
         }, afterCommit: afterCommit)
     }
 
-    /// The last write queued, to wait for when a change writes nothing but answers after it.
-    var lastEnqueued: GroupCommit.Ticket? { commits.lastEnqueued }
+    /// A ticket done once every write queued before it is durable (`nil`: they all are), for a
+    /// change that writes nothing but answers with what earlier writes made (``GroupCommit/barrier()``).
+    func barrier() -> GroupCommit.Ticket? { commits.barrier() }
 
     /// Returns once the write of `ticket` is durable.
     func wait(_ ticket: GroupCommit.Ticket) throws(CoreError) {

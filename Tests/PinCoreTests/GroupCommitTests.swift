@@ -50,6 +50,90 @@ import Testing
         }
     }
 
+    /// A write whose work blocks until `open()`: holds a commit in flight for as long as a test needs.
+    private final class GatedWrite: Sendable {
+        let started = DispatchSemaphore(value: 0)
+        let gate = DispatchSemaphore(value: 0)
+        func work(_ database: SQLiteDatabase) throws(CoreError) {
+            started.signal()
+            gate.wait()
+            try database.execute("INSERT INTO rows VALUES (1000)")
+        }
+        func open() { gate.signal() }
+    }
+
+    /// Waits on `ticket` from `count` new threads; the group is left when each returns.
+    private func waitFromThreads(_ commits: GroupCommit, _ ticket: GroupCommit.Ticket, count: Int, _ group: DispatchGroup) {
+        for _ in 0..<count {
+            group.enter()
+            Thread.detachNewThread {
+                try? commits.wait(ticket)
+                group.leave()
+            }
+        }
+    }
+
+    /// Polls until `ticket` has `count` waiters (a condition, not a delay).
+    private func awaitWaiters(_ commits: GroupCommit, _ ticket: GroupCommit.Ticket, _ count: Int) {
+        let deadline = Date().addingTimeInterval(60)
+        while commits.waiterCount(ticket) < count && Date() < deadline { usleep(1000) }
+    }
+
+    @Test func twoWaitersOfTheLeadersOwnTicketAreBothWoken() throws {
+        try withCommits { commits, _ in
+            let gated = GatedWrite()
+            let ticket = commits.enqueue { database throws(CoreError) in try gated.work(database) }
+            let group = DispatchGroup()
+            waitFromThreads(commits, ticket, count: 1, group)
+            gated.started.wait()  // the first waiter leads and is inside the commit
+            waitFromThreads(commits, ticket, count: 1, group)
+            awaitWaiters(commits, ticket, 2)
+            #expect(commits.waiterCount(ticket) == 2)
+            gated.open()
+            #expect(group.wait(timeout: .now() + 60) == .success, "a second waiter of the leader's ticket was never woken")
+        }
+    }
+
+    @Test func twoWaitersOfAPendingTicketAreBothWoken() throws {
+        try withCommits { commits, _ in
+            let gated = GatedWrite()
+            let first = commits.enqueue { database throws(CoreError) in try gated.work(database) }
+            let group = DispatchGroup()
+            waitFromThreads(commits, first, count: 1, group)
+            gated.started.wait()  // a commit is in flight
+            let second = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (2)") }
+            waitFromThreads(commits, second, count: 2, group)
+            awaitWaiters(commits, second, 2)
+            #expect(commits.waiterCount(second) == 2)
+            gated.open()
+            #expect(group.wait(timeout: .now() + 60) == .success, "a waiter of a ticket committed by another waiter was never woken")
+        }
+    }
+
+    @Test func aBarrierIsDoneOnlyOnceTheWritesBeforeItAre() throws {
+        try withCommits { commits, path in
+            #expect(commits.barrier() == nil)  // nothing pending: nothing to wait for
+            let gated = GatedWrite()
+            let write = commits.enqueue { database throws(CoreError) in try gated.work(database) }
+            let group = DispatchGroup()
+            waitFromThreads(commits, write, count: 1, group)
+            gated.started.wait()
+            let barrier = try #require(commits.barrier())
+            let passed = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                try? commits.wait(barrier)
+                passed.signal()
+            }
+            awaitWaiters(commits, barrier, 1)
+            #expect(passed.wait(timeout: .now()) == .timedOut)  // the write before it is still in flight
+            gated.open()
+            #expect(passed.wait(timeout: .now() + 60) == .success)
+            let reader = try SQLiteDatabase(path: path)
+            #expect(try reader.query("SELECT COUNT(*) FROM rows").first?.first?.int == 1)
+            #expect(group.wait(timeout: .now() + 60) == .success)
+        }
+    }
+
     @Test func afterCommitActionsRunInEnqueueOrderOnlyForCommittedWrites() throws {
         try withCommits { commits, _ in
             let order = Mutex<[Int]>([])
