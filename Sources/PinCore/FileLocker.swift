@@ -34,18 +34,36 @@ final class FileLocker: Sendable {
         files.withLock { $0.values.filter { $0.degradedReason == nil } }
     }
 
-    /// Marks `file` violated and records it durably; returns whether it was the first violation.
-    func recordViolation(_ file: LockedFile, _ violation: FileViolation) -> Bool {
-        guard file.markViolated(violation) else { return false }
-        var record = file.record
-        record.violation = violation
-        do throws(CoreError) {
-            try store.saveLock(record)
-        } catch {
-            logger.error("could not record the violation of \(file.path.canonical): \(error.detail)")
+    /// What ``recordViolation(_:_:)`` made of an audit's verdict.
+    enum ViolationOutcome {
+        /// The file's first violation: recorded durably.
+        case first
+        /// The file was already violated.
+        case repeated
+        /// The verdict is about a lock generation that is gone or being unlocked (the unlock
+        /// cleared the flag itself, or the path was unlocked and locked again since the audit
+        /// read it): nothing was recorded, and nothing must be done about it.
+        case stale
+    }
+
+    /// Marks `file` violated and records it durably, if `file` is still the lock generation
+    /// tracked at its path and no unlock of it has begun. The check and the record are made
+    /// under the lock that ``unlock(_:reopen:)`` takes before it touches the flag, so a
+    /// verdict read before an unlock or a re-lock can never land on the next generation.
+    func recordViolation(_ file: LockedFile, _ violation: FileViolation) -> ViolationOutcome {
+        files.withLock { files -> ViolationOutcome in
+            guard files[file.path] === file, !file.isRetired else { return .stale }
+            guard file.markViolated(violation) else { return .repeated }
+            var record = file.record
+            record.violation = violation
+            do throws(CoreError) {
+                try store.saveLock(record)
+            } catch {
+                logger.error("could not record the violation of \(file.path.canonical): \(error.detail)")
+            }
+            logger.error("violation on locked \(file.path.canonical): \(violation.code): \(violation.detail)")
+            return .first
         }
-        logger.error("violation on locked \(file.path.canonical): \(violation.code): \(violation.detail)")
-        return true
     }
 
     var trackedFiles: [TrackedFile] {
@@ -106,9 +124,23 @@ final class FileLocker: Sendable {
     /// cleared through the descriptor the daemon holds, so it is the locked inode's flag even
     /// if the path now names another file.
     func unlock(_ path: RootedPath, reopen: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus)) throws(CoreError) -> UnlockReport {
-        guard let locked = lockedFile(path) else {
+        let current = files.withLock { files -> LockedFile? in
+            files[path]?.setRetired(true)  // before the flag or the lease changes: the audit stands down
+            return files[path]
+        }
+        guard let locked = current else {
             throw CoreError(.notLocked, "\(path.canonical) is not locked by the daemon", extensions: ["path": .string(path.canonical)])
         }
+        do throws(CoreError) {
+            return try unlock(locked, reopen: reopen)
+        } catch {
+            if lockedFile(path) === locked { locked.setRetired(false) }  // still locked: audit it again
+            throw error
+        }
+    }
+
+    private func unlock(_ locked: LockedFile, reopen: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus)) throws(CoreError) -> UnlockReport {
+        let path = locked.path
         var unlocking = locked.record
         unlocking.phase = .unlocking
         try store.saveLock(unlocking)

@@ -19,6 +19,10 @@ final class LockedFile: Sendable {
     let degradedReason: String?
     let baseline: AuditBaseline?
     private let violationState: Mutex<FileViolation?>
+    /// Set (under ``FileLocker``'s lock) once an unlock of this lock generation began: from
+    /// then on the audit's verdicts about it are stale, since the unlock itself clears the
+    /// flag and drops the lease.
+    private let retiredState = Atomic<Bool>(false)
 
     init(
         record: LockRecord, handle: OpenFile?, writableHandle: OpenFile? = nil, fsType: String,
@@ -49,6 +53,12 @@ final class LockedFile: Sendable {
             return true
         }
     }
+
+    /// Whether an unlock of this lock generation is under way (or done).
+    var isRetired: Bool { retiredState.load(ordering: .acquiring) }
+
+    /// Marks this generation as being unlocked, or (`false`) as locked again after a failed unlock.
+    func setRetired(_ retired: Bool) { retiredState.store(retired, ordering: .releasing) }
 
     var path: RootedPath { record.path }
     var fileID: FileID { FileID(device: record.device, inode: record.inode) }

@@ -103,8 +103,14 @@ extension PinCoreService {
 
     /// Records a violation (the first one of a file is announced as `file.violation`) and
     /// revokes every lease on the file, no later than `latestDeadline`.
+    /// A verdict about a lock generation that is gone or being unlocked is dropped.
     func handle(_ violation: FileViolation, on file: LockedFile, latestDeadline: Int64?) {
-        let first = locker.recordViolation(file, violation)
+        let outcome = locker.recordViolation(file, violation)
+        guard outcome != .stale else {
+            logger.debug("dropped a stale audit verdict on \(file.path.canonical) (\(violation.code)): it was unlocked or locked again meanwhile")
+            return
+        }
+        let first = outcome == .first
         var data: JSONObject = ["path": .string(file.path.canonical), "reason": .string(violation.code), "detail": .string(violation.detail)]
         data["violation"] = violation.json
         leases.revokeAll(
