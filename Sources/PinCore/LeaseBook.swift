@@ -394,7 +394,13 @@ final class LeaseBook: Sendable {
                 book.leases[lease.id] = lease
             }
         }
-        if !adjusted.isEmpty { try store.wait(store.enqueue(leases: adjusted)) }
+        if !adjusted.isEmpty {
+            // Not fatal (a full state disk must not stop the start): memory holds the adjusted
+            // expiries, and the last "alive" time stays, so the next start adjusts the same way.
+            do throws(CoreError) { try store.wait(store.enqueue(leases: adjusted)) } catch {
+                logger.error("could not record \(adjusted.count) lease expiries moved by the downtime: \(error.detail)")
+            }
+        }
         // A call to act (revoking, expired) is resent only while it still stands: the lease is
         // revoking with the deadline the message carried. Webhooks first, then the timers, so
         // that a deadline already due cannot cancel a resend that comes after it.
@@ -469,29 +475,76 @@ final class LeaseBook: Sendable {
     /// (a repeated release or revoke) still waits for the writes queued before it, through a
     /// barrier of its own: its answer may describe them.
     ///
-    /// A write that cannot be made durable leaves memory ahead of the state database with no
-    /// way to take the change back (later transitions may build on it), so the daemon stops:
-    /// on the next start it resumes from what is durable, and the caller was never answered.
+    /// A write that cannot be made durable (a full disk: `no-space`) fails the caller, and the
+    /// leases it changed are put back as the state database has them (``restore(_:)``): memory
+    /// never stays ahead of what is durable, the daemon keeps serving, and the next
+    /// transition succeeds once there is space again.
     private func transition<T>(_ change: (inout Book, inout Transition, Int64) throws(CoreError) -> T) throws(CoreError) -> T {
-        let (result, ticket) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?) in
+        let (result, ticket, changed) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?, [String]) in
             var transition = Transition()
             let result = try change(&book, &transition, WallClock.nowMilliseconds())
-            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.barrier()) }
+            guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.barrier(), []) }
             let done = transition
             let ticket = store.enqueue(
                 leases: transition.leases, events: transition.events, outbox: transition.outbox,
                 afterCommit: { [weak self] in self?.act(on: done) })
-            return (result, ticket)
+            return (result, ticket, transition.leases.map(\.id))
         }
         if let ticket {
             do throws(CoreError) {
                 try store.wait(ticket)
             } catch {
-                logger.critical("a lease transition could not be made durable (\(error.detail)); stopping so that the next start resumes from the state database")
-                exit(70)
+                logger.error("a lease transition could not be made durable (\(error.detail)); its leases are put back as stored")
+                restore(changed)
+                throw error
             }
         }
         return result
+    }
+
+    /// Puts the leases `ids` back as the state database has them, after a write of theirs
+    /// failed (its events, webhooks and timers never took effect: they act only once
+    /// durable). Runs under the book's lock once every write queued so far has settled, so no
+    /// transition builds on the undone change meanwhile, and what is read is final. A lease
+    /// with no durable row was a grant that never happened: it is forgotten and let go of
+    /// its pin. Timers already due fire again a second later (not in a loop on a full disk).
+    private func restore(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        book.withLock { book in
+            if let barrier = store.barrier() { try? store.wait(barrier) }
+            let now = WallClock.nowMilliseconds()
+            for id in Set(ids) {
+                let durable: LeaseRecord?
+                do throws(CoreError) {
+                    durable = try store.lease(id: id)
+                } catch {
+                    logger.error("lease \(id): cannot read its durable record back (\(error.detail)); memory keeps the change")
+                    continue
+                }
+                let inMemory = book.leases[id]
+                book.leases[id] = durable
+                if let inMemory, inMemory.state.isEnded, durable.map({ !$0.state.isEnded }) ?? true {
+                    book.endedOrder.removeAll { $0 == id }  // not ended after all (after the head: indices stay valid)
+                }
+                guard let durable else {
+                    if let inMemory { _ = pins.detachLease(id, from: inMemory.pinID) }
+                    timer.cancel(.expiry(id))
+                    timer.cancel(.deadline(id))
+                    continue
+                }
+                switch durable.state {
+                case .active:
+                    timer.set(.expiry(id), at: max(durable.expiresAt, now + 1000))
+                    timer.cancel(.deadline(id))
+                case .revoking:
+                    timer.cancel(.expiry(id))
+                    timer.set(.deadline(id), at: max(durable.deadline ?? now, now + 1000))
+                case .released, .revoked, .expired:
+                    timer.cancel(.expiry(id))
+                    timer.cancel(.deadline(id))
+                }
+            }
+        }
     }
 
     private func act(on transition: Transition) {

@@ -141,12 +141,21 @@ final class LeaseStore: Sendable {
     // MARK: reads
 
     func leases() throws(CoreError) -> [LeaseRecord] {
+        try leases(where: "1 ORDER BY granted_at, id")
+    }
+
+    /// The durable record of one lease, or `nil` if none was committed.
+    func lease(id: String) throws(CoreError) -> LeaseRecord? {
+        try leases(where: "id = ?", [.text(id)]).first
+    }
+
+    private func leases(where condition: String, _ parameters: [SQLValue] = []) throws(CoreError) -> [LeaseRecord] {
         let rows = try reader.withLock { database throws(CoreError) in
             try database.query("""
                 SELECT id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url, webhook_secret, holder_uid,
                        auto_pin, granted_at, renewed_at, expires_at, reason, deadline, ended_at
-                FROM leases ORDER BY granted_at, id
-                """)
+                FROM leases WHERE \(condition)
+                """, parameters)
         }
         return rows.compactMap { row in
             guard let id = row[0].text, let pinID = row[1].text, let root = row[2].text, let relative = row[3].text,

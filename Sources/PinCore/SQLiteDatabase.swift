@@ -101,8 +101,12 @@ final class SQLiteDatabase {
         return statement
     }
 
+    /// The connection's last error; a full disk or quota (`SQLITE_FULL`, or an I/O error whose
+    /// errno is ENOSPC or EDQUOT) is ``CoreErrorCode/noSpace``.
     private func lastError(_ sql: String) -> CoreError {
         let message = String(cString: sqlite3_errmsg(handle))
-        return CoreError(.systemError, "state database \(path): \(message) (in: \(sql.prefix(60)))")
+        let systemErrno = sqlite3_system_errno(handle)
+        let full = sqlite3_errcode(handle) & 0xff == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT
+        return CoreError(full ? .noSpace : .systemError, "state database \(path): \(message) (in: \(sql.prefix(60)))")
     }
 }
