@@ -101,7 +101,13 @@ struct PinLeaseDaemon: ParsableCommand {
         }
         try FileManager.default.createDirectory(
             atPath: settings.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Before any state is read: a second daemon on the same state would re-take its locks and pins.
+        let stateLock = try StateDirectoryLock(stateDirectory: settings.stateDirectory)
+        try stateLock.hold { try serve(settings: settings, rootArguments: rootArguments, host: host, port: port, logger: logger) }
+    }
 
+    /// Opens the core and serves until a signal stops the daemon (never returns normally).
+    private func serve(settings: DaemonSettings, rootArguments: [String], host: String, port: UInt16, logger: Logger) throws {
         do {
             let roots = try rootArguments.map { text throws(CoreError) in try RootSpec.parse(text) }
             var configuration = CoreConfiguration(
