@@ -55,6 +55,9 @@ struct PinLeaseDaemon: ParsableCommand {
     var graceDefaultS: Int?
     @Option(name: .customLong("grace-max-s"), help: "Longest grace period. Default 3600.")
     var graceMaxS: Int?
+    @Option(name: .customLong("events-kept"),
+            help: "Events kept for GET /v1/events?since= (older ones get 410 events-expired). Default 100000.")
+    var eventsKept: UInt64?
     @Flag(help: "On SIGTERM or SIGINT, revoke every lease and wait for the holders (or the deadlines) before stopping.")
     var drain = false
 
@@ -81,6 +84,7 @@ struct PinLeaseDaemon: ParsableCommand {
         if let ttlDefaultS { settings.leasePolicy.ttlDefaultSeconds = ttlDefaultS }
         if let graceDefaultS { settings.leasePolicy.graceDefaultSeconds = graceDefaultS }
         if let graceMaxS { settings.leasePolicy.graceMaxSeconds = graceMaxS }
+        if let eventsKept { settings.leasePolicy.eventsKept = try DaemonSettings.positive(eventsKept, source: "--events-kept") }
         return settings
     }
 
