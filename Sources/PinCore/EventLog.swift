@@ -11,9 +11,6 @@ import Synchronization
 public final class EventLog: Sendable {
     /// Reads events after a sequence number from durable storage, at most `limit`, in order.
     public typealias OlderEvents = @Sendable (_ after: UInt64, _ limit: Int) -> [Event]
-    /// The sequence number of the oldest event in durable storage; nil when it holds none.
-    public typealias OldestStored = @Sendable () -> UInt64?
-
     /// Whether a reader can resume after a sequence number without missing an event.
     public enum Resumption: Sendable, Equatable {
         /// Every event after it is still available (or there is none yet).
@@ -35,18 +32,16 @@ public final class EventLog: Sendable {
 
     private let capacity: Int
     private let older: OlderEvents?
-    private let oldestStored: OldestStored?
     private let state: Mutex<State>
 
     /// - Parameters:
     ///   - capacity: how many of the newest events are kept in memory.
     ///   - lastSequence: the sequence number of the newest event already recorded (after a restart).
-    ///   - older: where events no longer in memory are read from; `nil`: they are gone.
-    ///   - oldestStored: the oldest event `older` still holds (it forgets the oldest first).
-    public init(capacity: Int = 10_000, lastSequence: UInt64 = 0, older: OlderEvents? = nil, oldestStored: OldestStored? = nil) {
+    ///   - older: where events no longer in memory are read from (it forgets the oldest
+    ///     first); `nil`: they are gone.
+    public init(capacity: Int = 10_000, lastSequence: UInt64 = 0, older: OlderEvents? = nil) {
         self.capacity = max(1, capacity)
         self.older = older
-        self.oldestStored = oldestStored
         state = Mutex(State(lastSequence: lastSequence))
     }
 
@@ -94,7 +89,7 @@ public final class EventLog: Sendable {
         }
         if after > last { return .ahead(last: last) }
         if after == last { return .available }
-        let oldest = oldestStored.map { $0() } ?? oldestInMemory
+        let oldest = older.map { $0(0, 1).first?.sequence } ?? oldestInMemory
         guard let oldest else { return .expired(oldest: nil) }
         return after + 1 >= oldest ? .available : .expired(oldest: oldest)
     }

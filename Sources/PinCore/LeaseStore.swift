@@ -230,13 +230,6 @@ final class LeaseStore: Sendable {
         }
     }
 
-    /// The oldest event still recorded (pruning forgets the oldest first); nil when none is,
-    /// or when the database cannot be read (then nothing can be replayed either).
-    func oldestEventSequence() -> UInt64? {
-        let rows = try? reader.withLock { database throws(CoreError) in try database.query("SELECT MIN(seq) FROM events") }
-        return rows?.first?.first?.int.map { UInt64($0) }
-    }
-
     func lastEventSequence() throws(CoreError) -> UInt64 {
         let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events") }
         return UInt64(rows.first?.first?.int ?? 0)

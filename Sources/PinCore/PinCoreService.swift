@@ -49,10 +49,9 @@ public final class PinCoreService: Sendable {
         pins = PinBook(budget: budget, store: store, logger: logger)
         logger.info("pin budget: \(budget.maxBytes) bytes, \(budget.maxPins) pins")
         leaseStore = try LeaseStore(directory: configuration.stateDirectory)
-        events = EventLog(
-            lastSequence: try leaseStore.lastEventSequence(),
-            older: { [leaseStore] after, limit in leaseStore.events(after: after, limit: limit) },
-            oldestStored: { [leaseStore] in leaseStore.oldestEventSequence() })
+        events = EventLog(lastSequence: try leaseStore.lastEventSequence()) { [leaseStore] after, limit in
+            leaseStore.events(after: after, limit: limit)
+        }
         var webhooks = WebhookConfiguration(allowList: allowList)
         webhooks.requestTimeout = configuration.webhookTimeoutSeconds
         notifier = LeaseNotifier(configuration: webhooks, store: leaseStore, logger: logger)

@@ -20,8 +20,7 @@ import Testing
         let storage = Storage((firstKept...last).map(event))
         let log = EventLog(
             capacity: 4, lastSequence: last,
-            older: { after, limit in storage.events.withLock { Array($0.filter { $0.sequence > after }.prefix(limit)) } },
-            oldestStored: { storage.events.withLock { $0.first?.sequence } })
+            older: { after, limit in storage.events.withLock { Array($0.filter { $0.sequence > after }.prefix(limit)) } })
         return (log, storage)
     }
 
