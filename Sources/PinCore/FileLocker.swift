@@ -76,7 +76,7 @@ final class FileLocker: Sendable {
     /// Undoes everything it did when any step fails.
     func lock(
         _ file: OpenFile, status: FileStatus, path: RootedPath, writers: LockWriters, probe: FilesystemProbe,
-        openWritable: () throws(CoreError) -> OpenFile
+        requireOnlyName: (OpenFile) throws(CoreError) -> Void, openWritable: () throws(CoreError) -> OpenFile
     ) throws(CoreError) -> LockReport {
         let before = try LayoutInspector.inspectReporting(file, path: path)
         guard before.report.ready else { throw before.report.notReadyError(suggestion: "prepare it first") }
@@ -97,6 +97,9 @@ final class FileLocker: Sendable {
         try store.saveLock(record)
         do throws(CoreError) {
             if record.flagSetByDaemon { try setImmutable(file, true, path: path) }
+            // An immutable inode can neither gain nor lose a name: one name, in the root, now
+            // holds for as long as the lock does. Checked after the flag for a link made before it.
+            try requireOnlyName(file)
             if writers == .none {
                 try takeReadLease(file, status: status, path: path)
             } else {
@@ -212,6 +215,10 @@ final class FileLocker: Sendable {
             return
         }
         let fsType = (try? opened.file.filesystem().type) ?? "unknown"
+        if let hardLinked = HardLinkCheck.reason(links: opened.status.links) {
+            degrade(record, handle: opened.file, fsType: fsType, reason: hardLinked.detail)
+            return
+        }
         guard opened.status.isImmutable else {
             degrade(record, handle: opened.file, fsType: fsType, reason: "the immutable flag was cleared while the daemon was not running")
             return

@@ -25,6 +25,7 @@ enum LayoutInspector {
             source = "seek_data"
         }
         var reasons = layout.reasons
+        if let hardLinked = HardLinkCheck.reason(links: status.links) { reasons.append(hardLinked) }
         if filesystem.type == "xfs", let xflags = try? file.extendedFlags(), xflags & extendedFlagRealtime != 0 {
             reasons.append(NotReadyReason(code: "realtime-device", detail: "the file lives on the XFS realtime device", bytes: nil))
         }

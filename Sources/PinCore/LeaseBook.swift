@@ -95,8 +95,6 @@ final class LeaseBook: Sendable {
     static let informationalRetryMilliseconds: Int64 = 60_000
     /// Ended leases kept for `GET /v1/leases` before the oldest are forgotten.
     static let endedLeasesKept = 10_000
-    /// Events kept in the state database for `GET /v1/events?since=` before the oldest are forgotten.
-    static let eventsKept: UInt64 = 100_000
 
     let policy: LeasePolicy
     let allowList: WebhookAllowList
@@ -434,7 +432,7 @@ final class LeaseBook: Sendable {
     }
 
     /// Forgets the oldest ended leases beyond ``endedLeasesKept`` and the oldest events beyond
-    /// ``eventsKept``.
+    /// the policy's `eventsKept`.
     /// The rows go in writes of at most ``pruneChunk`` leases, so no commit waits long for them.
     func prune() {
         let forgotten: [String] = book.withLock { book in
@@ -450,7 +448,7 @@ final class LeaseBook: Sendable {
             return oldest
         }
         let last = events.lastSequence
-        var eventsUpTo = last > Self.eventsKept ? last - Self.eventsKept : nil
+        var eventsUpTo = last > policy.eventsKept ? last - policy.eventsKept : nil
         var start = 0
         repeat {
             let chunk = Array(forgotten[start..<min(forgotten.count, start + Self.pruneChunk)])

@@ -8,6 +8,10 @@ public struct LeasePolicy: Sendable, Equatable {
     public var ttlDefaultSeconds = 60
     public var graceDefaultSeconds = 30
     public var graceMaxSeconds = 3_600
+    /// Events kept in the state database for `GET /v1/events?since=` before the oldest are
+    /// forgotten (a resume from before them gets 410 `events-expired`). At least 1: the
+    /// newest event is what sequence numbers continue from after a restart.
+    public var eventsKept: UInt64 = 100_000
 
     public init() {}
 
@@ -22,6 +26,7 @@ public struct LeasePolicy: Sendable, Equatable {
         guard graceMaxSeconds >= 0, (0...graceMaxSeconds).contains(graceDefaultSeconds) else {
             throw CoreError(.invalidGrace, "the default grace \(graceDefaultSeconds) s is outside [0, \(graceMaxSeconds)] s")
         }
+        guard eventsKept >= 1 else { throw CoreError(.systemError, "at least 1 event must be kept, not \(eventsKept)") }
     }
 
     /// The TTL to use for a request: its own within the bounds, or the default.

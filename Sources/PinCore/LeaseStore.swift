@@ -26,14 +26,38 @@ struct DeliveryRecord: Sendable, Equatable {
 ///
 /// Reads and checkpoints (copying the write-ahead log into the database file) use a second
 /// connection, so neither waits for nor stalls a batch: reads see what was committed, and
-/// ``checkpoint()`` runs passively from a background task.
+/// ``checkpoint()`` runs from a background task (see there for how the log stays small).
 final class LeaseStore: Sendable {
     private let commits: GroupCommit
     private let reader: Mutex<SQLiteDatabase>
+    /// Lease writes queued so far (not the daemon's clock): unchanged across checkpoints = idle.
+    private let writes = Atomic<UInt64>(0)
+    private let upkeep = Mutex(LogUpkeep())
+    /// The database page size: a log frame holds one page.
+    private let databasePageSize: Int64
+
+    /// What ``checkpoint()`` remembers between runs.
+    private struct LogUpkeep {
+        var writesSeen: UInt64 = 0
+        var quietRuns = 0
+        var truncatedSinceWrites = false
+    }
+
+    /// Checkpoint runs without a lease write after which the daemon counts as idle.
+    static let quietRunsBeforeTruncate = 2
+    /// A log holding more than this is checkpointed with RESTART even while writes go on.
+    static let logBoundBytes: Int64 = 32 << 20
+    /// The longest a RESTART or TRUNCATE checkpoint waits for a lock (and so blocks commits).
+    static let checkpointBusyTimeoutMilliseconds: Int32 = 50
 
     init(directory: String) throws(CoreError) {
         let database = try SQLiteDatabase(path: directory + "/pinlease.db")
+        // Commits never checkpoint (that would put a copy and an fsync of the database file on
+        // the commit path): the background task does (``checkpoint()``).
         try database.execute("PRAGMA wal_autocheckpoint=0")
+        // At start nobody else writes: whatever an earlier run left in the log goes now.
+        _ = try database.checkpoint(.truncate)
+        databasePageSize = try database.query("PRAGMA page_size").first?.first?.int ?? 4096
         try database.execute("""
             CREATE TABLE IF NOT EXISTS leases (
                 id TEXT PRIMARY KEY, pin_id TEXT NOT NULL, root TEXT NOT NULL, relative_path TEXT NOT NULL,
@@ -61,10 +85,39 @@ final class LeaseStore: Sendable {
         reader = Mutex(try SQLiteDatabase(path: directory + "/pinlease.db"))
     }
 
-    /// Copies what the write-ahead log holds into the database file without blocking writers
-    /// (`PRAGMA wal_checkpoint(PASSIVE)`).
-    func checkpoint() throws(CoreError) {
-        try reader.withLock { database throws(CoreError) in try database.execute("PRAGMA wal_checkpoint(PASSIVE)") }
+    /// Keeps the write-ahead log small; called about once a second. Every run copies what the
+    /// log holds into the database file without blocking anyone (PASSIVE). Once no lease was
+    /// written for ``quietRunsBeforeTruncate`` runs, the log file is truncated to zero bytes
+    /// (TRUNCATE, once per quiet period). Under writes that never pause, the log could never
+    /// start over (a new commit always lands before the next writer would restart it), so
+    /// above ``logBoundBytes`` a RESTART makes the next writer start it over, and
+    /// `journal_size_limit` cuts the file back. Both wait at most
+    /// ``checkpointBusyTimeoutMilliseconds`` for a lock and are retried on the next run.
+    /// Returns what the last checkpoint of this run did.
+    @discardableResult
+    func checkpoint() throws(CoreError) -> SQLiteDatabase.CheckpointResult {
+        let writesNow = writes.load(ordering: .relaxed)
+        return try reader.withLock { database throws(CoreError) in
+            let passive = try database.checkpoint(.passive)
+            let idle = upkeep.withLock { upkeep in
+                if upkeep.writesSeen != writesNow {
+                    upkeep = LogUpkeep(writesSeen: writesNow)
+                    return false
+                }
+                upkeep.quietRuns += 1
+                return upkeep.quietRuns >= Self.quietRunsBeforeTruncate && !upkeep.truncatedSinceWrites
+            }
+            let timeout = Self.checkpointBusyTimeoutMilliseconds
+            if idle {
+                let truncated = try database.checkpoint(.truncate, busyTimeoutMilliseconds: timeout)
+                if !truncated.busy { upkeep.withLock { $0.truncatedSinceWrites = true } }
+                return truncated
+            }
+            if passive.logFrames * databasePageSize > Self.logBoundBytes {
+                return try database.checkpoint(.restart, busyTimeoutMilliseconds: timeout)
+            }
+            return passive
+        }
     }
 
     // MARK: writes (each returns once durable)
@@ -76,7 +129,8 @@ final class LeaseStore: Sendable {
         leases: [LeaseRecord] = [], events: [Event] = [], outbox: [OutboxEntry] = [], finishedOutbox: [String] = [],
         afterCommit: (@Sendable () -> Void)? = nil
     ) -> GroupCommit.Ticket {
-        commits.enqueue({ database throws(CoreError) in
+        writes.add(1, ordering: .relaxed)
+        return commits.enqueue({ database throws(CoreError) in
             for lease in leases { try Self.save(lease, in: database) }
             for event in events {
                 try database.execute(
@@ -107,6 +161,7 @@ final class LeaseStore: Sendable {
 
     /// Appends delivery attempts to the log (batched by the caller).
     func recordDeliveries(_ records: [DeliveryRecord], finishedOutbox: [String]) throws(CoreError) {
+        writes.add(1, ordering: .relaxed)
         try commits.submit { database throws(CoreError) in
             for record in records {
                 try database.execute(

@@ -111,8 +111,8 @@ public final class PinCoreService: Sendable {
     /// and no other writers. Locking a file already locked the same way returns its report.
     public func lock(path: String, writers: LockWriters = .none) throws(CoreError) -> LockReport {
         let rooted = try roots.resolve(path)
-        let (file, status) = try roots.open(rooted, flags: .readOnly)
-        if let locked = locker.lockedFile(device: status.device, inode: status.inode) {
+        let (file, opened) = try roots.open(rooted, flags: .readOnly)
+        if let locked = locker.lockedFile(device: opened.device, inode: opened.inode) {
             let pathExtension: JSONObject = ["path": .string(locked.path.canonical)]
             if let reason = locked.degradedReason {
                 throw CoreError(
@@ -127,10 +127,14 @@ public final class PinCoreService: Sendable {
             }
             return locked.lockReport
         }
+        let status = try roots.requireOnlyName(file, path: rooted)
         let claim = try claims.claim(FileID(device: status.device, inode: status.inode), path: rooted)
         defer { withExtendedLifetime(claim) {} }
         let probe = probes.probe(mountID: status.mountID, directory: roots.directory(of: rooted))
-        return try locker.lock(file, status: status, path: rooted, writers: writers, probe: probe) { [roots] () throws(CoreError) in
+        return try locker.lock(
+            file, status: status, path: rooted, writers: writers, probe: probe,
+            requireOnlyName: { [roots] (file: OpenFile) throws(CoreError) in _ = try roots.requireOnlyName(file, path: rooted) }
+        ) { [roots] () throws(CoreError) in
             let (writable, reopened) = try roots.open(rooted, flags: .readWrite)
             guard reopened.device == status.device, reopened.inode == status.inode else {
                 throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being locked", extensions: ["path": .string(rooted.canonical)])
@@ -272,7 +276,9 @@ public final class PinCoreService: Sendable {
     private func checkedPrepare(
         _ request: PrepareRequest, path rooted: RootedPath, created: Bool
     ) throws(CoreError) -> @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport {
-        let (readOnly, status) = try roots.open(rooted, flags: .readOnly)
+        let (readOnly, _) = try roots.open(rooted, flags: .readOnly)
+        // Before anything else: a hard link may name a file outside the root.
+        let status = try roots.requireOnlyName(readOnly, path: rooted)
         let pathExtension: JSONObject = ["path": .string(rooted.canonical)]
         if locker.lockedFile(device: status.device, inode: status.inode) != nil {
             throw CoreError(.fileLocked, "\(rooted.canonical) is locked; unlock it before preparing it", extensions: pathExtension)
@@ -294,7 +300,9 @@ public final class PinCoreService: Sendable {
         let claim = try claims.claim(FileID(device: status.device, inode: status.inode), path: rooted)
         // Zeroes written into a hole could race with another writer's data.
         try WriterCheck.requireNone(readOnly, status: status, path: rooted)
-        let (file, reopened) = try roots.open(rooted, flags: .readWrite)
+        let (file, _) = try roots.open(rooted, flags: .readWrite)
+        // Checked again on the descriptor the work goes through: a link made since is caught.
+        let reopened = try roots.requireOnlyName(file, path: rooted)
         guard reopened.device == status.device, reopened.inode == status.inode else {
             throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being checked", extensions: pathExtension)
         }
@@ -306,7 +314,8 @@ public final class PinCoreService: Sendable {
                 }
                 let report = try Preparer.prepare(
                     file, path: rooted, mode: request.mode, progress: progress,
-                    openDirect: { try? roots.open(rooted, flags: [.readWrite, .direct]).file })
+                    // The same inode again (not the name: it may name another file by now).
+                    openDirect: { try? file.reopen(flags: [.readWrite, .direct]) })
                 logger.info("prepared \(rooted.canonical) (\(request.mode.rawValue), \(progress.doneBytes) bytes written)")
                 return report
             } catch {

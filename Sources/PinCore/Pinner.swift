@@ -10,6 +10,11 @@ import Synchronization
 enum Pinner {
     static func pin(_ record: PinRecord, of locked: LockedFile) throws(CoreError) -> PinnedRange {
         let handle = try checkPreconditions(record, of: locked)
+        // Locked means immutable, and an immutable inode can gain no link: a count of 1 holds
+        // for as long as the lock does. A lock taken before hard links were refused may have more.
+        let links: UInt32
+        do throws(LinuxError) { links = try handle.status().links } catch { throw CoreError.from(error, path: record.path.canonical) }
+        guard links == 1 else { throw HardLinkCheck.error(path: record.path, links: links) }
         let layout = try LayoutInspector.inspectReporting(handle, path: record.path, locked: true).report
         guard layout.ready else { throw layout.notReadyError(suggestion: "unlock, prepare and lock it again") }
 

@@ -13,7 +13,35 @@ enum SQLValue: Sendable, Equatable {
 
 /// A SQLite connection in WAL mode with `synchronous=FULL`: a statement that returns has been
 /// made durable. Not thread-safe by itself; `StateStore` serializes access.
+///
+/// `journal_size_limit` bounds the write-ahead log file: whenever this connection starts the
+/// log over (after a complete checkpoint), a larger file is truncated to the limit, so one
+/// burst of writes does not leave a large file behind for good.
 final class SQLiteDatabase {
+    /// The size the write-ahead log file is cut back to when it starts over.
+    static let journalSizeLimitBytes = 4 << 20
+    /// How long a connection waits for a lock held by another connection by default.
+    static let busyTimeoutMilliseconds: Int32 = 5000
+
+    /// How hard ``checkpoint(_:busyTimeoutMilliseconds:)`` tries (`PRAGMA wal_checkpoint(MODE)`).
+    enum CheckpointMode: String {
+        /// Copies what it can without waiting for or blocking anyone.
+        case passive = "PASSIVE"
+        /// Copies everything and makes the next writer start the log over; waits for (and
+        /// meanwhile blocks) writers, and waits for readers.
+        case restart = "RESTART"
+        /// ``restart``, then truncates the log file to zero bytes.
+        case truncate = "TRUNCATE"
+    }
+
+    /// What a checkpoint did: `busy` when it could not finish (a lock stayed held), the
+    /// frames in the log, and how many of them are in the database file now.
+    struct CheckpointResult: Equatable {
+        var busy: Bool
+        var logFrames: Int64
+        var checkpointedFrames: Int64
+    }
+
     private var handle: OpaquePointer?
     /// Prepared statements by SQL text, reused (reset) on every call.
     private var statements: [String: OpaquePointer] = [:]
@@ -30,9 +58,23 @@ final class SQLiteDatabase {
         // The database holds webhook secrets: owner only. SQLite creates its -wal and -shm files
         // with the database file's mode.
         for file in [path, path + "-wal", path + "-shm"] { _ = chmod(file, 0o600) }
-        sqlite3_busy_timeout(handle, 5000)
+        sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=FULL")
+        try execute("PRAGMA journal_size_limit=\(Self.journalSizeLimitBytes)")
+    }
+
+    /// Runs `PRAGMA wal_checkpoint(MODE)`. With `busyTimeoutMilliseconds`, waits at most that
+    /// long for each lock instead of the connection's usual timeout (a restart or truncate
+    /// blocks writers while it waits), then reports `busy` rather than failing.
+    func checkpoint(_ mode: CheckpointMode, busyTimeoutMilliseconds: Int32? = nil) throws(CoreError) -> CheckpointResult {
+        if let busyTimeoutMilliseconds { sqlite3_busy_timeout(handle, busyTimeoutMilliseconds) }
+        defer { if busyTimeoutMilliseconds != nil { sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) } }
+        let row = try query("PRAGMA wal_checkpoint(\(mode.rawValue))").first ?? []
+        guard row.count == 3, let busy = row[0].int, let log = row[1].int, let done = row[2].int else {
+            throw CoreError(.systemError, "state database \(path): wal_checkpoint(\(mode.rawValue)) returned \(row)")
+        }
+        return CheckpointResult(busy: busy != 0, logFrames: log, checkpointedFrames: done)
     }
 
     deinit {

@@ -57,22 +57,32 @@ final class EventStream: Sendable {
             return count
         }
 
+        /// What ``pull(_:budget:)`` found.
+        enum Pulled { case events, nothing, expired }
+
         /// Frames the subscriber's next events into ``pending`` until it holds about `budget` bytes,
-        /// moving the cursor past every event read, hidden ones too. False when the log had nothing
-        /// after the cursor; events no longer available up to the newest are then skipped.
-        mutating func pull(_ subscription: EventSubscription, budget: Int) -> Bool {
-            let newest = subscription.log.lastSequence
-            let batch = subscription.log.events(after: cursor, limit: EventStream.batchSize)
+        /// moving the cursor past every event read, hidden ones too. `expired` when events after
+        /// the cursor were forgotten (a reader that fell behind retention): the stream must end
+        /// rather than skip them, and the client's reconnect with `Last-Event-ID` gets 410.
+        mutating func pull(_ subscription: EventSubscription, budget: Int) -> Pulled {
+            let log = subscription.log
+            let newest = log.lastSequence
+            let batch = log.events(after: cursor, limit: EventStream.batchSize)
+            if batch.first.map({ $0.sequence > cursor + 1 }) ?? (newest > cursor),
+               case .expired = log.resumption(after: cursor) {
+                return .expired
+            }
             guard !batch.isEmpty else {
+                // Numbers the log never published (a write that failed as the daemon stopped).
                 cursor = max(cursor, newest)
-                return false
+                return .nothing
             }
             for event in batch {
                 cursor = event.sequence
                 if subscription.includes(event) { pending += ServerSentEvents.frame(event) }
                 if pending.count >= budget { break }
             }
-            return true
+            return .events
         }
     }
 
@@ -150,7 +160,13 @@ final class EventStream: Sendable {
                 if signals.withLock({ $0.finished }) { return written > 0 ? .bytes(written) : .end }
                 let pulled = output.pull(subscription, budget: buffer.count - written)
                 if !output.pending.isEmpty { signals.withLock { $0.eventSinceTick = true } }
-                if pulled { continue }
+                switch pulled {
+                case .events: continue
+                case .expired:
+                    signals.withLock { $0.finished = true }
+                    continue
+                case .nothing: break
+                }
                 if takeHeartbeat() {
                     output.pending = ServerSentEvents.heartbeat
                     continue

@@ -20,8 +20,10 @@ enum ProblemMapping {
             403
         case .notReady, .fileLocked, .fileImmutable, .writersPresent, .notLocked, .fileChanged, .busy,
              .readOnlyFilesystem, .cancelled, .lockDegraded, .writeNeedsDaemonWriters, .writesRefusedByFilesystem,
-             .pinInUse, .pinsExist, .pinNotActive, .leaseNotActive, .fileViolated:
+             .pinInUse, .pinsExist, .pinNotActive, .leaseNotActive, .fileViolated, .hardLinked:
             409
+        case .eventsExpired:
+            410
         case .noSpace, .pinBudgetExceeded, .memoryLockFailed:
             507
         case .missingCapability, .systemError:

@@ -34,7 +34,7 @@ struct DaemonSettings {
     /// "max_body_bytes", "connection_limit", "connection_timeout_s", "threads", "log_level",
     /// "pin_budget_bytes" (an integer or a size string such as "64GiB"), "pin_max_count",
     /// "webhook_allow":[...], "webhook_timeout_s", "audit_interval_ms", "ttl_min_s", "ttl_max_s",
-    /// "ttl_default_s", "grace_default_s", "grace_max_s"}`.
+    /// "ttl_default_s", "grace_default_s", "grace_max_s", "events_kept"}`.
     mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw StartupError("cannot read config file \(path)") }
         let object: JSONObject
@@ -92,6 +92,7 @@ struct DaemonSettings {
             case "ttl_default_s": leasePolicy.ttlDefaultSeconds = try number()
             case "grace_default_s": leasePolicy.graceDefaultSeconds = try number()
             case "grace_max_s": leasePolicy.graceMaxSeconds = try number()
+            case "events_kept": leasePolicy.eventsKept = try Self.positive(number() as UInt64, source: "\(path): 'events_kept'")
             default: throw StartupError("\(path): unknown setting '\(key)'")
             }
         }

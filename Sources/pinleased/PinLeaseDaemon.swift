@@ -55,6 +55,9 @@ struct PinLeaseDaemon: ParsableCommand {
     var graceDefaultS: Int?
     @Option(name: .customLong("grace-max-s"), help: "Longest grace period. Default 3600.")
     var graceMaxS: Int?
+    @Option(name: .customLong("events-kept"),
+            help: "Events kept for GET /v1/events?since= (older ones get 410 events-expired). Default 100000.")
+    var eventsKept: UInt64?
     @Flag(help: "On SIGTERM or SIGINT, revoke every lease and wait for the holders (or the deadlines) before stopping.")
     var drain = false
 
@@ -81,6 +84,7 @@ struct PinLeaseDaemon: ParsableCommand {
         if let ttlDefaultS { settings.leasePolicy.ttlDefaultSeconds = ttlDefaultS }
         if let graceDefaultS { settings.leasePolicy.graceDefaultSeconds = graceDefaultS }
         if let graceMaxS { settings.leasePolicy.graceMaxSeconds = graceMaxS }
+        if let eventsKept { settings.leasePolicy.eventsKept = try DaemonSettings.positive(eventsKept, source: "--events-kept") }
         return settings
     }
 
@@ -101,7 +105,13 @@ struct PinLeaseDaemon: ParsableCommand {
         }
         try FileManager.default.createDirectory(
             atPath: settings.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Before any state is read: a second daemon on the same state would re-take its locks and pins.
+        let stateLock = try StateDirectoryLock(stateDirectory: settings.stateDirectory)
+        try stateLock.hold { try serve(settings: settings, rootArguments: rootArguments, host: host, port: port, logger: logger) }
+    }
 
+    /// Opens the core and serves until a signal stops the daemon (never returns normally).
+    private func serve(settings: DaemonSettings, rootArguments: [String], host: String, port: UInt16, logger: Logger) throws {
         do {
             let roots = try rootArguments.map { text throws(CoreError) in try RootSpec.parse(text) }
             var configuration = CoreConfiguration(

@@ -114,14 +114,41 @@ struct EventStreamTests {
         }
     }
 
-    @Test("since older than every retained event starts at the oldest one")
+    @Test("since older than every retained event is 410 events-expired, never a silent gap")
     func sinceBeforeRetained() throws {
         let log = EventLog(capacity: 10)
         log.publish(Self.events(1...30))
         try Self.withServer(log: log) { _, port in
-            let client = try Self.connect(port, query: "?since=3")
-            #expect(client.read(untilContains: "id: 30\n", timeout: Self.patience))
-            #expect(client.eventIDs == Array(21...30))
+            let expired = try EventStreamClient(port: port, path: "/v1/events?since=3", headers: ["Authorization": "Bearer \(Self.adminToken)"])
+            #expect(expired.read(untilContains: #""oldest_sequence":21"#, timeout: Self.patience))
+            #expect(expired.status == 410)
+            #expect(expired.text.contains("https://pinlease.dev/problems/events-expired"))
+            let future = try EventStreamClient(port: port, path: "/v1/events?since=31", headers: ["Authorization": "Bearer \(Self.adminToken)"])
+            #expect(future.read(untilContains: #""last_sequence":30"#, timeout: Self.patience))
+            #expect(future.status == 422)
+            let edge = try Self.connect(port, query: "?since=20")
+            #expect(edge.read(untilContains: "id: 30\n", timeout: Self.patience))
+            #expect(edge.eventIDs == Array(21...30))
+        }
+    }
+
+    @Test("a stream that falls behind retention ends after the last event it still had, without skipping")
+    func fallingBehindRetentionEnds() throws {
+        let log = EventLog(capacity: 100)
+        // About 15 MB of frames: far more than the socket buffers of a client that does not read
+        // hold, and the log keeps only the newest 100 events.
+        let count: UInt64 = 50_000
+        try Self.withServer(log: log) { server, port in
+            let stalled = try Self.connect(port, receiveBufferBytes: 4096)
+            #expect(Self.eventually { server.openEventStreams == 1 }, "the stalled client's stream did not open")
+            log.publish(Self.events(1...50, padding: 200))
+            #expect(stalled.read(untilContains: "id: 50\n", timeout: Self.patience), "the first events arrive")
+            for sequence in 51...count { log.publish([Self.event(sequence, padding: 200)]) }
+            #expect(stalled.readToEnd(timeout: .seconds(120)), "the stream went on past the forgotten events")
+            let ids = stalled.eventIDs
+            #expect(ids.count >= 50 && ids.count < Int(count))
+            let skip = zip(ids, ids.dropFirst()).first { $1 != $0 + 1 }
+            #expect(ids.first == 1 && skip == nil, "no event skipped before the end (skipped from \(String(describing: skip)))")
         }
     }
 
