@@ -13,6 +13,8 @@ final class RequestContext: Sendable {
     let query: [String: String]
     let started: ContinuousClock.Instant
     let connection: ConnectionHandle
+    /// The connection's receive-time tracking (nil only in tests that build contexts by hand).
+    let watch: ConnectionWatch?
     private let state = Mutex(State())
 
     private struct State: ~Copyable {
@@ -45,7 +47,7 @@ final class RequestContext: Sendable {
 
     init(
         method: String, path: String, contentType: String?, authorization: String?, lastEventID: String?,
-        query: [String: String] = [:], connection: ConnectionHandle
+        query: [String: String] = [:], connection: ConnectionHandle, watch: ConnectionWatch? = nil
     ) {
         self.method = method
         self.path = path
@@ -54,6 +56,7 @@ final class RequestContext: Sendable {
         self.lastEventID = lastEventID
         self.query = query
         self.connection = connection
+        self.watch = watch
         started = .now
     }
 
