@@ -10,7 +10,8 @@ final class ConnectionWatch: Sendable {
     let fd: Int32
     /// Monotonic nanoseconds; 0: no deadline (a handler runs, or a response or an event stream is being sent).
     private let deadline: Atomic<Int64>
-    private let refusedTarget = Atomic<Bool>(false)
+    /// A ``RequestTarget/Part`` raw value, 0: none.
+    private let refusedTargetCode = Atomic<UInt8>(0)
 
     init(fd: Int32, deadline: Int64) {
         self.fd = fd
@@ -39,14 +40,14 @@ final class ConnectionWatch: Sendable {
         return moment != 0 && moment <= now
     }
 
-    /// Marks the request being received as refused (its target holds a control character), or clears the mark.
-    func setRefusedTarget(_ refused: Bool) {
-        refusedTarget.store(refused, ordering: .relaxed)
+    /// Notes where the target of the request being received holds a control character (nil: nowhere).
+    func setRefusedTarget(_ part: RequestTarget.Part?) {
+        refusedTargetCode.store(part?.rawValue ?? 0, ordering: .relaxed)
     }
 
-    /// Whether the request being received has a refused target.
-    var hasRefusedTarget: Bool {
-        refusedTarget.load(ordering: .relaxed)
+    /// Where the target of the request being received holds a control character, if it does.
+    var refusedTarget: RequestTarget.Part? {
+        RequestTarget.Part(rawValue: refusedTargetCode.load(ordering: .relaxed))
     }
 }
 

@@ -34,12 +34,19 @@ final class HTTPEngine: Sendable {
         watchdog = ReceiveWatchdog(receiveLimitSeconds: receiveLimitSeconds, idleLimitSeconds: idleLimitSeconds, logger: logger)
     }
 
-    /// First call for a request (headers only). A target holding a control character is refused
-    /// with 400, and a declared `Content-Length` over the limit with 413, before any body byte is read.
-    func begin(_ context: RequestContext, declaredLength: Int?, refusedTarget: Bool) -> MHD_Result {
-        if refusedTarget {
-            let detail = "The request target holds a control character (raw or percent-encoded, such as %00 or %0A); no path or id contains one."
-            return queue(.problem(Problem(.invalidRequest, detail)), for: context)
+    /// First call for a request (headers only), before any body byte is read. A control character
+    /// in the path is 404 `not-found-route` (no path or id holds one), in the query 422
+    /// `invalid-query`; a declared `Content-Length` over the limit is 413.
+    func begin(_ context: RequestContext, declaredLength: Int?, refusedTarget: RequestTarget.Part?) -> MHD_Result {
+        switch refusedTarget {
+        case .path:
+            let detail = "No path of the API holds a control character (raw or percent-encoded, such as %00 or %0A)."
+            return queue(.problem(Problem(.notFoundRoute, detail)), for: context)
+        case .query:
+            let detail = "A query argument holds a control character (raw or percent-encoded, such as %00 or %0A)."
+            return queue(.problem(Problem(.invalidQuery, detail)), for: context)
+        case nil:
+            break
         }
         guard let declaredLength, declaredLength > maxBodyBytes else { return .YES }
         return queue(bodyTooLargeResponse(), for: context)

@@ -28,7 +28,7 @@ func pinAccessHandler(
             watch: watch)
         requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
         return engine.begin(context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) },
-                            refusedTarget: watch?.hasRefusedTarget ?? false)
+                            refusedTarget: watch?.refusedTarget)
     }
     let context = Unmanaged<RequestContext>.fromOpaque(stored).takeUnretainedValue()
     if uploadDataSize.pointee > 0 {
@@ -79,7 +79,7 @@ func pinRequestLine(_ engineCls: UnsafeMutableRawPointer?, _ uri: UnsafePointer<
     guard let engineCls, let connection, let stored = cmhd_socket_context(connection) else { return nil }
     let watch = Unmanaged<ConnectionWatch>.fromOpaque(stored).takeUnretainedValue()
     Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().watchdog.requestStarted(watch)
-    watch.setRefusedTarget(uri.map { RequestTarget.holdsControlCharacter(UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) } ?? false)
+    watch.setRefusedTarget(uri.flatMap { RequestTarget.controlCharacter(in: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) })
     return nil
 }
 

@@ -1,28 +1,36 @@
 /// Checks of a request target (path and query) as the client sent it, before percent-decoding.
 enum RequestTarget {
-    /// Whether the 0-terminated target holds a control character (below 0x20, or 0x7F), raw or
-    /// percent-encoded. Such a target is refused: decoded in place it would be cut at a NUL
-    /// (`/v1/pins/pin_%00abc` would name `pin_`), and no path, id or query value of the API holds one.
-    static func holdsControlCharacter(_ target: UnsafePointer<UInt8>) -> Bool {
+    /// The part of a target that holds a control character.
+    enum Part: UInt8, Sendable {
+        case path = 1
+        case query = 2
+    }
+
+    /// Where the 0-terminated target first holds a control character (below 0x20, or 0x7F), raw
+    /// or percent-encoded, or nil. Such a target is refused: decoded in place it would be cut at a
+    /// NUL (`/v1/pins/pin_%00abc` would name `pin_`), and no path, id or query value of the API holds one.
+    static func controlCharacter(in target: UnsafePointer<UInt8>) -> Part? {
+        var part = Part.path
         var cursor = target
         while cursor.pointee != 0 {
             let byte = cursor.pointee
-            if isControl(byte) { return true }
+            if isControl(byte) { return part }
+            if byte == UInt8(ascii: "?") { part = .query }
             if byte == UInt8(ascii: "%"), let high = hexValue(cursor[1]), let low = hexValue(cursor[2]) {
-                if isControl(high << 4 | low) { return true }
+                if isControl(high << 4 | low) { return part }
                 cursor += 3
                 continue
             }
             cursor += 1
         }
-        return false
+        return nil
     }
 
-    /// ``holdsControlCharacter(_:)`` of a Swift string.
-    static func holdsControlCharacter(_ target: String) -> Bool {
+    /// ``controlCharacter(in:)`` of a Swift string.
+    static func controlCharacter(in target: String) -> Part? {
         var bytes = Array(target.utf8)
         bytes.append(0)
-        return bytes.withUnsafeBufferPointer { holdsControlCharacter($0.baseAddress!) }
+        return bytes.withUnsafeBufferPointer { controlCharacter(in: $0.baseAddress!) }
     }
 
     private static func isControl(_ byte: UInt8) -> Bool {
