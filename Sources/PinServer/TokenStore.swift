@@ -146,8 +146,8 @@ public final class TokenStore: Sendable {
                 throw failure("\(name) has unknown field \"\(unknown)\"")
             }
             guard let token = object["token"]?.stringValue, !token.isEmpty else { throw failure("\(name).token must be a non-empty string") }
-            guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
-                throw failure("\(name).token must be printable ASCII without spaces")
+            guard isB64Token(token) else {
+                throw failure("\(name).token must be printable ASCII in the bearer token grammar (letters, digits, - . _ ~ + /, then = padding)")
             }
             guard let roleName = object["role"]?.stringValue, let role = Principal.Role(rawValue: roleName) else {
                 throw failure(#"\#(name).role must be "admin" or "holder""#)
