@@ -109,7 +109,14 @@ func pinMHDLog(_ engineCls: UnsafeMutableRawPointer?, _ format: UnsafePointer<CC
     var buffer = [CChar](repeating: 0, count: 512)
     _ = vsnprintf(&buffer, buffer.count, format, arguments)
     let message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingWhitespace
-    Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger.warning("libmicrohttpd: \(message)")
+    let logger = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger
+    // A connection ended by its client or by the receive watchdog (which logs a count of its
+    // own) is routine: one warning per connection would let slow clients flood the log.
+    if message.hasPrefix("Connection socket is closed when reading request") || message.hasPrefix("Connection was closed by remote side") {
+        logger.debug("libmicrohttpd: \(message)")
+    } else {
+        logger.warning("libmicrohttpd: \(message)")
+    }
 }
 
 /// The decoded query-string arguments of the request.
