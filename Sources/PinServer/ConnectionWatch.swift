@@ -10,6 +10,8 @@ final class ConnectionWatch: Sendable {
     let fd: Int32
     /// Monotonic nanoseconds; 0: no deadline (a handler runs, or a response or an event stream is being sent).
     private let deadline: Atomic<Int64>
+    /// Set while the connection waits for its next request after one completed (kept alive).
+    private let betweenRequests = Atomic<Bool>(false)
     /// A ``RequestTarget/Part`` raw value, 0: none.
     private let refusedTargetCode = Atomic<UInt8>(0)
 
@@ -27,6 +29,12 @@ final class ConnectionWatch: Sendable {
             if exchanged { return }
             current = original
         }
+    }
+
+    /// Notes whether the connection is between requests; returns what it was.
+    @discardableResult
+    func setBetweenRequests(_ value: Bool) -> Bool {
+        betweenRequests.exchange(value, ordering: .relaxed)
     }
 
     /// Replaces the deadline (0: none).

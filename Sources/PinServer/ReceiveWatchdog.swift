@@ -7,8 +7,8 @@ import Synchronization
 /// body), which libmicrohttpd's idle timeout does not: a client trickling a header line every few
 /// seconds would otherwise hold a connection forever, and enough of them fill the connection limit.
 ///
-/// The clock of a request starts when the connection is accepted, or when the previous request on
-/// it completed (then the idle timeout is the bound until its request line arrives), and stops
+/// The clock of a request starts when the connection is accepted, or, on a kept-alive connection,
+/// when its request line arrives (the idle timeout bounds the wait for that line), and stops
 /// when the access handler has the whole request; handlers, responses and event streams are not
 /// bounded. A sweep every fraction of the limit shuts down (`shutdown(2)`, not `close`) the
 /// sockets of overdue connections; MHD then sees the end of the stream and closes them itself.
@@ -70,9 +70,15 @@ final class ReceiveWatchdog: Sendable {
         _ = watches.withLock { $0.removeValue(forKey: ObjectIdentifier(watch)) }
     }
 
-    /// A request line arrived: the rest of the request must follow within the limit.
+    /// A request line arrived: the rest of the request must follow within the limit, counted from
+    /// here on a kept-alive connection, and from the accept for its first request.
     func requestStarted(_ watch: ConnectionWatch) {
-        watch.expect(by: MonotonicClock.nanoseconds() + receiveLimit)
+        let moment = MonotonicClock.nanoseconds() + receiveLimit
+        if watch.setBetweenRequests(false) {
+            watch.setDeadline(moment)
+        } else {
+            watch.expect(by: moment)
+        }
     }
 
     /// The access handler has the whole request (or answers before reading the body): no bound
@@ -83,6 +89,7 @@ final class ReceiveWatchdog: Sendable {
 
     /// A request completed; a kept-alive connection must send its next request line within the idle limit.
     func requestCompleted(_ watch: ConnectionWatch) {
+        watch.setBetweenRequests(true)
         watch.setDeadline(idleLimit == 0 ? 0 : MonotonicClock.nanoseconds() + idleLimit)
     }
 

@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 import Synchronization
 import Testing
@@ -53,59 +52,5 @@ struct LogEscapingTests {
         #expect(record.contains("GET /healthz\\n2026-01-01T00:00:00+0000 critical pinleased: forged 404"))
         #expect(record.contains("file=x\\r\\ny"))
         #expect(record.contains("path=a\\nb"))
-    }
-}
-
-@Suite("Request target")
-struct RequestTargetTests {
-    @Test("control characters, raw or percent-encoded, are found in the path or the query")
-    func controlCharacters() {
-        #expect(RequestTarget.controlCharacter(in: "/v1/pins/pin_abc") == nil)
-        #expect(RequestTarget.controlCharacter(in: "/v1/leases?holder=h%20one&state=active") == nil)
-        #expect(RequestTarget.controlCharacter(in: "/v1/files/%E2%9C%93%7e") == nil)
-        #expect(RequestTarget.controlCharacter(in: "/a%2") == nil)
-        #expect(RequestTarget.controlCharacter(in: "/a%") == nil)
-        #expect(RequestTarget.controlCharacter(in: "/v1/pins/pin_%00abc") == .path)
-        #expect(RequestTarget.controlCharacter(in: "/healthz%0Aforged") == .path)
-        #expect(RequestTarget.controlCharacter(in: "/x%0d") == .path)
-        #expect(RequestTarget.controlCharacter(in: "/x%1B") == .path)
-        #expect(RequestTarget.controlCharacter(in: "/x%7F") == .path)
-        #expect(RequestTarget.controlCharacter(in: "/x\u{1}") == .path)
-        #expect(RequestTarget.controlCharacter(in: "/v1/leases?holder=a%00b") == .query)
-        #expect(RequestTarget.controlCharacter(in: "/v1/leases?holder=a%0A") == .query)
-    }
-}
-
-@Suite("Connection limits and the receive watchdog")
-struct ReceiveWatchdogTests {
-    @Test("automatic limits follow the descriptor limit, with a floor and a ceiling")
-    func automaticLimits() {
-        #expect(ConnectionLimits.automatic(descriptors: 1024) == (tcp: 64, unix: 64))
-        #expect(ConnectionLimits.automatic(descriptors: 20_000) == (tcp: 10_000, unix: 1024))
-        #expect(ConnectionLimits.automatic(descriptors: 8192) == (tcp: 3072, unix: 512))
-        #expect(ConnectionLimits.automatic(descriptors: 1 << 20) == (tcp: 10_000, unix: 1024))
-    }
-
-    @Test("a sweep shuts down only connections past their deadline; a received request stops the clock")
-    func sweepShutsDownOverdueOnly() throws {
-        let watchdog = ReceiveWatchdog(receiveLimitSeconds: 0.001, idleLimitSeconds: 0, logger: .test)
-        var overdue: [Int32] = [0, 0]
-        var received: [Int32] = [0, 0]
-        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &overdue) == 0)
-        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &received) == 0)
-        defer { for fd in overdue + received { close(fd) } }
-        let slow = watchdog.connectionStarted(fd: overdue[0])
-        let done = watchdog.connectionStarted(fd: received[0])
-        watchdog.requestReceived(done)
-        // The deadline (1 ms after the start) has passed once the clock moved past it.
-        let start = MonotonicClock.nanoseconds()
-        while MonotonicClock.nanoseconds() < start + 2_000_000 { usleep(1000) }
-        #expect(watchdog.sweep() == 1)
-        var byte: UInt8 = 0
-        #expect(read(overdue[1], &byte, 1) == 0, "the overdue connection's peer sees the end of the stream")
-        #expect(recv(received[1], &byte, 1, Int32(MSG_DONTWAIT)) == -1 && errno == EAGAIN, "the other connection stays open")
-        watchdog.connectionClosed(slow)
-        watchdog.connectionClosed(done)
-        #expect(watchdog.connectionCount == 0)
     }
 }
