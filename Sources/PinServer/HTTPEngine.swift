@@ -61,7 +61,7 @@ final class HTTPEngine: Sendable {
         switch context.appendBody(chunk, limit: maxBodyBytes) {
         case .stored:
             return .YES
-        case .exceededLimit, .discarded:
+        case .exceededLimit:
             let response = bodyTooLargeResponse()
             if Self.writeDirectly(response, to: cmhd_connection_fd(context.connection.raw)) {
                 context.markQueued(response)

@@ -20,7 +20,6 @@ final class RequestContext: Sendable {
     private struct State: ~Copyable {
         var body: [UInt8] = []
         var bodyTooLarge = false
-        var discardedBytes = 0
         var phase = Phase.receiving
         var status: Int?
         var responseBytes = 0
@@ -63,22 +62,16 @@ final class RequestContext: Sendable {
     /// What became of a chunk of body.
     enum BodyChunk {
         case stored
-        /// This chunk took the total over the limit; the body was dropped.
+        /// The total passed the limit (now or earlier); the body was dropped.
         case exceededLimit
-        /// The limit was exceeded earlier; the chunk was discarded (`total`: bytes discarded so far).
-        case discarded(total: Int)
     }
 
     /// Appends body bytes until the total would exceed `limit`; from then on nothing is stored.
     func appendBody(_ chunk: UnsafeRawBufferPointer, limit: Int) -> BodyChunk {
         state.withLock { state in
-            guard !state.bodyTooLarge else {
-                state.discardedBytes += chunk.count
-                return .discarded(total: state.discardedBytes)
-            }
+            guard !state.bodyTooLarge else { return .exceededLimit }
             guard state.body.count + chunk.count <= limit else {
                 state.bodyTooLarge = true
-                state.discardedBytes = state.body.count + chunk.count
                 state.body = []
                 return .exceededLimit
             }
