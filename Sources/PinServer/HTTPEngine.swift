@@ -14,6 +14,8 @@ final class HTTPEngine: Sendable {
     let maxBodyBytes: Int
     let heartbeatInterval: Duration
     let logger: Logger
+    /// Bounds the time each connection takes to deliver a request.
+    let watchdog: ReceiveWatchdog
     private let inFlight = DispatchGroup()
     private let registry = Mutex(Registry())
 
@@ -23,42 +25,68 @@ final class HTTPEngine: Sendable {
         var streams: [ObjectIdentifier: EventStream] = [:]
     }
 
-    init(dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, logger: Logger) {
+    init(dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, receiveLimitSeconds: Double = 10,
+         idleLimitSeconds: Double = 30, logger: Logger) {
         self.dispatcher = dispatcher
         self.maxBodyBytes = maxBodyBytes
         self.heartbeatInterval = heartbeatInterval
         self.logger = logger
+        watchdog = ReceiveWatchdog(receiveLimitSeconds: receiveLimitSeconds, idleLimitSeconds: idleLimitSeconds, logger: logger)
     }
 
-    /// First call for a request (headers only). A declared `Content-Length` over the limit is
-    /// refused at once, before any body byte is read.
-    func begin(_ context: RequestContext, declaredLength: Int?) -> MHD_Result {
+    /// First call for a request (headers only), before any body byte is read. A control character
+    /// in the path is 404 `not-found-route` (no path or id holds one), in the query 422
+    /// `invalid-query`; a declared `Content-Length` over the limit is 413.
+    func begin(_ context: RequestContext, declaredLength: Int?, refusedTarget: RequestTarget.Part?) -> MHD_Result {
+        switch refusedTarget {
+        case .path:
+            let detail = "No path of the API holds a control character (raw or percent-encoded, such as %00 or %0A)."
+            return queue(.problem(Problem(.notFoundRoute, detail)), for: context)
+        case .query:
+            let detail = "A query argument holds a control character (raw or percent-encoded, such as %00 or %0A)."
+            return queue(.problem(Problem(.invalidQuery, detail)), for: context)
+        case nil:
+            break
+        }
         guard let declaredLength, declaredLength > maxBodyBytes else { return .YES }
         return queue(bodyTooLargeResponse(), for: context)
     }
 
-    /// A chunk of body. Past the limit nothing more is stored: a declared length was refused in
-    /// ``begin(_:declaredLength:)`` already; a chunked body is read and discarded so that the
-    /// 413 can be sent when it ends (MHD accepts a response only before or after the body),
-    /// but a client that keeps sending more than ``discardLimit`` extra bytes is disconnected.
+    /// A chunk of body. A declared length over the limit was refused in ``begin(_:declaredLength:refusedTarget:)``
+    /// already. A chunked body that passes the limit is answered 413 at once and the connection
+    /// closed, without reading the rest: libmicrohttpd accepts a response only before or after the
+    /// body, so the 413 is written to the socket here (nothing else is being sent on it while the
+    /// body arrives) and MHD is told to close the connection.
     func receive(_ chunk: UnsafeRawBufferPointer, for context: RequestContext) -> MHD_Result {
         switch context.appendBody(chunk, limit: maxBodyBytes) {
-        case .stored, .exceededLimit:
+        case .stored:
             return .YES
-        case .discarded(let total):
-            guard total <= Self.discardLimit else {
-                logger.notice("\(context.method) \(context.path): closing the connection after \(total) discarded body bytes")
-                return .NO
+        case .exceededLimit:
+            let response = bodyTooLargeResponse()
+            if Self.writeDirectly(response, to: cmhd_connection_fd(context.connection.raw)) {
+                context.markQueued(response)
             }
-            return .YES
+            return .NO
         }
     }
 
-    /// How many bytes past the limit are read and thrown away before the connection is closed.
-    static let discardLimit = 64 << 20
+    /// Writes `response` (a small, complete one) with `Connection: close` to the socket without
+    /// waiting; false when the socket did not take all of it.
+    private static func writeDirectly(_ response: HTTPResponse, to fd: Int32) -> Bool {
+        guard fd >= 0 else { return false }
+        var head = "HTTP/1.1 \(response.status) \(response.status == 413 ? "Content Too Large" : "Error")\r\n"
+        for header in response.headers + [HTTPHeader("Cache-Control", "no-store"), HTTPHeader("Connection", "close")] {
+            head += "\(header.name): \(header.value)\r\n"
+        }
+        head += "Content-Length: \(response.body.count)\r\n\r\n"
+        let bytes = Array(head.utf8) + response.body
+        let written = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        return written == bytes.count
+    }
 
     /// The body is complete (or the connection was resumed): run the handler or send its response.
     func complete(_ context: RequestContext) -> MHD_Result {
+        if let watch = context.watch { watchdog.requestReceived(watch) }
         switch context.nextStep(bodyTooLarge: bodyTooLargeResponse) {
         case .respond(let response):
             return queue(response, for: context)
@@ -83,6 +111,7 @@ final class HTTPEngine: Sendable {
     /// Access log line once MHD is done with the request.
     func completed(_ context: RequestContext, termination: MHD_RequestTerminationCode) {
         context.markCompleted()
+        if let watch = context.watch { watchdog.requestCompleted(watch) }
         let elapsed = ContinuousClock.now - context.started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let duration = (milliseconds * 10).rounded() / 10

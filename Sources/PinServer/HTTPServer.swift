@@ -18,6 +18,7 @@ public final class PinHTTPServer: Sendable {
     private struct Listener: @unchecked Sendable {
         let daemon: OpaquePointer
         let socket: ListeningSocket
+        let connectionLimit: UInt32
     }
 
     /// A server for `core`, authenticating with `tokens`. Nothing listens until ``start()``.
@@ -30,7 +31,9 @@ public final class PinHTTPServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         engine = HTTPEngine(dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes,
-                            heartbeatInterval: .seconds(max(0.01, configuration.eventHeartbeatSeconds)), logger: logger)
+                            heartbeatInterval: .seconds(max(0.01, configuration.eventHeartbeatSeconds)),
+                            receiveLimitSeconds: configuration.requestReceiveTimeoutSeconds,
+                            idleLimitSeconds: Double(configuration.connectionTimeoutSeconds), logger: logger)
     }
 
     deinit {
@@ -47,16 +50,21 @@ public final class PinHTTPServer: Sendable {
         engine.openEventStreams
     }
 
-    /// Binds the TCP address (and the Unix socket when configured) and starts serving.
+    /// Binds the TCP address (and the Unix socket when configured) and starts serving. Each
+    /// listener has its own MHD daemon, threads and connection limit, so connections held open
+    /// on TCP never keep the operator out of the Unix socket. The soft descriptor limit is raised
+    /// to the hard one, and connection limits not configured are derived from it.
     /// - Throws: ``HTTPServerError`` with a one-line reason; nothing is left listening then.
     public func start() throws {
+        let automatic = ConnectionLimits.automatic(descriptors: ConnectionLimits.raiseDescriptorLimit())
         try listeners.withLock { (listeners: inout [Listener]) throws(HTTPServerError) in
             guard listeners.isEmpty else { throw HTTPServerError("the server is already running") }
             var sockets = [try ListeningSocket.tcp(host: configuration.listenHost, port: configuration.listenPort)]
             do throws(HTTPServerError) {
                 if let path = configuration.unixSocketPath { sockets.append(try ListeningSocket.unix(path: path)) }
                 for socket in sockets {
-                    listeners.append(Listener(daemon: try startDaemon(on: socket), socket: socket))
+                    let limit = configuration.connectionLimit ?? (socket.unixPath == nil ? automatic.tcp : automatic.unix)
+                    listeners.append(Listener(daemon: try startDaemon(on: socket, connectionLimit: limit), socket: socket, connectionLimit: limit))
                 }
             } catch {
                 for listener in listeners { MHD_stop_daemon(listener.daemon) }
@@ -65,7 +73,11 @@ public final class PinHTTPServer: Sendable {
                 throw error
             }
         }
-        for address in listeningAddresses { logger.info("listening on \(address)") }
+        engine.watchdog.start()
+        let receiveLimit = configuration.requestReceiveTimeoutSeconds
+        for listener in listeners.withLock({ $0 }) {
+            logger.info("listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, requests within \(receiveLimit)s)")
+        }
     }
 
     /// Stops accepting connections, ends every event stream, lets running handlers finish (up to
@@ -80,6 +92,7 @@ public final class PinHTTPServer: Sendable {
         // After quiescing, MHD no longer owns the listening socket (-1: it will close it itself).
         let quiesced = running.map { MHD_quiesce_daemon($0.daemon) >= 0 }
         engine.drain(grace: .seconds(Int64(configuration.shutdownGraceSeconds)))
+        engine.watchdog.stop()
         for (listener, ownSocket) in zip(running, quiesced) {
             MHD_stop_daemon(listener.daemon)
             if ownSocket {
@@ -91,14 +104,18 @@ public final class PinHTTPServer: Sendable {
         logger.info("HTTP server stopped")
     }
 
-    private func startDaemon(on socket: ListeningSocket) throws(HTTPServerError) -> OpaquePointer {
+    private func startDaemon(on socket: ListeningSocket, connectionLimit: UInt32) throws(HTTPServerError) -> OpaquePointer {
         let engineCls = Unmanaged.passUnretained(engine).toOpaque()
+        let requestLine: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? = pinRequestLine
         var options = [
             MHD_OptionItem(option: .EXTERNAL_LOGGER, value: unsafeBitCast(pinMHDLog as MHD_LogCallback, to: Int.self), ptr_value: engineCls),
+            MHD_OptionItem(option: .NOTIFY_CONNECTION, value: unsafeBitCast(pinConnectionNotify as MHD_NotifyConnectionCallback, to: Int.self),
+                           ptr_value: engineCls),
+            MHD_OptionItem(option: .URI_LOG_CALLBACK, value: unsafeBitCast(requestLine, to: Int.self), ptr_value: engineCls),
             MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(pinRequestCompleted as MHD_RequestCompletedCallback, to: Int.self),
                            ptr_value: engineCls),
             MHD_OptionItem(option: .LISTEN_SOCKET, value: Int(socket.fd), ptr_value: nil),
-            MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(configuration.connectionLimit), ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(connectionLimit), ptr_value: nil),
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: Int(configuration.connectionTimeoutSeconds), ptr_value: nil),
         ]
         if configuration.threads > 1 {

@@ -16,6 +16,7 @@ func pinAccessHandler(
     guard let engineCls, let connection, let uploadDataSize, let requestCls else { return .NO }
     let engine = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue()
     guard let stored = requestCls.pointee else {
+        let watch = cmhd_socket_context(connection).map { Unmanaged<ConnectionWatch>.fromOpaque($0).takeUnretainedValue() }
         let context = RequestContext(
             method: method.map { String(cString: $0) } ?? "",
             path: url.map { String(cString: $0) } ?? "/",
@@ -23,9 +24,11 @@ func pinAccessHandler(
             authorization: headerValue(connection, "Authorization"),
             lastEventID: headerValue(connection, "Last-Event-ID"),
             query: queryArguments(connection),
-            connection: ConnectionHandle(raw: connection))
+            connection: ConnectionHandle(raw: connection),
+            watch: watch)
         requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
-        return engine.begin(context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) })
+        return engine.begin(context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) },
+                            refusedTarget: watch?.refusedTarget)
     }
     let context = Unmanaged<RequestContext>.fromOpaque(stored).takeUnretainedValue()
     if uploadDataSize.pointee > 0 {
@@ -45,6 +48,39 @@ func pinRequestCompleted(
     requestCls.pointee = nil
     let context = Unmanaged<RequestContext>.fromOpaque(stored).takeRetainedValue()
     Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().completed(context, termination: termination)
+}
+
+/// `MHD_NotifyConnectionCallback`: a connection was accepted or is about to be closed (its socket
+/// is closed only after this returns). The connection's ``ConnectionWatch`` lives, retained, in
+/// its socket context in between.
+func pinConnectionNotify(
+    _ engineCls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?, _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ code: MHD_ConnectionNotificationCode
+) {
+    guard let engineCls, let connection, let socketContext else { return }
+    let watchdog = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().watchdog
+    switch code {
+    case .CONNECTION_NOTIFY_STARTED:
+        let watch = watchdog.connectionStarted(fd: cmhd_connection_fd(connection))
+        socketContext.pointee = Unmanaged.passRetained(watch).toOpaque()
+    case .CONNECTION_NOTIFY_CLOSED:
+        guard let stored = socketContext.pointee else { return }
+        socketContext.pointee = nil
+        watchdog.connectionClosed(Unmanaged<ConnectionWatch>.fromOpaque(stored).takeRetainedValue())
+    default:
+        break
+    }
+}
+
+/// MHD's URI log callback: a request line arrived. Starts the request's receive bound and notes
+/// whether the raw target (path and query, before MHD decodes it in place, which would cut it at
+/// a `%00`) holds a control character. Returns NULL: the access handler creates the request state.
+func pinRequestLine(_ engineCls: UnsafeMutableRawPointer?, _ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?) -> UnsafeMutableRawPointer? {
+    guard let engineCls, let connection, let stored = cmhd_socket_context(connection) else { return nil }
+    let watch = Unmanaged<ConnectionWatch>.fromOpaque(stored).takeUnretainedValue()
+    Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().watchdog.requestStarted(watch)
+    watch.setRefusedTarget(uri.flatMap { RequestTarget.controlCharacter(in: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) })
+    return nil
 }
 
 /// `MHD_ContentReaderCallback` of an event stream (its closure pointer is the retained
@@ -73,7 +109,14 @@ func pinMHDLog(_ engineCls: UnsafeMutableRawPointer?, _ format: UnsafePointer<CC
     var buffer = [CChar](repeating: 0, count: 512)
     _ = vsnprintf(&buffer, buffer.count, format, arguments)
     let message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingWhitespace
-    Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger.warning("libmicrohttpd: \(message)")
+    let logger = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger
+    // A connection ended by its client or by the receive watchdog (which logs a count of its
+    // own) is routine: one warning per connection would let slow clients flood the log.
+    if message.hasPrefix("Connection socket is closed when reading request") || message.hasPrefix("Connection was closed by remote side") {
+        logger.debug("libmicrohttpd: \(message)")
+    } else {
+        logger.warning("libmicrohttpd: \(message)")
+    }
 }
 
 /// The decoded query-string arguments of the request.
@@ -98,7 +141,12 @@ private func pinQueryArgument(
     return .YES
 }
 
-/// A request header (case-insensitive), or nil.
+/// A request header (case-insensitive), or nil. A value that MHD cut short at a NUL byte keeps a
+/// NUL at its end (U+0000), so that the checks of the value (the bearer token grammar among them)
+/// see that it held one.
 private func headerValue(_ connection: OpaquePointer, _ name: String) -> String? {
-    MHD_lookup_connection_value(connection, .HEADER_KIND, name).map { String(cString: $0) }
+    var length = 0
+    guard let value = cmhd_header_value(connection, name, &length) else { return nil }
+    let text = String(decoding: UnsafeRawBufferPointer(start: value, count: length), as: UTF8.self)
+    return cmhd_header_hides_bytes(connection, value, length) != 0 ? text + "\u{0}" : text
 }

@@ -13,12 +13,13 @@ final class RequestContext: Sendable {
     let query: [String: String]
     let started: ContinuousClock.Instant
     let connection: ConnectionHandle
+    /// The connection's receive-time tracking (nil only in tests that build contexts by hand).
+    let watch: ConnectionWatch?
     private let state = Mutex(State())
 
     private struct State: ~Copyable {
         var body: [UInt8] = []
         var bodyTooLarge = false
-        var discardedBytes = 0
         var phase = Phase.receiving
         var status: Int?
         var responseBytes = 0
@@ -45,7 +46,7 @@ final class RequestContext: Sendable {
 
     init(
         method: String, path: String, contentType: String?, authorization: String?, lastEventID: String?,
-        query: [String: String] = [:], connection: ConnectionHandle
+        query: [String: String] = [:], connection: ConnectionHandle, watch: ConnectionWatch? = nil
     ) {
         self.method = method
         self.path = path
@@ -54,28 +55,23 @@ final class RequestContext: Sendable {
         self.lastEventID = lastEventID
         self.query = query
         self.connection = connection
+        self.watch = watch
         started = .now
     }
 
     /// What became of a chunk of body.
     enum BodyChunk {
         case stored
-        /// This chunk took the total over the limit; the body was dropped.
+        /// The total passed the limit (now or earlier); the body was dropped.
         case exceededLimit
-        /// The limit was exceeded earlier; the chunk was discarded (`total`: bytes discarded so far).
-        case discarded(total: Int)
     }
 
     /// Appends body bytes until the total would exceed `limit`; from then on nothing is stored.
     func appendBody(_ chunk: UnsafeRawBufferPointer, limit: Int) -> BodyChunk {
         state.withLock { state in
-            guard !state.bodyTooLarge else {
-                state.discardedBytes += chunk.count
-                return .discarded(total: state.discardedBytes)
-            }
+            guard !state.bodyTooLarge else { return .exceededLimit }
             guard state.body.count + chunk.count <= limit else {
                 state.bodyTooLarge = true
-                state.discardedBytes = state.body.count + chunk.count
                 state.body = []
                 return .exceededLimit
             }

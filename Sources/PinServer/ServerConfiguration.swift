@@ -7,10 +7,14 @@ public struct ServerConfiguration: Sendable {
     public var unixSocketPath: String?
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes: Int
-    /// Concurrent connections per listener.
-    public var connectionLimit: UInt32
+    /// Concurrent connections per listener; nil: derived from the descriptor limit
+    /// (see ``ConnectionLimits``).
+    public var connectionLimit: UInt32?
     /// Idle connections are closed after this many seconds (0: never).
     public var connectionTimeoutSeconds: UInt32
+    /// A request (request line, headers and body) must arrive within this many seconds of the
+    /// connection's accept or of the previous request's end; slower connections are closed.
+    public var requestReceiveTimeoutSeconds: Double
     /// libmicrohttpd event-loop threads per listener.
     public var threads: UInt32
     /// How long ``PinHTTPServer/stop()`` waits for running handlers before answering them 503.
@@ -24,8 +28,9 @@ public struct ServerConfiguration: Sendable {
         listenPort: UInt16 = 8470,
         unixSocketPath: String? = nil,
         maxBodyBytes: Int = 1 << 20,
-        connectionLimit: UInt32 = 256,
+        connectionLimit: UInt32? = nil,
         connectionTimeoutSeconds: UInt32 = 30,
+        requestReceiveTimeoutSeconds: Double = 10,
         threads: UInt32 = 4,
         shutdownGraceSeconds: UInt32 = 10,
         eventHeartbeatSeconds: Double = 15
@@ -36,6 +41,7 @@ public struct ServerConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.connectionLimit = connectionLimit
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        self.requestReceiveTimeoutSeconds = requestReceiveTimeoutSeconds
         self.threads = threads
         self.shutdownGraceSeconds = shutdownGraceSeconds
         self.eventHeartbeatSeconds = eventHeartbeatSeconds

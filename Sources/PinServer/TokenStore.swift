@@ -65,9 +65,12 @@ public final class TokenStore: Sendable {
         logger.info("reloaded \(fresh.count) token(s) from \(tokensFile)")
     }
 
-    /// Checks an `Authorization` header value. Every known token is compared in constant time.
+    /// Checks an `Authorization` header value. A token with any byte outside the RFC 6750
+    /// `b64token` grammar (a NUL and junk after a valid token among them) is invalid without a
+    /// lookup; every known token is compared in constant time.
     func authenticate(authorization: String?) -> Authentication {
         guard let token = Self.bearerToken(from: authorization) else { return .missing }
+        guard Self.isB64Token(token) else { return .invalid }
         let presented = Array(token.utf8)
         let match = entries.withLock { entries in
             var found: Principal?
@@ -86,6 +89,20 @@ public final class TokenStore: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         let token = parts[1].trimmed
         return token.isEmpty ? nil : token
+    }
+
+    /// Whether `token` matches RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+    static func isB64Token(_ token: String) -> Bool {
+        let bytes = Array(token.utf8)
+        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        let body = bytes.dropLast(padding)
+        return !body.isEmpty && body.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"): true
+            default: false
+            }
+        }
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a token matched.
@@ -129,8 +146,8 @@ public final class TokenStore: Sendable {
                 throw failure("\(name) has unknown field \"\(unknown)\"")
             }
             guard let token = object["token"]?.stringValue, !token.isEmpty else { throw failure("\(name).token must be a non-empty string") }
-            guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
-                throw failure("\(name).token must be printable ASCII without spaces")
+            guard isB64Token(token) else {
+                throw failure("\(name).token must be printable ASCII in the bearer token grammar (letters, digits, - . _ ~ + /, then = padding)")
             }
             guard let roleName = object["role"]?.stringValue, let role = Principal.Role(rawValue: roleName) else {
                 throw failure(#"\#(name).role must be "admin" or "holder""#)

@@ -13,8 +13,10 @@ struct DaemonSettings {
     var unixSocket: String?
     var tokensFile: String?
     var maxBodyBytes = 1 << 20
-    var connectionLimit: UInt32 = 256
+    /// nil: derived from the descriptor limit by the server.
+    var connectionLimit: UInt32?
     var connectionTimeoutSeconds: UInt32 = 30
+    var requestReceiveTimeoutSeconds: Double = 10
     var threads: UInt32 = 4
     var logLevel = "info"
     /// The most bytes pinned at once; nil: the core's default (half of RAM, capped by RLIMIT_MEMLOCK).
@@ -31,7 +33,7 @@ struct DaemonSettings {
     static let defaultRoot = "./var/data"
 
     /// Applies a JSON config file: `{"listen", "roots":[...], "state_dir", "unix", "tokens",
-    /// "max_body_bytes", "connection_limit", "connection_timeout_s", "threads", "log_level",
+    /// "max_body_bytes", "connection_limit", "connection_timeout_s", "request_receive_timeout_s", "threads", "log_level",
     /// "pin_budget_bytes" (an integer or a size string such as "64GiB"), "pin_max_count",
     /// "webhook_allow":[...], "webhook_timeout_s", "audit_interval_ms", "ttl_min_s", "ttl_max_s",
     /// "ttl_default_s", "grace_default_s", "grace_max_s", "events_kept"}`.
@@ -69,6 +71,9 @@ struct DaemonSettings {
             case "max_body_bytes": maxBodyBytes = try number()
             case "connection_limit": connectionLimit = try number()
             case "connection_timeout_s": connectionTimeoutSeconds = try number()
+            case "request_receive_timeout_s":
+                guard let seconds = value.doubleValue else { throw StartupError("\(path): 'request_receive_timeout_s' must be a number") }
+                requestReceiveTimeoutSeconds = try Self.receiveTimeout(seconds, source: "\(path): 'request_receive_timeout_s'")
             case "threads": threads = try number()
             case "log_level": logLevel = try string()
             case "pin_budget_bytes":
@@ -105,6 +110,12 @@ struct DaemonSettings {
         } catch let error as CoreError {
             throw StartupError("\(source): \(error.detail)")
         }
+    }
+
+    /// A request receive timeout: more than 0 and at most a day.
+    static func receiveTimeout(_ seconds: Double, source: String) throws -> Double {
+        guard seconds > 0, seconds <= 86_400 else { throw StartupError("\(source) must be greater than 0 and at most 86400 seconds") }
+        return seconds
     }
 
     /// `value`, unless it is 0.

@@ -25,10 +25,14 @@ struct PinLeaseDaemon: ParsableCommand {
     var config: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest accepted request body. Default 1048576.")
     var maxBodyBytes: Int?
-    @Option(name: .customLong("connection-limit"), help: "Most concurrent connections. Default 256.")
+    @Option(name: .customLong("connection-limit"),
+            help: "Most concurrent connections per listener. Default: from the descriptor limit (raised to the hard limit), up to 10000 on TCP.")
     var connectionLimit: UInt32?
     @Option(name: .customLong("connection-timeout-s"), help: "Idle connection timeout in seconds. Default 30.")
     var connectionTimeoutS: UInt32?
+    @Option(name: .customLong("request-receive-timeout-s"),
+            help: "A request (line, headers, body) must arrive within this many seconds; slower connections are closed. Default 10.")
+    var requestReceiveTimeoutS: Double?
     @Option(help: "HTTP worker threads. Default 4.")
     var threads: UInt32?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. Default info.")
@@ -72,6 +76,9 @@ struct PinLeaseDaemon: ParsableCommand {
         if let maxBodyBytes { settings.maxBodyBytes = maxBodyBytes }
         if let connectionLimit { settings.connectionLimit = connectionLimit }
         if let connectionTimeoutS { settings.connectionTimeoutSeconds = connectionTimeoutS }
+        if let requestReceiveTimeoutS {
+            settings.requestReceiveTimeoutSeconds = try DaemonSettings.receiveTimeout(requestReceiveTimeoutS, source: "--request-receive-timeout-s")
+        }
         if let threads { settings.threads = threads }
         if let logLevel { settings.logLevel = logLevel }
         if let pinBudgetBytes { settings.pinBudgetBytes = try DaemonSettings.pinBudget(pinBudgetBytes, source: "--pin-budget-bytes") }
@@ -91,8 +98,9 @@ struct PinLeaseDaemon: ParsableCommand {
     func run() throws {
         let settings = try settings()
         guard let level = Logger.Level(rawValue: settings.logLevel) else { throw ValidationError("unknown log level '\(settings.logLevel)'") }
+        // Every message and metadata value is escaped, so request text can never forge a log line.
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
@@ -126,7 +134,7 @@ struct PinLeaseDaemon: ParsableCommand {
                 configuration: ServerConfiguration(
                     listenHost: host, listenPort: port, unixSocketPath: settings.unixSocket, maxBodyBytes: settings.maxBodyBytes,
                     connectionLimit: settings.connectionLimit, connectionTimeoutSeconds: settings.connectionTimeoutSeconds,
-                    threads: settings.threads),
+                    requestReceiveTimeoutSeconds: settings.requestReceiveTimeoutSeconds, threads: settings.threads),
                 core: core, tokens: tokenStore, logger: logger)
             try server.start()
             // Beside the API socket, holders fetch descriptors of their leased files on PATH.fd.

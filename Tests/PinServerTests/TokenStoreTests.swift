@@ -128,3 +128,28 @@ struct TokenStoreTests {
         #expect(Base64URL.encode([0xFB, 0xFF, 0xBF]) == "-_-_")
     }
 }
+
+@Suite("Bearer token grammar")
+struct BearerTokenGrammarTests {
+    static func store() -> TokenStore {
+        TokenStore(entries: [.init(token: Array("tok-en_1.2~3+4/5==".utf8), principal: Principal(role: .admin, holder: nil))],
+                   tokensFile: nil, adminTokenPath: nil, logger: .test)
+    }
+
+    @Test("the RFC 6750 b64token grammar: 1*( ALPHA / DIGIT / - . _ ~ + / ) *=")
+    func grammar() {
+        for good in ["a", "tok-en_1.2~3+4/5==", "abc=", "Zz09"] { #expect(TokenStore.isB64Token(good), "\(good)") }
+        for bad in ["", "=", "==abc", "a=b", "abc\u{0}", "abc\u{0}junk", "ab c", "abc\u{1}", "abc\u{7F}", "abc!", "abcé", "abc\t"] {
+            #expect(!TokenStore.isB64Token(bad), "\(bad.debugDescription)")
+        }
+    }
+
+    @Test("a known token followed by a NUL byte and junk, or by anything outside the grammar, is invalid")
+    func junkAfterTokenIsInvalid() {
+        let store = Self.store()
+        #expect(store.authenticate(authorization: "Bearer tok-en_1.2~3+4/5==") == .authenticated(Principal(role: .admin, holder: nil)))
+        for junk in ["\u{0}", "\u{0}junk", " junk", "\u{1}", "!"] {
+            #expect(store.authenticate(authorization: "Bearer tok-en_1.2~3+4/5==" + junk) == .invalid, "\(junk.debugDescription)")
+        }
+    }
+}

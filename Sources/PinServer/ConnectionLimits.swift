@@ -1,0 +1,35 @@
+import Glibc
+
+/// How many connections each listener accepts. With epoll an idle connection costs a descriptor
+/// and a small memory pool, so the limit follows the descriptor limit rather than a fixed 256.
+enum ConnectionLimits {
+    /// Descriptors kept for everything else (state database, files being prepared or pinned,
+    /// lease-break descriptors, webhook sockets).
+    static let reservedDescriptors: UInt64 = 4096
+    /// The TCP listener's automatic limit is at most this.
+    static let maximumTCP: UInt64 = 10_000
+    /// The Unix socket's automatic limit is at most this; it is the operator's way in.
+    static let maximumUnix: UInt64 = 1024
+
+    /// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the soft limit in force.
+    @discardableResult
+    static func raiseDescriptorLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_max) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// The automatic limits for a descriptor limit of `descriptors`: three quarters of what is
+    /// left after the reserve for TCP, an eighth for the Unix socket, each at least 64.
+    static func automatic(descriptors: UInt64) -> (tcp: UInt32, unix: UInt32) {
+        let available = descriptors > reservedDescriptors ? descriptors - reservedDescriptors : 0
+        let tcp = min(maximumTCP, max(64, available / 4 * 3))
+        let unix = min(maximumUnix, max(64, available / 8))
+        return (UInt32(tcp), UInt32(unix))
+    }
+}
