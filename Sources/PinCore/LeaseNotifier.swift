@@ -29,9 +29,9 @@ final class LeaseNotifier: Sendable {
                 guard case .object(let json) = attempt.json else { return }
                 self?.pending.withLock { pending in
                     pending.attempts.append(DeliveryRecord(leaseID: attempt.leaseID, json: json))
-                    if case .retrying(let at) = attempt.outcome {
-                        pending.outbox.append(.retrying(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: Int64(at * 1000)))
-                    }
+                    var next: Int64?
+                    if case .retrying(let at) = attempt.outcome { next = Int64(at * 1000) }
+                    pending.outbox.append(.attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
                 }
             },
             onFinished: { [weak self] message, outcome in
@@ -42,6 +42,9 @@ final class LeaseNotifier: Sendable {
                     case .retrying: "retrying"  // never reported as finished
                     }
                 self?.pending.withLock { $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds())) }
+            },
+            onRedeliver: { [weak self] message, attempts in
+                self?.pending.withLock { $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds())) }
             })
         sender.withLock { $0 = webhookSender }
         flusher.withLock { $0 = PeriodicTask(name: "delivery-log", interval: .milliseconds(100)) { [weak self] in self?.flush() } }
@@ -59,7 +62,7 @@ final class LeaseNotifier: Sendable {
 
     /// An operator's retry: attempts outbox entry `messageID` of lease `leaseID` now, whether it
     /// is pending or finished, and returns its state. Throws `.deliveryNotFound` when the lease
-    /// has no such message.
+    /// has no such message. The entry is pending again in the outbox with the next batch.
     func redeliver(messageID: String, leaseID: String, secret: String?) throws(CoreError) -> JSONObject {
         guard var entry = try store.outboxEntry(id: messageID), entry.leaseID == leaseID else {
             throw CoreError(
@@ -70,10 +73,6 @@ final class LeaseNotifier: Sendable {
             throw CoreError(.systemError, "the webhook of lease \(leaseID) cannot be sent: no secret, or the daemon is stopping")
         }
         let now = WallClock.nowMilliseconds()
-        try writing.withLock { _ throws(CoreError) in
-            try writeBatch()  // earlier outcomes first, so none of them finishes the entry again
-            try store.reopenOutboxEntry(id: messageID, at: now)
-        }
         entry.finishedAt = nil
         entry.outcome = nil
         entry.nextAttemptAt = now

@@ -46,8 +46,10 @@ struct OutboxEntry: Sendable, Equatable {
 
 /// What the sender reported about an outbox entry, written with the next batch of the delivery log.
 enum OutboxUpdate: Sendable, Equatable {
-    /// `attempts` made, the next one at `nextAttemptAt` (epoch milliseconds).
-    case retrying(id: String, attempts: Int, nextAttemptAt: Int64)
+    /// `attempts` made; the next one at `nextAttemptAt` (epoch milliseconds) when it retries.
+    case attempted(id: String, attempts: Int, nextAttemptAt: Int64?)
+    /// Pending again (an operator's retry) after `attempts`, the next attempt at `at`.
+    case reopened(id: String, attempts: Int, at: Int64)
     /// No further attempt: `outcome` is "delivered" or why it failed.
     case finished(id: String, outcome: String, at: Int64)
 }
@@ -158,10 +160,14 @@ final class LeaseStore: Sendable {
             }
             for update in updates {
                 switch update {
-                case .retrying(let id, let attempts, let next):
+                case .attempted(let id, let attempts, let next):
                     try database.execute(
-                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ? WHERE id = ? AND finished_at IS NULL",
-                        [.int(Int64(attempts)), .int(next), .text(id)])
+                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                        [.int(Int64(attempts)), next.map { .int($0) } ?? .null, .text(id)])
+                case .reopened(let id, let attempts, let at):
+                    try database.execute(
+                        "UPDATE webhook_outbox SET finished_at = NULL, outcome = NULL, attempts = ?, next_attempt_at = ? WHERE id = ?",
+                        [.int(Int64(attempts)), .int(at), .text(id)])
                 case .finished(let id, let outcome, let at):
                     try database.execute(
                         "UPDATE webhook_outbox SET finished_at = ?, outcome = ? WHERE id = ?", [.int(at), .text(outcome), .text(id)])
@@ -170,13 +176,7 @@ final class LeaseStore: Sendable {
         }
     }
 
-    /// Makes a finished outbox entry pending again, its next attempt at `at` (an operator's retry).
-    func reopenOutboxEntry(id: String, at: Int64) throws(CoreError) {
-        try commits.submit { database throws(CoreError) in
-            try database.execute(
-                "UPDATE webhook_outbox SET finished_at = NULL, outcome = NULL, next_attempt_at = ? WHERE id = ?", [.int(at), .text(id)])
-        }
-    }
+
 
     /// Records that the daemon was running at `milliseconds` (the base for keeping active
     /// leases' remaining TTL over a restart).

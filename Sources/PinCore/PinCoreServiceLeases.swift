@@ -90,8 +90,9 @@ extension PinCoreService {
             }
         }
         // A lease ends in memory before its transition is durable, and its final notice is
-        // handed to the sender only then: wait for every queued write (and its actions) first.
-        if let last = leaseStore.lastEnqueued { try? leaseStore.wait(last) }
+        // handed to the sender only then: wait for every queued write (and its actions) first,
+        // through an empty write of our own (writes and their actions complete in order).
+        try? leaseStore.wait(leaseStore.enqueue())
         let deliveriesGiveUp = WallClock.nowMilliseconds() + Self.milliseconds(deliveryTimeout)
         while WallClock.nowMilliseconds() < deliveriesGiveUp && notifier.pendingCount > 0 {
             usleep(50_000)

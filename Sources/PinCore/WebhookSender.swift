@@ -28,10 +28,13 @@ public final class WebhookSender: Sendable {
     /// - Parameters:
     ///   - onAttempt: called for every attempt, including refused connections and timeouts (the delivery log).
     ///   - onFinished: called once per message, with `.delivered` or `.failed(reason)`.
+    ///   - onRedeliver: called when a ``redeliver(_:)`` is taken up, with the attempts made so far
+    ///     (in order with the other callbacks: a message finished before it is pending again after).
     public init(
         configuration: WebhookConfiguration, logger: Logger,
         onAttempt: @escaping @Sendable (DeliveryAttempt) -> Void,
-        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void,
+        onRedeliver: @escaping @Sendable (WebhookMessage, Int) -> Void = { _, _ in }
     ) {
         precondition(Self.curlInitialized, "curl_global_init failed")
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed (out of memory)") }
@@ -42,7 +45,8 @@ public final class WebhookSender: Sendable {
         let thread = Thread {
             shared.state.withLock { $0.thread = pthread_self() }
             let worker = Worker(
-                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished)
+                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished,
+                onRedeliver: onRedeliver)
             worker.run()
             shared.finished.leave()
         }
@@ -62,9 +66,10 @@ public final class WebhookSender: Sendable {
         }
     }
 
-    /// Attempts `message` now: a message still pending (not in flight) has its next attempt
-    /// moved to now; a finished one is sent again (numbering and schedule continue after
-    /// `attemptsMade`). Ignored after ``shutdown()``.
+    /// Attempts `message` now: a message still pending has its next attempt moved to now (one
+    /// in flight is attempted again as soon as that attempt ends, whatever its answer); a
+    /// finished one is sent again (numbering and schedule continue after `attemptsMade`, or
+    /// after the attempts the sender made if it finished recently). Ignored after ``shutdown()``.
     public func redeliver(_ message: WebhookMessage) {
         shared.submit { state in
             state.pending.insert(message.id)
@@ -151,6 +156,8 @@ private final class Worker {
         var attemptsAfterDeadline = 0
         /// Due, waiting in its origin's queue for room.
         var queued = false
+        /// An operator asked for another attempt while one was in flight.
+        var redeliverRequested = false
         var inFlight = false
         var cancelled = false
         /// The heap entry that is current for this delivery (older ones are skipped).
@@ -176,6 +183,12 @@ private final class Worker {
     private let logger: Logger
     private let onAttempt: @Sendable (DeliveryAttempt) -> Void
     private let onFinished: @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+    private let onRedeliver: @Sendable (WebhookMessage, Int) -> Void
+    /// Attempts made by messages that finished lately (at most ``recentlyFinishedKept``), so a
+    /// redelivery numbers on from them even before the outbox recorded them.
+    private var recentlyFinished: [String: Int] = [:]
+    private var recentlyFinishedOrder: [String] = []
+    private static let recentlyFinishedKept = 4096
     private var deliveries: [String: Delivery] = [:]
     private var heap = AttemptHeap()
     private var queues: OriginQueues
@@ -186,8 +199,10 @@ private final class Worker {
     init(
         shared: Shared, configuration: WebhookConfiguration, logger: Logger,
         onAttempt: @escaping @Sendable (DeliveryAttempt) -> Void,
-        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void,
+        onRedeliver: @escaping @Sendable (WebhookMessage, Int) -> Void
     ) {
+        self.onRedeliver = onRedeliver
         self.shared = shared
         self.multi = shared.multi.handle
         self.configuration = configuration
@@ -230,13 +245,21 @@ private final class Worker {
             }
             if !schedule(delivery, at: first) { finish(delivery, .failed("deadline passed after \(delivery.attempts) attempts")) }
         case .redeliver(let message):
-            if let delivery = deliveries[message.id] {
-                if !delivery.inFlight && !delivery.queued { _ = schedule(delivery, at: WebhookClock.wall(), overriding: true) }
+            let delivery: Delivery
+            if let pending = deliveries[message.id] {
+                delivery = pending
+                if delivery.inFlight {
+                    delivery.redeliverRequested = true
+                } else if !delivery.queued {
+                    _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
+                }
             } else {
-                let delivery = Delivery(message: message)
+                delivery = Delivery(message: message)
+                delivery.attempts = max(delivery.attempts, recentlyFinished[message.id] ?? 0)
                 deliveries[message.id] = delivery
                 _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
             }
+            onRedeliver(message, delivery.attempts)
         case .cancel(let leaseID, let eventTypes):
             let matching = deliveries.values.filter { delivery in
                 delivery.message.leaseID == leaseID && eventTypes?.contains(delivery.message.eventType) ?? true
@@ -377,12 +400,24 @@ private final class Worker {
         logger.debug("webhook attempt", metadata: ["delivery": "\(attempt.json)"])
         onAttempt(attempt)
         if case .retrying = outcome { return }
+        if delivery.redeliverRequested && outcome != .failed("cancelled") {
+            delivery.redeliverRequested = false
+            _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
+            return
+        }
         finish(delivery, outcome)
     }
 
     private func finish(_ delivery: Delivery, _ outcome: DeliveryAttempt.Outcome) {
         let message = delivery.message
         deliveries.removeValue(forKey: message.id)
+        if recentlyFinished.updateValue(delivery.attempts, forKey: message.id) == nil {
+            recentlyFinishedOrder.append(message.id)
+            if recentlyFinishedOrder.count > Self.recentlyFinishedKept * 2 {
+                for id in recentlyFinishedOrder.prefix(Self.recentlyFinishedKept) { recentlyFinished[id] = nil }
+                recentlyFinishedOrder.removeFirst(Self.recentlyFinishedKept)
+            }
+        }
         shared.state.withLock { _ = $0.pending.remove(message.id) }
         if case .failed(let reason) = outcome, reason != "cancelled" {
             logger.warning(
