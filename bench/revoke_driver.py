@@ -4,7 +4,9 @@
                                       N times in a row; writes lease id and the revoke call's
                                       start time (ns) per line
   grant N PIN_ID HOOK_URL OUT.txt     grant N leases with a webhook (8 connections at once);
-                                      writes their ids"""
+                                      writes their ids
+  revoke GRACE_S IDS.txt              revoke every lease listed (8 connections at once), each
+                                      with grace GRACE_S"""
 
 import http.client
 import json
@@ -66,6 +68,24 @@ def grant(count: int, pin_id: str, hook: str, out: str) -> None:
         f.write("\n".join(ids) + "\n")
 
 
+def revoke(grace: int, ids_file: str) -> None:
+    ids = [line.strip() for line in open(ids_file) if line.strip()]
+
+    def worker(part: list[str]) -> None:
+        conn = connection()
+        for lease_id in part:
+            call(conn, "POST", f"/v1/leases/{lease_id}/revoke", {"grace_s": grace}, {200, 202})
+
+    threads = [threading.Thread(target=worker, args=(ids[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 if __name__ == "__main__":
-    mode, n, pin, hook, out = sys.argv[1:]
-    {"latency": latency, "grant": grant}[mode](int(n), pin, hook, out)
+    if sys.argv[1] == "revoke":
+        revoke(int(sys.argv[2]), sys.argv[3])
+    else:
+        mode, n, pin, hook, out = sys.argv[1:]
+        {"latency": latency, "grant": grant}[mode](int(n), pin, hook, out)

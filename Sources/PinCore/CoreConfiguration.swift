@@ -40,6 +40,10 @@ public struct CoreConfiguration: Sendable {
     public var webhookAllow: [String] = []
     /// Per-attempt timeout of a webhook request, in seconds.
     public var webhookTimeoutSeconds: Double = 5
+    /// Webhook requests in flight at once to one origin (scheme, host, port).
+    public var webhookMaxTransfersPerOrigin = 8
+    /// The attempts of a final notice (`lease.revoked`, `lease.released`, `file.violation`).
+    public var webhookRetrySchedule = RetrySchedule.standard
     /// How often every locked file is audited, in milliseconds.
     public var auditIntervalMilliseconds = 1_000
 

@@ -66,33 +66,20 @@ final class LeaseBook: Sendable {
         }
 
         /// Queues `event` for `lease`'s webhook, if it has one and the event is of a webhook kind.
+        /// A call to act (`lease.revoking`, `lease.expired`) is retried until the lease's
+        /// deadline, after which it is moot; a final notice (`lease.revoked`, `lease.released`,
+        /// `file.violation`) follows the webhook retry schedule (``OutboxEntry/followsRetrySchedule``).
         func notify(_ lease: LeaseRecord, of event: Event, at now: Int64, _ transition: inout Transition) {
             let type = event.type
             guard type.isWebhook, let url = lease.webhookURL, let secret = lease.webhookSecret else { return }
-            let retryUntil: Int64
-            let attemptsAfter: Int
-            switch type {
-            case .leaseRevoking, .leaseExpired:
-                retryUntil = lease.deadline ?? now
-                attemptsAfter = 0
-            case .leaseRevoked:
-                retryUntil = now
-                attemptsAfter = LeaseBook.revokedAttemptsAfterDeadline
-            default:
-                retryUntil = now + LeaseBook.informationalRetryMilliseconds
-                attemptsAfter = 0
-            }
-            transition.outbox.append(OutboxEntry(
+            var entry = OutboxEntry(
                 id: WebhookMessage.makeID(), leaseID: lease.id, event: type, url: url, body: JSONCodec.encode(event.json),
-                retryUntil: retryUntil, attemptsAfterDeadline: attemptsAfter))
+                retryUntil: now, attemptsAfterDeadline: 0)
+            if !entry.followsRetrySchedule { entry.retryUntil = lease.deadline ?? now }
+            transition.outbox.append(entry)
             transition.secrets[lease.id] = secret
         }
     }
-
-    /// `lease.revoked` is retried this many times after the forced teardown.
-    static let revokedAttemptsAfterDeadline = 5
-    /// Events a holder need not act on (`lease.released`, `file.violation`) are retried for a minute.
-    static let informationalRetryMilliseconds: Int64 = 60_000
     /// Ended leases kept for `GET /v1/leases` before the oldest are forgotten.
     static let endedLeasesKept = 10_000
 
@@ -136,6 +123,9 @@ final class LeaseBook: Sendable {
     func refuseGrants() {
         draining.store(true, ordering: .sequentiallyConsistent)
     }
+
+    /// Whether ``refuseGrants()`` was called.
+    var isDraining: Bool { draining.load(ordering: .sequentiallyConsistent) }
 
     // MARK: queries
 

@@ -3,17 +3,20 @@ import PinJSON
 import Synchronization
 
 /// Sends the lease book's webhook messages (``WebhookSender``) and keeps their traces: every
-/// attempt goes to the delivery log, every finished message leaves the durable outbox. Both
-/// are written in batches (every 100 ms), off the request and commit paths.
+/// attempt goes to the delivery log, and the durable outbox follows each message (attempts
+/// made, next attempt, outcome), so a restart resumes where it was. Both are written in
+/// batches (every 100 ms), off the request and commit paths.
 final class LeaseNotifier: Sendable {
     private struct Pending: Sendable {
         var attempts: [DeliveryRecord] = []
-        var finished: [String] = []
+        var outbox: [OutboxUpdate] = []
     }
 
     private let store: LeaseStore
     private let logger: Logger
     private let pending = Mutex(Pending())
+    /// Held while a batch is written, so batches reach the database in the order they were taken.
+    private let writing = Mutex(())
     private let sender: Mutex<WebhookSender?> = Mutex(nil)
     private let flusher: Mutex<PeriodicTask?> = Mutex(nil)
 
@@ -24,34 +27,64 @@ final class LeaseNotifier: Sendable {
             configuration: configuration, logger: logger,
             onAttempt: { [weak self] attempt in
                 guard case .object(let json) = attempt.json else { return }
-                self?.pending.withLock { $0.attempts.append(DeliveryRecord(leaseID: attempt.leaseID, json: json)) }
+                self?.pending.withLock { pending in
+                    pending.attempts.append(DeliveryRecord(leaseID: attempt.leaseID, json: json))
+                    var next: Int64?
+                    if case .retrying(let at) = attempt.outcome { next = Int64(at * 1000) }
+                    pending.outbox.append(.attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
+                }
             },
-            onFinished: { [weak self] message, _ in
-                self?.pending.withLock { $0.finished.append(message.id) }
+            onFinished: { [weak self] message, outcome in
+                let text: String =
+                    switch outcome {
+                    case .delivered: "delivered"
+                    case .failed(let reason): reason
+                    case .retrying: "retrying"  // never reported as finished
+                    }
+                self?.pending.withLock { $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds())) }
+            },
+            onRedeliver: { [weak self] message, attempts in
+                self?.pending.withLock { $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds())) }
             })
         sender.withLock { $0 = webhookSender }
         flusher.withLock { $0 = PeriodicTask(name: "delivery-log", interval: .milliseconds(100)) { [weak self] in self?.flush() } }
     }
 
-    /// Sends outbox entries; `secrets` maps lease ids to their webhook secrets.
+    /// Sends outbox entries (from their recorded attempt count and next attempt time);
+    /// `secrets` maps lease ids to their webhook secrets.
     func send(_ entries: [OutboxEntry], secrets: [String: String]) {
         guard !entries.isEmpty, let sender = sender.withLock({ $0 }) else { return }
         for entry in entries {
-            guard let secret = secrets[entry.leaseID] else {
-                logger.error("webhook \(entry.id) for \(entry.leaseID) has no secret; dropped")
-                pending.withLock { $0.finished.append(entry.id) }
-                continue
-            }
-            sender.send(WebhookMessage(
-                id: entry.id, leaseID: entry.leaseID, eventType: entry.event, url: entry.url, secret: secret, body: Array(entry.body.utf8),
-                retryUntil: Double(entry.retryUntil) / 1000, attemptsAfterDeadline: entry.attemptsAfterDeadline))
+            guard let message = message(entry, secrets: secrets) else { continue }
+            sender.send(message)
         }
     }
 
-    /// Drops outbox entries that no longer need sending (they leave the outbox with the next flush).
+    /// An operator's retry: attempts outbox entry `messageID` of lease `leaseID` now, whether it
+    /// is pending or finished, and returns its state. Throws `.deliveryNotFound` when the lease
+    /// has no such message. The entry is pending again in the outbox with the next batch.
+    func redeliver(messageID: String, leaseID: String, secret: String?) throws(CoreError) -> JSONObject {
+        guard var entry = try store.outboxEntry(id: messageID), entry.leaseID == leaseID else {
+            throw CoreError(
+                .deliveryNotFound, "lease \(leaseID) has no webhook message '\(messageID)'",
+                extensions: ["lease_id": .string(leaseID), "webhook_id": .string(messageID)])
+        }
+        guard let secret, let sender = sender.withLock({ $0 }) else {
+            throw CoreError(.systemError, "the webhook of lease \(leaseID) cannot be sent: no secret, or the daemon is stopping")
+        }
+        let now = WallClock.nowMilliseconds()
+        entry.finishedAt = nil
+        entry.outcome = nil
+        entry.nextAttemptAt = now
+        if let message = message(entry, secrets: [leaseID: secret], redelivery: true) { sender.redeliver(message) }
+        return entry.stateJSON
+    }
+
+    /// Drops outbox entries that no longer need sending (finished with the next flush).
     func forget(_ messageIDs: [String]) {
         guard !messageIDs.isEmpty else { return }
-        pending.withLock { $0.finished += messageIDs }
+        let now = WallClock.nowMilliseconds()
+        pending.withLock { $0.outbox += messageIDs.map { .finished(id: $0, outcome: "stale", at: now) } }
     }
 
     /// Stops retrying the calls to act of a lease (`lease.revoking`, `lease.expired`): it ended,
@@ -80,17 +113,38 @@ final class LeaseNotifier: Sendable {
         flush()
     }
 
+    private func message(_ entry: OutboxEntry, secrets: [String: String], redelivery: Bool = false) -> WebhookMessage? {
+        guard let secret = secrets[entry.leaseID] else {
+            logger.error("webhook \(entry.id) for \(entry.leaseID) has no secret; dropped")
+            forget([entry.id])
+            return nil
+        }
+        return WebhookMessage(
+            id: entry.id, leaseID: entry.leaseID, eventType: entry.event, url: entry.url, secret: secret, body: Array(entry.body.utf8),
+            retryUntil: Double(entry.retryUntil) / 1000, attemptsAfterDeadline: entry.attemptsAfterDeadline,
+            followsRetrySchedule: entry.followsRetrySchedule, attemptsMade: entry.attempts,
+            firstAttemptAt: redelivery ? nil : entry.nextAttemptAt.map { Double($0) / 1000 })
+    }
+
     private func flush() {
+        writing.withLock { _ in
+            do throws(CoreError) { try writeBatch() } catch {}  // logged, and kept for the next flush
+        }
+    }
+
+    /// Writes what the log and outbox updates hold (under `writing`); on failure they are kept for the next flush.
+    private func writeBatch() throws(CoreError) {
         let batch = pending.withLock { pending in
             defer { pending = Pending() }
             return pending
         }
-        guard !batch.attempts.isEmpty || !batch.finished.isEmpty else { return }
+        guard !batch.attempts.isEmpty || !batch.outbox.isEmpty else { return }
         do throws(CoreError) {
-            try store.recordDeliveries(batch.attempts, finishedOutbox: batch.finished)
+            try store.recordDeliveries(batch.attempts, outbox: batch.outbox)
         } catch {
             logger.error("could not write \(batch.attempts.count) delivery record(s): \(error.detail)")
-            pending.withLock { $0.attempts.insert(contentsOf: batch.attempts, at: 0); $0.finished += batch.finished }
+            pending.withLock { $0.attempts.insert(contentsOf: batch.attempts, at: 0); $0.outbox.insert(contentsOf: batch.outbox, at: 0) }
+            throw error
         }
     }
 }

@@ -1,8 +1,10 @@
 import PinJSON
 import Synchronization
 
-/// A webhook message not yet finished: kept durably from the transition that caused it until
-/// it was delivered or given up, so a restart resumes it (with the same `webhook-id`).
+/// A webhook message: kept durably from the transition that caused it, pending until it was
+/// delivered or given up (so a restart resumes it, with the same `webhook-id`, its attempt
+/// count and its next attempt time), then kept finished with its lease, so that an operator can
+/// have it delivered again.
 struct OutboxEntry: Sendable, Equatable {
     var id: String
     var leaseID: String
@@ -11,6 +13,45 @@ struct OutboxEntry: Sendable, Equatable {
     var body: String
     var retryUntil: Int64
     var attemptsAfterDeadline: Int
+    /// Attempts made so far.
+    var attempts = 0
+    /// Epoch milliseconds of the next attempt; `nil`: at once.
+    var nextAttemptAt: Int64?
+    /// Epoch milliseconds when it finished; `nil` while pending.
+    var finishedAt: Int64?
+    /// "delivered", or why it failed.
+    var outcome: String?
+
+    /// A final notice (anything but a call to act, `lease.revoking` or `lease.expired`) has no
+    /// deadline: it follows the sender's ``RetrySchedule``. Derived from the event so that rows
+    /// written before the schedule existed follow it too.
+    var followsRetrySchedule: Bool { event != .leaseRevoking && event != .leaseExpired }
+
+    /// `{"webhook_id","lease_id","event","state":"pending"|"delivered"|"failed","attempts","next_attempt_at"?,"finished_at"?,"reason"?}`.
+    var stateJSON: JSONObject {
+        var object: JSONObject = [
+            "webhook_id": .string(id), "lease_id": .string(leaseID), "event": .string(event.rawValue), "attempts": .int(Int64(attempts)),
+        ]
+        if let finishedAt {
+            object["state"] = outcome == "delivered" ? "delivered" : "failed"
+            object["finished_at"] = .string(WallClock.format(milliseconds: finishedAt))
+            if let outcome, outcome != "delivered" { object["reason"] = .string(outcome) }
+        } else {
+            object["state"] = "pending"
+            object["next_attempt_at"] = .string(WallClock.format(milliseconds: nextAttemptAt ?? WallClock.nowMilliseconds()))
+        }
+        return object
+    }
+}
+
+/// What the sender reported about an outbox entry, written with the next batch of the delivery log.
+enum OutboxUpdate: Sendable, Equatable {
+    /// `attempts` made; the next one at `nextAttemptAt` (epoch milliseconds) when it retries.
+    case attempted(id: String, attempts: Int, nextAttemptAt: Int64?)
+    /// Pending again (an operator's retry) after `attempts`, the next attempt at `at`.
+    case reopened(id: String, attempts: Int, at: Int64)
+    /// No further attempt: `outcome` is "delivered" or why it failed.
+    case finished(id: String, outcome: String, at: Int64)
 }
 
 /// One recorded webhook attempt (the delivery log).
@@ -75,6 +116,7 @@ final class LeaseStore: Sendable {
                 id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
                 retry_until INTEGER NOT NULL, attempts_after INTEGER NOT NULL)
             """)
+        try Self.migrateOutbox(database)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS deliveries (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id TEXT NOT NULL, attempt TEXT NOT NULL)
@@ -140,9 +182,13 @@ final class LeaseStore: Sendable {
             }
             for entry in outbox {
                 try database.execute(
-                    "INSERT OR REPLACE INTO webhook_outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    """
+                    INSERT OR REPLACE INTO webhook_outbox (id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                     [.text(entry.id), .text(entry.leaseID), .text(entry.event.rawValue), .text(entry.url), .text(entry.body),
-                     .int(entry.retryUntil), .int(Int64(entry.attemptsAfterDeadline))])
+                     .int(entry.retryUntil), .int(Int64(entry.attemptsAfterDeadline)), .int(Int64(entry.attempts)),
+                     entry.nextAttemptAt.map { .int($0) } ?? .null])
             }
             for id in finishedOutbox {
                 try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
@@ -159,8 +205,8 @@ final class LeaseStore: Sendable {
         try commits.wait(ticket)
     }
 
-    /// Appends delivery attempts to the log (batched by the caller).
-    func recordDeliveries(_ records: [DeliveryRecord], finishedOutbox: [String]) throws(CoreError) {
+    /// Appends delivery attempts to the log and records the outbox entries' progress (batched by the caller).
+    func recordDeliveries(_ records: [DeliveryRecord], outbox updates: [OutboxUpdate]) throws(CoreError) {
         writes.add(1, ordering: .relaxed)
         try commits.submit { database throws(CoreError) in
             for record in records {
@@ -168,11 +214,25 @@ final class LeaseStore: Sendable {
                     "INSERT INTO deliveries (lease_id, attempt) VALUES (?, ?)",
                     [.text(record.leaseID), .text(JSONCodec.encode(.object(record.json)))])
             }
-            for id in finishedOutbox {
-                try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
+            for update in updates {
+                switch update {
+                case .attempted(let id, let attempts, let next):
+                    try database.execute(
+                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                        [.int(Int64(attempts)), next.map { .int($0) } ?? .null, .text(id)])
+                case .reopened(let id, let attempts, let at):
+                    try database.execute(
+                        "UPDATE webhook_outbox SET finished_at = NULL, outcome = NULL, attempts = ?, next_attempt_at = ? WHERE id = ?",
+                        [.int(Int64(attempts)), .int(at), .text(id)])
+                case .finished(let id, let outcome, let at):
+                    try database.execute(
+                        "UPDATE webhook_outbox SET finished_at = ?, outcome = ? WHERE id = ?", [.int(at), .text(outcome), .text(id)])
+                }
             }
         }
     }
+
+
 
     /// Records that the daemon was running at `milliseconds` (the base for keeping active
     /// leases' remaining TTL over a restart).
@@ -188,6 +248,7 @@ final class LeaseStore: Sendable {
             for id in endedLeases {
                 try database.execute("DELETE FROM leases WHERE id = ?", [.text(id)])
                 try database.execute("DELETE FROM deliveries WHERE lease_id = ?", [.text(id)])
+                try database.execute("DELETE FROM webhook_outbox WHERE lease_id = ?", [.text(id)])
             }
             if let sequence { try database.execute("DELETE FROM events WHERE seq <= ?", [.int(Int64(sequence))]) }
         }
@@ -245,16 +306,49 @@ final class LeaseStore: Sendable {
         return UInt64(rows.first?.first?.int ?? 0)
     }
 
+    /// The pending outbox entries, oldest first.
     func outbox() throws(CoreError) -> [OutboxEntry] {
+        try outboxEntries(where: "finished_at IS NULL ORDER BY rowid", [])
+    }
+
+    /// One outbox entry, pending or finished.
+    func outboxEntry(id: String) throws(CoreError) -> OutboxEntry? {
+        try outboxEntries(where: "id = ?", [.text(id)]).first
+    }
+
+    private func outboxEntries(where condition: String, _ parameters: [SQLValue]) throws(CoreError) -> [OutboxEntry] {
         let rows = try reader.withLock { database throws(CoreError) in
-            try database.query("SELECT id, lease_id, event, url, body, retry_until, attempts_after FROM webhook_outbox ORDER BY rowid")
+            try database.query(
+                """
+                SELECT id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at, finished_at, outcome
+                FROM webhook_outbox WHERE
+                """ + " " + condition, parameters)
         }
         return rows.compactMap { row in
             guard let id = row[0].text, let lease = row[1].text, let event = row[2].text.flatMap(EventType.init(rawValue:)),
                   let url = row[3].text, let body = row[4].text, let until = row[5].int, let after = row[6].int
             else { return nil }
-            return OutboxEntry(id: id, leaseID: lease, event: event, url: url, body: body, retryUntil: until, attemptsAfterDeadline: Int(after))
+            return OutboxEntry(
+                id: id, leaseID: lease, event: event, url: url, body: body, retryUntil: until, attemptsAfterDeadline: Int(after),
+                attempts: Int(row[7].int ?? 0), nextAttemptAt: row[8].int, finishedAt: row[9].int, outcome: row[10].text)
         }
+    }
+
+    /// Brings a `webhook_outbox` table written before finished entries were kept (rows were
+    /// deleted once finished) up to date: it gains the attempt count, the next attempt time and
+    /// the outcome columns, and an index of the pending entries. Safe to run on every start.
+    private static func migrateOutbox(_ database: SQLiteDatabase) throws(CoreError) {
+        let columns = Set(try database.query("PRAGMA table_info(webhook_outbox)").compactMap { $0.count > 1 ? $0[1].text : nil })
+        let added = [
+            ("attempts", "INTEGER NOT NULL DEFAULT 0"), ("next_attempt_at", "INTEGER"), ("finished_at", "INTEGER"), ("outcome", "TEXT"),
+        ]
+        for (name, type) in added where !columns.contains(name) {
+            try database.execute("ALTER TABLE webhook_outbox ADD COLUMN \(name) \(type)")
+        }
+        try database.execute("CREATE INDEX IF NOT EXISTS webhook_outbox_by_lease ON webhook_outbox (lease_id)")
+        // Entries of leases already forgotten have no secret to be signed with.
+        try database.execute("DELETE FROM webhook_outbox WHERE lease_id NOT IN (SELECT id FROM leases)")
+        try database.execute("CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (finished_at) WHERE finished_at IS NULL")
     }
 
     func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {

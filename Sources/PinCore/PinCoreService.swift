@@ -54,6 +54,8 @@ public final class PinCoreService: Sendable {
         }
         var webhooks = WebhookConfiguration(allowList: allowList)
         webhooks.requestTimeout = configuration.webhookTimeoutSeconds
+        webhooks.maxTransfersPerOrigin = configuration.webhookMaxTransfersPerOrigin
+        webhooks.retrySchedule = configuration.webhookRetrySchedule
         notifier = LeaseNotifier(configuration: webhooks, store: leaseStore, logger: logger)
         let recall = LeaseRecall(logger: logger)
         self.recall = recall
@@ -237,9 +239,10 @@ public final class PinCoreService: Sendable {
 
     /// Whether the daemon can serve: state loaded and every root still a usable directory.
     public func readiness() -> (ready: Bool, reasons: [String]) {
-        let reasons = roots.specs.compactMap { spec -> String? in
+        var reasons = roots.specs.compactMap { spec -> String? in
             access(spec.path, R_OK | W_OK | X_OK) == 0 ? nil : "root '\(spec.name)' at \(spec.path) is not accessible"
         }
+        if leases.isDraining { reasons.insert("draining: revoking every lease before the daemon stops", at: 0) }
         return (reasons.isEmpty, reasons)
     }
 

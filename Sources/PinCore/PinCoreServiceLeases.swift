@@ -56,6 +56,14 @@ extension PinCoreService {
         try leases.revoke(id: id, reason: reason, graceSeconds: graceSeconds)
     }
 
+    /// An operator's (or the lease holder's) retry of webhook message `messageID` of a lease:
+    /// attempted now, pending or finished, with the same `webhook-id`. Returns the message's
+    /// state; `.leaseNotFound` / `.deliveryNotFound` when either is unknown (or not the caller's).
+    public func retryDelivery(leaseID: String, messageID: String, caller: LeaseCaller) throws(CoreError) -> JSON {
+        let lease = try leases.record(id: leaseID, caller: caller)
+        return .object(try notifier.redeliver(messageID: messageID, leaseID: lease.id, secret: lease.webhookSecret))
+    }
+
     /// Every webhook attempt made for a lease.
     public func deliveries(leaseID: String, caller: LeaseCaller) throws(CoreError) -> JSON {
         let lease = try leases.record(id: leaseID, caller: caller)
@@ -63,22 +71,38 @@ extension PinCoreService {
     }
 
     /// Revokes every live lease (reason `daemon-draining`, each with its own grace) and waits
-    /// until all of them ended and their webhooks were delivered or given up, at most until
-    /// the last deadline plus `extra`. For a shutdown that lets every holder go first.
-    public func drain(extra: Duration = .seconds(10)) {
+    /// until all of them ended, at most until the last deadline plus `extra`; then waits for
+    /// the webhooks still pending (the final `lease.revoked` / `lease.released` notices) to be
+    /// delivered or given up, at most `deliveryTimeout` more. What is still pending then stays
+    /// in the durable outbox for the next start. For a shutdown that lets every holder go first.
+    /// `/readyz` answers 503 `draining` from the moment this starts.
+    public func drain(extra: Duration = .seconds(10), deliveryTimeout: Duration = .seconds(30)) {
         leases.refuseGrants()
         let live = leases.liveLeases(onPins: nil)
-        guard !live.isEmpty else { return }
-        let revoking = leases.revokeAll(onPins: Set(live.map(\.pinID)), reason: "daemon-draining", latestDeadline: nil)
-        let lastDeadline = revoking.compactMap(\.deadline).max() ?? WallClock.nowMilliseconds()
-        let extraMilliseconds = extra.components.seconds * 1000 + extra.components.attoseconds / 1_000_000_000_000_000
-        let giveUp = lastDeadline + extraMilliseconds
-        logger.notice("draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
-        while WallClock.nowMilliseconds() < giveUp && (!leases.liveLeases(onPins: nil).isEmpty || notifier.pendingCount > 0) {
+        if !live.isEmpty {
+            let revoking = leases.revokeAll(onPins: Set(live.map(\.pinID)), reason: "daemon-draining", latestDeadline: nil)
+            let lastDeadline = revoking.compactMap(\.deadline).max() ?? WallClock.nowMilliseconds()
+            let giveUp = lastDeadline + Self.milliseconds(extra)
+            logger.notice(
+                "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
+            while WallClock.nowMilliseconds() < giveUp && !leases.liveLeases(onPins: nil).isEmpty {
+                usleep(50_000)
+            }
+        }
+        // A lease ends in memory before its transition is durable, and its final notice is
+        // handed to the sender only then: wait for every queued write (and its actions) first,
+        // through an empty write of our own (writes and their actions complete in order).
+        try? leaseStore.wait(leaseStore.enqueue())
+        let deliveriesGiveUp = WallClock.nowMilliseconds() + Self.milliseconds(deliveryTimeout)
+        while WallClock.nowMilliseconds() < deliveriesGiveUp && notifier.pendingCount > 0 {
             usleep(50_000)
         }
         let left = leases.liveLeases(onPins: nil).count
-        logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished")
+        logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)")
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     // MARK: violations

@@ -6,12 +6,15 @@ import Logging
 import Synchronization
 
 /// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated
-/// thread: up to `maxConcurrentTransfers` POSTs run at once, so one slow receiver never holds
-/// up the others, and connections are reused.
+/// thread: up to `maxConcurrentTransfers` POSTs run at once, at most `maxTransfersPerOrigin` of
+/// them to one origin, and origins with attempts waiting take turns (``OriginQueues``), so a
+/// receiver that hangs (each attempt bounded by `requestTimeout`) never delays another
+/// receiver's messages. Connections are reused.
 ///
 /// Each attempt is signed with its own `webhook-timestamp`; 2xx delivers; 410 stops; a 3xx is a
-/// failure (redirects are never followed); anything else is retried with the backoff (no
-/// earlier than a `Retry-After` asks) until `retryUntil`, plus `attemptsAfterDeadline` more.
+/// failure (redirects are never followed); anything else is retried (no earlier than a
+/// `Retry-After` asks): a call to act with the backoff until `retryUntil`, plus
+/// `attemptsAfterDeadline` more; a final notice on the ``RetrySchedule``.
 /// `onAttempt` and `onFinished` run on the sender's thread: they must return quickly, and may
 /// call ``send(_:)``, ``cancel(leaseID:eventTypes:)`` and ``pendingCount`` (``shutdown()``
 /// from there does not wait for the thread).
@@ -25,10 +28,13 @@ public final class WebhookSender: Sendable {
     /// - Parameters:
     ///   - onAttempt: called for every attempt, including refused connections and timeouts (the delivery log).
     ///   - onFinished: called once per message, with `.delivered` or `.failed(reason)`.
+    ///   - onRedeliver: called when a ``redeliver(_:)`` is taken up, with the attempts made so far
+    ///     (in order with the other callbacks: a message finished before it is pending again after).
     public init(
         configuration: WebhookConfiguration, logger: Logger,
         onAttempt: @escaping @Sendable (DeliveryAttempt) -> Void,
-        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void,
+        onRedeliver: @escaping @Sendable (WebhookMessage, Int) -> Void = { _, _ in }
     ) {
         precondition(Self.curlInitialized, "curl_global_init failed")
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed (out of memory)") }
@@ -39,7 +45,8 @@ public final class WebhookSender: Sendable {
         let thread = Thread {
             shared.state.withLock { $0.thread = pthread_self() }
             let worker = Worker(
-                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished)
+                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished,
+                onRedeliver: onRedeliver)
             worker.run()
             shared.finished.leave()
         }
@@ -55,6 +62,18 @@ public final class WebhookSender: Sendable {
         shared.submit { state in
             guard state.pending.insert(message.id).inserted else { return false }
             state.commands.append(.send(message))
+            return true
+        }
+    }
+
+    /// Attempts `message` now: a message still pending has its next attempt moved to now (one
+    /// in flight is attempted again as soon as that attempt ends, whatever its answer); a
+    /// finished one is sent again (numbering and schedule continue after `attemptsMade`, or
+    /// after the attempts the sender made if it finished recently). Ignored after ``shutdown()``.
+    public func redeliver(_ message: WebhookMessage) {
+        shared.submit { state in
+            state.pending.insert(message.id)
+            state.commands.append(.redeliver(message))
             return true
         }
     }
@@ -92,6 +111,7 @@ public final class WebhookSender: Sendable {
 private final class Shared: Sendable {
     enum Command: Sendable {
         case send(WebhookMessage)
+        case redeliver(WebhookMessage)
         case cancel(leaseID: String, eventTypes: Set<EventType>?)
     }
 
@@ -130,15 +150,24 @@ private final class Shared: Sendable {
 private final class Worker {
     private final class Delivery {
         let message: WebhookMessage
-        var attempts = 0
+        let origin: String
+        var attempts: Int
         /// Attempts scheduled for after `retryUntil`.
         var attemptsAfterDeadline = 0
+        /// Due, waiting in its origin's queue for room.
+        var queued = false
+        /// An operator asked for another attempt while one was in flight.
+        var redeliverRequested = false
         var inFlight = false
         var cancelled = false
         /// The heap entry that is current for this delivery (older ones are skipped).
         var token: UInt64 = 0
 
-        init(message: WebhookMessage) { self.message = message }
+        init(message: WebhookMessage) {
+            self.message = message
+            origin = OriginQueues.origin(of: message.url)
+            attempts = message.attemptsMade
+        }
     }
 
     /// What an attempt's answer means before deadlines and cancellation are considered.
@@ -154,8 +183,15 @@ private final class Worker {
     private let logger: Logger
     private let onAttempt: @Sendable (DeliveryAttempt) -> Void
     private let onFinished: @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+    private let onRedeliver: @Sendable (WebhookMessage, Int) -> Void
+    /// Attempts made by messages that finished lately (at most ``recentlyFinishedKept``), so a
+    /// redelivery numbers on from them even before the outbox recorded them.
+    private var recentlyFinished: [String: Int] = [:]
+    private var recentlyFinishedOrder: [String] = []
+    private static let recentlyFinishedKept = 4096
     private var deliveries: [String: Delivery] = [:]
     private var heap = AttemptHeap()
+    private var queues: OriginQueues
     private var inFlight: [UnsafeMutableRawPointer: (transfer: WebhookTransfer, delivery: Delivery)] = [:]
     private var nextToken: UInt64 = 0
     private var generator = SystemRandomNumberGenerator()
@@ -163,14 +199,17 @@ private final class Worker {
     init(
         shared: Shared, configuration: WebhookConfiguration, logger: Logger,
         onAttempt: @escaping @Sendable (DeliveryAttempt) -> Void,
-        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void
+        onFinished: @escaping @Sendable (WebhookMessage, DeliveryAttempt.Outcome) -> Void,
+        onRedeliver: @escaping @Sendable (WebhookMessage, Int) -> Void
     ) {
+        self.onRedeliver = onRedeliver
         self.shared = shared
         self.multi = shared.multi.handle
         self.configuration = configuration
         self.logger = logger
         self.onAttempt = onAttempt
         self.onFinished = onFinished
+        queues = OriginQueues(perOrigin: min(configuration.maxTransfersPerOrigin, max(1, configuration.maxConcurrentTransfers)))
     }
 
     private var capacity: Int { max(1, configuration.maxConcurrentTransfers) }
@@ -199,7 +238,28 @@ private final class Worker {
         case .send(let message):
             let delivery = Delivery(message: message)
             deliveries[message.id] = delivery
-            if !schedule(delivery, at: WebhookClock.wall()) { finish(delivery, .failed("deadline passed after 0 attempts")) }
+            let now = WebhookClock.wall()
+            var first = max(now, message.firstAttemptAt ?? now)
+            if message.followsRetrySchedule && message.firstAttemptAt == nil {
+                first = now + (configuration.retrySchedule.delay(afterFailedAttempts: message.attemptsMade) ?? 0)
+            }
+            if !schedule(delivery, at: first) { finish(delivery, .failed("deadline passed after \(delivery.attempts) attempts")) }
+        case .redeliver(let message):
+            let delivery: Delivery
+            if let pending = deliveries[message.id] {
+                delivery = pending
+                if delivery.inFlight {
+                    delivery.redeliverRequested = true
+                } else if !delivery.queued {
+                    _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
+                }
+            } else {
+                delivery = Delivery(message: message)
+                delivery.attempts = max(delivery.attempts, recentlyFinished[message.id] ?? 0)
+                deliveries[message.id] = delivery
+                _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
+            }
+            onRedeliver(message, delivery.attempts)
         case .cancel(let leaseID, let eventTypes):
             let matching = deliveries.values.filter { delivery in
                 delivery.message.leaseID == leaseID && eventTypes?.contains(delivery.message.eventType) ?? true
@@ -211,9 +271,9 @@ private final class Worker {
     }
 
     /// Queues the next attempt at `time`, unless it would be after `retryUntil` and the attempts
-    /// allowed after it are used up.
-    private func schedule(_ delivery: Delivery, at time: Double) -> Bool {
-        if time > delivery.message.retryUntil {
+    /// allowed after it are used up (a call to act). `overriding`: an operator's retry, always queued.
+    private func schedule(_ delivery: Delivery, at time: Double, overriding: Bool = false) -> Bool {
+        if !overriding && !delivery.message.followsRetrySchedule && time > delivery.message.retryUntil {
             guard delivery.attemptsAfterDeadline < delivery.message.attemptsAfterDeadline else { return false }
             delivery.attemptsAfterDeadline += 1
         }
@@ -223,12 +283,25 @@ private final class Worker {
         return true
     }
 
+    /// Moves the attempts that came due to their origins' queues, then starts attempts, origin by
+    /// origin in turn, while transfers are free.
     private func startDueAttempts() {
         let now = WebhookClock.wall()
-        while inFlight.count < capacity, let first = heap.first, first.time <= now {
+        while let first = heap.first, first.time <= now {
             heap.removeFirst()
-            guard let delivery = deliveries[first.messageID], delivery.token == first.token, !delivery.inFlight else { continue }
+            guard let delivery = deliveries[first.messageID], delivery.token == first.token, !delivery.inFlight, !delivery.queued
+            else { continue }
+            delivery.queued = true
+            queues.enqueue(delivery.message.id, origin: delivery.origin)
+        }
+        while inFlight.count < capacity, let (id, origin) = queues.next() {
+            guard let delivery = deliveries[id], delivery.queued, !delivery.inFlight else {
+                queues.finished(origin: origin)  // finished or cancelled while it waited
+                continue
+            }
+            delivery.queued = false
             start(delivery)
+            if !delivery.inFlight { queues.finished(origin: origin) }  // concluded without a transfer
         }
     }
 
@@ -269,6 +342,7 @@ private final class Worker {
             curl_multi_remove_handle(multi, easy)
             guard let (transfer, delivery) = inFlight.removeValue(forKey: easy) else { continue }
             delivery.inFlight = false
+            queues.finished(origin: delivery.origin)
             let status = transfer.responseCode
             var error: String?
             let verdict: Verdict
@@ -302,6 +376,15 @@ private final class Worker {
         case .retry(let notBefore):
             if delivery.cancelled {
                 outcome = .failed("cancelled")
+            } else if message.followsRetrySchedule {
+                let now = WebhookClock.wall()
+                if let delay = configuration.retrySchedule.delay(afterFailedAttempts: delivery.attempts) {
+                    let next = max(now + delay, notBefore ?? 0)
+                    _ = schedule(delivery, at: next)
+                    outcome = .retrying(at: next)
+                } else {
+                    outcome = .failed("retry schedule used up after \(delivery.attempts) attempts")
+                }
             } else {
                 let now = WebhookClock.wall()
                 var next = now + configuration.backoff.delay(afterFailedAttempts: delivery.attempts, using: &generator)
@@ -317,12 +400,24 @@ private final class Worker {
         logger.debug("webhook attempt", metadata: ["delivery": "\(attempt.json)"])
         onAttempt(attempt)
         if case .retrying = outcome { return }
+        if delivery.redeliverRequested && outcome != .failed("cancelled") {
+            delivery.redeliverRequested = false
+            _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
+            return
+        }
         finish(delivery, outcome)
     }
 
     private func finish(_ delivery: Delivery, _ outcome: DeliveryAttempt.Outcome) {
         let message = delivery.message
         deliveries.removeValue(forKey: message.id)
+        if recentlyFinished.updateValue(delivery.attempts, forKey: message.id) == nil {
+            recentlyFinishedOrder.append(message.id)
+            if recentlyFinishedOrder.count > Self.recentlyFinishedKept * 2 {
+                for id in recentlyFinishedOrder.prefix(Self.recentlyFinishedKept) { recentlyFinished[id] = nil }
+                recentlyFinishedOrder.removeFirst(Self.recentlyFinishedKept)
+            }
+        }
         shared.state.withLock { _ = $0.pending.remove(message.id) }
         if case .failed(let reason) = outcome, reason != "cancelled" {
             logger.warning(
@@ -331,10 +426,10 @@ private final class Worker {
         onFinished(message, outcome)
     }
 
-    /// Milliseconds until the next attempt is due (0 when one is due and a transfer slot is free);
+    /// Milliseconds until the next attempt is due (0 when one is due);
     /// curl shortens it for its own timers, and `curl_multi_wakeup` ends it when something is queued.
     private func pollTimeout() -> Int32 {
-        guard inFlight.count < capacity, let first = heap.first else { return 10_000 }
+        guard let first = heap.first else { return 10_000 }
         let milliseconds = ((first.time - WebhookClock.wall()) * 1000).rounded(.up)
         return Int32(max(0, min(10_000, milliseconds)))
     }

@@ -37,6 +37,11 @@ enum LeaseRoutes {
             Route("GET", "/v1/leases/{id}/deliveries", access: .authenticated) { request in
                 .json(try core.deliveries(leaseID: id(request), caller: caller(request)))
             },
+            Route("POST", "/v1/leases/{id}/deliveries/{msg_id}/retry", access: .authenticated) { request in
+                _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])
+                let messageID = request.parameters["msg_id", default: ""]
+                return .json(try core.retryDelivery(leaseID: id(request), messageID: messageID, caller: caller(request)), status: 202)
+            },
         ]
     }
 

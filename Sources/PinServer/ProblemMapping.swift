@@ -14,7 +14,7 @@ enum ProblemMapping {
              .unalignedRange, .invalidRange, .longTermRefused,
              .invalidTTL, .invalidGrace, .invalidWebhookURL, .webhookNotAllowed, .invalidHolder:
             422
-        case .notFound, .operationNotFound, .pinNotFound, .leaseNotFound:
+        case .notFound, .operationNotFound, .pinNotFound, .leaseNotFound, .deliveryNotFound:
             404
         case .peerNotAllowed:
             403

@@ -28,6 +28,9 @@ struct DaemonSettings {
     /// URL prefixes webhook targets must start with.
     var webhookAllow: [String] = []
     var webhookTimeoutSeconds = 5
+    var webhookMaxPerOrigin = 8
+    var webhookRetrySchedule = RetrySchedule.standard
+    var drainDeliveryTimeoutSeconds = 30
     var auditIntervalMilliseconds = 1_000
 
     static let defaultRoot = "./var/data"
@@ -35,7 +38,8 @@ struct DaemonSettings {
     /// Applies a JSON config file: `{"listen", "roots":[...], "state_dir", "unix", "tokens",
     /// "max_body_bytes", "connection_limit", "connection_timeout_s", "request_receive_timeout_s", "threads", "log_level",
     /// "pin_budget_bytes" (an integer or a size string such as "64GiB"), "pin_max_count",
-    /// "webhook_allow":[...], "webhook_timeout_s", "audit_interval_ms", "ttl_min_s", "ttl_max_s",
+    /// "webhook_allow":[...], "webhook_timeout_s", "webhook_max_per_origin", "webhook_retry_schedule_s" ([seconds, ...]
+    /// or "0,5,..."), "drain_delivery_timeout_s", "audit_interval_ms", "ttl_min_s", "ttl_max_s",
     /// "ttl_default_s", "grace_default_s", "grace_max_s", "events_kept"}`.
     mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw StartupError("cannot read config file \(path)") }
@@ -91,6 +95,19 @@ struct DaemonSettings {
                 }
                 webhookAllow = items
             case "webhook_timeout_s": webhookTimeoutSeconds = try Self.positive(number() as Int, source: "\(path): 'webhook_timeout_s'")
+            case "webhook_max_per_origin":
+                webhookMaxPerOrigin = try Self.positive(number() as Int, source: "\(path): 'webhook_max_per_origin'")
+            case "webhook_retry_schedule_s":
+                let source = "\(path): 'webhook_retry_schedule_s'"
+                if let items = value.arrayValue {
+                    let seconds = items.compactMap { $0.int64Value.map { String($0) } }
+                    guard seconds.count == items.count else { throw StartupError("\(source) must be an array of whole seconds") }
+                    webhookRetrySchedule = try Self.retrySchedule(seconds.joined(separator: ","), source: source)
+                } else {
+                    webhookRetrySchedule = try Self.retrySchedule(string(), source: source)
+                }
+            case "drain_delivery_timeout_s":
+                drainDeliveryTimeoutSeconds = try Self.positive(number() as Int, source: "\(path): 'drain_delivery_timeout_s'")
             case "audit_interval_ms": auditIntervalMilliseconds = try Self.positive(number() as Int, source: "\(path): 'audit_interval_ms'")
             case "ttl_min_s": leasePolicy.ttlMinSeconds = try number()
             case "ttl_max_s": leasePolicy.ttlMaxSeconds = try number()
@@ -116,6 +133,14 @@ struct DaemonSettings {
     static func receiveTimeout(_ seconds: Double, source: String) throws -> Double {
         guard seconds > 0, seconds <= 86_400 else { throw StartupError("\(source) must be greater than 0 and at most 86400 seconds") }
         return seconds
+    }
+
+    /// A webhook retry schedule written as "0,5,300,..." (seconds, each >= 0).
+    static func retrySchedule(_ text: String, source: String) throws -> RetrySchedule {
+        guard let schedule = RetrySchedule.parse(text) else {
+            throw StartupError("\(source) must be a comma-separated list of seconds >= 0, such as 0,5,300,1800, not '\(text)'")
+        }
+        return schedule
     }
 
     /// `value`, unless it is 0.

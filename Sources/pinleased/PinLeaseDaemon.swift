@@ -47,6 +47,15 @@ struct PinLeaseDaemon: ParsableCommand {
     var webhookAllow: [String] = []
     @Option(name: .customLong("webhook-timeout-s"), help: "Timeout of one webhook attempt in seconds. Default 5.")
     var webhookTimeoutS: Int?
+    @Option(name: .customLong("webhook-max-per-origin"),
+            help: "Most webhook requests in flight to one origin (scheme, host, port); origins take turns. Default 8.")
+    var webhookMaxPerOrigin: Int?
+    @Option(name: .customLong("webhook-retry-schedule-s"),
+            help: "Delays in seconds before each attempt of a final notice (lease.revoked, lease.released, file.violation). Default 0,5,300,1800,7200,18000,36000,36000.")
+    var webhookRetryScheduleS: String?
+    @Option(name: .customLong("drain-delivery-timeout-s"),
+            help: "With --drain, how long to wait for the last webhooks after the leases ended. Default 30.")
+    var drainDeliveryTimeoutS: Int?
     @Option(name: .customLong("audit-interval-ms"), help: "How often every locked file is audited. Default 1000.")
     var auditIntervalMs: Int?
     @Option(name: .customLong("ttl-min-s"), help: "Shortest lease TTL. Default 1.")
@@ -85,6 +94,15 @@ struct PinLeaseDaemon: ParsableCommand {
         if let pinMaxCount { settings.pinMaxCount = try DaemonSettings.positive(pinMaxCount, source: "--pin-max-count") }
         if !webhookAllow.isEmpty { settings.webhookAllow = webhookAllow }
         if let webhookTimeoutS { settings.webhookTimeoutSeconds = try DaemonSettings.positive(webhookTimeoutS, source: "--webhook-timeout-s") }
+        if let webhookMaxPerOrigin {
+            settings.webhookMaxPerOrigin = try DaemonSettings.positive(webhookMaxPerOrigin, source: "--webhook-max-per-origin")
+        }
+        if let webhookRetryScheduleS {
+            settings.webhookRetrySchedule = try DaemonSettings.retrySchedule(webhookRetryScheduleS, source: "--webhook-retry-schedule-s")
+        }
+        if let drainDeliveryTimeoutS {
+            settings.drainDeliveryTimeoutSeconds = try DaemonSettings.positive(drainDeliveryTimeoutS, source: "--drain-delivery-timeout-s")
+        }
         if let auditIntervalMs { settings.auditIntervalMilliseconds = try DaemonSettings.positive(auditIntervalMs, source: "--audit-interval-ms") }
         if let ttlMinS { settings.leasePolicy.ttlMinSeconds = ttlMinS }
         if let ttlMaxS { settings.leasePolicy.ttlMaxSeconds = ttlMaxS }
@@ -127,6 +145,8 @@ struct PinLeaseDaemon: ParsableCommand {
             configuration.leasePolicy = settings.leasePolicy
             configuration.webhookAllow = settings.webhookAllow
             configuration.webhookTimeoutSeconds = Double(settings.webhookTimeoutSeconds)
+            configuration.webhookMaxTransfersPerOrigin = settings.webhookMaxPerOrigin
+            configuration.webhookRetrySchedule = settings.webhookRetrySchedule
             configuration.auditIntervalMilliseconds = settings.auditIntervalMilliseconds
             let core = try PinCoreService(configuration: configuration, logger: logger)
             let tokenStore = try TokenStore.load(tokensFile: settings.tokensFile, stateDirectory: settings.stateDirectory, logger: logger)
@@ -150,7 +170,8 @@ struct PinLeaseDaemon: ParsableCommand {
                 throw error
             }
             for spec in roots { logger.info("root \(spec.name) = \(spec.path)") }
-            SignalHandling.run(server: server, handoff: handoff, core: core, tokens: tokenStore, drain: drain, logger: logger)
+            SignalHandling.run(server: server, handoff: handoff, core: core, tokens: tokenStore, drain: drain,
+                drainDeliveryTimeout: .seconds(settings.drainDeliveryTimeoutSeconds), logger: logger)
         } catch let error as CoreError {
             throw StartupError(error.detail)
         }

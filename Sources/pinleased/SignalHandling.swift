@@ -5,12 +5,13 @@ import PinCore
 import PinServer
 
 /// SIGTERM and SIGINT stop the daemon gracefully: with `drain` every lease is revoked first
-/// and the daemon waits for the holders (or the deadlines); then the descriptor hand-off stops
+/// and the daemon waits for the holders (or the deadlines) and, bounded, for the last webhooks; then the descriptor hand-off stops
 /// while the core still serves it, then the core and the HTTP server. Locks, pins and leases
 /// stay: they are durable. SIGHUP re-reads the tokens file. Never returns.
 enum SignalHandling {
     static func run(
-        server: PinHTTPServer, handoff: DescriptorHandoffListener?, core: PinCoreService, tokens: TokenStore, drain: Bool, logger: Logger
+        server: PinHTTPServer, handoff: DescriptorHandoffListener?, core: PinCoreService, tokens: TokenStore, drain: Bool,
+        drainDeliveryTimeout: Duration, logger: Logger
     ) -> Never {
         signal(SIGPIPE, SIG_IGN)
         let queue = DispatchQueue(label: "signals")
@@ -20,7 +21,7 @@ enum SignalHandling {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 logger.info("signal \(number): stopping")
-                if drain { core.drain() }
+                if drain { core.drain(deliveryTimeout: drainDeliveryTimeout) }
                 handoff?.stop()
                 core.shutdown()
                 server.stop()

@@ -59,6 +59,8 @@ class Script:
     delay: float = 0.0
     # called (on a separate thread, after `delay`) for each delivery before answering
     on_delivery: Callable[[Delivery], None] | None = None
+    # decides the status of each delivery (before `first` and `status` are considered) when it returns one
+    status_for: Callable[[Delivery], int | None] | None = None
 
 
 class WebhookReceiver:
@@ -117,6 +119,9 @@ class WebhookReceiver:
         with self.lock:
             earlier = sum(1 for d in self.deliveries if d.lease_id == lease_id)
         status = script.first[earlier] if earlier < len(script.first) else script.status
+        decided = script.status_for(delivery) if script.status_for is not None else None
+        if decided is not None:
+            status = decided
         delivery.status = status
         if script.delay:
             time.sleep(script.delay)
