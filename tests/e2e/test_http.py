@@ -144,6 +144,7 @@ def test_wrong_content_type_is_415(ctype, daemon: Daemon, sample):
 def test_json_with_charset_is_accepted(daemon: Daemon, sample):
     r = daemon.post("/v1/files/inspect", data=json.dumps({"path": sample}).encode(), headers={"Content-Type": "application/json; charset=utf-8"})
     assert r.status_code == 200, r.text
+    assert r.json()["path"] == sample and r.json()["size"] == 4096, "the body was read as JSON: " + r.text
 
 
 # -- auth ----------------------------------------------------------------------------
