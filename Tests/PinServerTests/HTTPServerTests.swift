@@ -243,6 +243,7 @@ struct HTTPServerTests {
         let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 60)
         let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(gate: gate), logger: .test)
         try server.start()
+        defer { server.stop() }  // idempotent: only for an early exit
         let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })
         let gateOpenWhenStopReturned = Mutex<Bool?>(nil)
         let replies = Self.concurrently(2) { index in
