@@ -350,6 +350,12 @@ int clinux_install_lease_break_handler(int signo, int *read_fd_out) {
     return 0;
 }
 
+void clinux_name_this_thread(const char *name) {
+    char truncated[16] = {0};
+    strncpy(truncated, name, sizeof truncated - 1);
+    pthread_setname_np(pthread_self(), truncated);
+}
+
 // MARK: errno text
 
 const char *clinux_errno_name(int errnum) {

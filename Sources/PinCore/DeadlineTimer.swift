@@ -25,10 +25,12 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
     private var stale = 0
     private var stopped = false
     private let name: String
+    private let clock: DeadlineClock
 
-    /// A timer that fires nothing until ``start(fire:)``.
-    init(name: String) {
+    /// A timer that fires nothing until ``start(fire:)``; tests pass their own `clock`.
+    init(name: String, clock: DeadlineClock = .system) {
         self.name = name
+        self.clock = clock
     }
 
     /// Starts the thread that calls `fire` (on that thread) with every batch of due keys.
@@ -40,8 +42,8 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
 
     /// Fires `key` at `wallMilliseconds` (at once if that has passed).
     func set(_ key: Key, at wallMilliseconds: Int64) {
-        let delay = max(0, wallMilliseconds - WallClock.nowMilliseconds())
-        let due = Self.monotonicNanoseconds() + UInt64(delay) * 1_000_000
+        let delay = max(0, wallMilliseconds - clock.wallMilliseconds())
+        let due = clock.monotonicNanoseconds() + UInt64(delay) * 1_000_000
         condition.lock()
         generation += 1
         if current.updateValue(generation, forKey: key) != nil { stale += 1 }
@@ -82,7 +84,7 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
     private func run(_ fire: @Sendable ([Key]) -> Void) {
         condition.lock()
         while !stopped {
-            let now = Self.monotonicNanoseconds()
+            let now = clock.monotonicNanoseconds()
             var due: [Key] = []
             while let first = heap.first, first.due <= now {
                 let entry = pop()
@@ -140,11 +142,5 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
             }
         }
         return top
-    }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -16,6 +16,7 @@ public final class PinCoreService: Sendable {
     let notifier: LeaseNotifier
     let leases: LeaseBook
     let recall: LeaseRecall
+    let leaseBreaks = LeaseBreakMonitor()
     let auditInterval: Duration
     let background = Mutex<[PeriodicTask]>([])
     /// Every lease and file event, for `GET /v1/events`.
@@ -79,7 +80,7 @@ public final class PinCoreService: Sendable {
             logger.notice("pin \(pinID) was made for leases and no lease uses it any more: tearing it down")
             try? pins.remove(id: pinID)
         }
-        LeaseBreakMonitor.run { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
+        try leaseBreaks.run { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
         startBackgroundWork()
     }
 
@@ -251,6 +252,7 @@ public final class PinCoreService: Sendable {
     /// have left now.
     public func shutdown() {
         operations.cancelAll()
+        leaseBreaks.stop()
         for task in background.withLock({ $0 }) { task.stop() }
         leases.stop()
         notifier.stop()

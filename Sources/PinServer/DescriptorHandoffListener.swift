@@ -90,6 +90,11 @@ public final class DescriptorHandoffListener: Sendable {
         logger.info("descriptor hand-off listening on unix:\(path)")
     }
 
+    /// How many connections are being served right now (for tests).
+    var connectionsBeingServed: Int {
+        running.withLock { $0?.connections.count } ?? 0
+    }
+
     /// Stops accepting, wakes the connections still waiting for their request line (they are
     /// answered `invalid-request` if they can still read), waits for those inside `authorize`,
     /// then closes the socket and removes its file. Idempotent; also run by `deinit`.
@@ -165,6 +170,10 @@ private final class ConnectionSet: Sendable {
 
     var isClosed: Bool {
         state.withLock { $0.isClosed }
+    }
+
+    var count: Int {
+        state.withLock { $0.open.count }
     }
 
     /// Admits no more connections and shuts down the open ones, waking reads in progress.

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import LinuxFS
+import Synchronization
 import Testing
 
 @Suite("Unix sockets")
@@ -167,15 +168,24 @@ struct UnixSocketTests {
         let connection = try Self.connect(in: directory)
         let acceptReturned = DispatchSemaphore(value: 0)
         let receiveReturned = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        let threads = Mutex<(accept: Int32, receive: Int32)>((-1, -1))
+        Thread.detachNewThread {
+            threads.withLock { $0.accept = currentThreadID() }
             #expect(linuxError { try connection.listener.accept() }?.errno == EINVAL)
             acceptReturned.signal()
         }
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
+            threads.withLock { $0.receive = currentThreadID() }
             #expect((try? connection.server.receive(maxBytes: 100, timeout: .seconds(120))) == [])
             receiveReturned.signal()
         }
-        usleep(200_000)
+        // Both calls must be asleep in the kernel before the shutdown, or this would only test
+        // calls made after it.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while threads.withLock({ $0.accept < 0 || $0.receive < 0 }), ContinuousClock.now < deadline { usleep(1000) }
+        let (acceptThread, receiveThread) = threads.withLock { ($0.accept, $0.receive) }
+        #expect(waitUntilBlocked(thread: acceptThread, in: [SystemCall.accept4], firstArgument: Int(connection.listener.fd)))
+        #expect(waitUntilBlocked(thread: receiveThread, in: SystemCall.polls))
         connection.listener.shutdown()
         connection.server.shutdown()
         #expect(acceptReturned.wait(timeout: .now() + 60) == .success)

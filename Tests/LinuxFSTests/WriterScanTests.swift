@@ -55,7 +55,10 @@ struct WriterScanTests {
             _ = waitpid(pid, &exitStatus, 0)
         }
         var found: [Int32] = []
-        for _ in 0..<200 {  // the child needs a moment to open the file
+        // The child needs a moment to open the file: poll, with a deadline only a broken scan
+        // (or a child that never starts) reaches.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             found = processesWithWriteAccess(device: status.device, inode: status.inode)
             if !found.isEmpty { break }
             usleep(10_000)

@@ -150,26 +150,6 @@ import Testing
     }
 }
 
-@Suite struct DeadlineTimerTests {
-    @Test func firesDueKeysAndHonoursReplaceAndCancel() throws {
-        let timer = DeadlineTimer<String>(name: "test-timer")
-        let fired = Mutex<[String]>([])
-        timer.start { keys in fired.withLock { $0 += keys } }
-        defer { timer.stop() }
-        let now = WallClock.nowMilliseconds()
-        timer.set("past", at: now - 1000)
-        timer.set("soon", at: now + 50)
-        timer.set("moved", at: now + 60)
-        timer.set("moved", at: now + 10_000)  // replaced: must not fire at +60 ms
-        timer.set("cancelled", at: now + 40)
-        timer.cancel("cancelled")
-        let deadline = Date().addingTimeInterval(10)
-        while fired.withLock({ $0.count }) < 2 && Date() < deadline { usleep(10_000) }
-        usleep(300_000)
-        #expect(Set(fired.withLock { $0 }) == ["past", "soon"])
-    }
-}
-
 @Suite struct EventLogTests {
     private func event(_ sequence: UInt64, holder: String? = "h") -> Event {
         Event(sequence: sequence, type: .leaseGranted, timestamp: "t", data: ["n": .int(Int64(sequence))], holder: holder)

@@ -74,11 +74,28 @@ import Testing
     }
 
     @Test func defaultBudgetIsHalfOfMemoryCappedByTheMemlockLimit() {
-        let unlimited = PinBudget.defaults(memoryLockLimit: MemoryLockLimit(soft: nil, hard: nil), hasIPCLock: false)
-        #expect(unlimited.maxBytes > 0 && unlimited.maxPins <= 4096)
-        let capped = PinBudget.defaults(memoryLockLimit: MemoryLockLimit(soft: 8 << 20, hard: 8 << 20), hasIPCLock: false)
-        #expect(capped.maxBytes == 8 << 20)
-        let privileged = PinBudget.defaults(memoryLockLimit: MemoryLockLimit(soft: 8 << 20, hard: 8 << 20), hasIPCLock: true)
-        #expect(privileged.maxBytes == unlimited.maxBytes)
+        let gib: UInt64 = 1 << 30
+        let unlimited = MemoryLockLimit(soft: nil, hard: nil)
+        let eightMiB = MemoryLockLimit(soft: 8 << 20, hard: 16 << 20)
+        func budget(_ memory: UInt64, maps: Int? = 65530, _ limit: MemoryLockLimit, ipcLock: Bool = false) -> PinBudget {
+            PinBudget.defaults(physicalBytes: memory, maxMapCount: maps, memoryLockLimit: limit, hasIPCLock: ipcLock)
+        }
+        // Half of memory when nothing lower applies.
+        #expect(budget(16 * gib, unlimited).maxBytes == 8 * gib)
+        #expect(budget(3 * gib + 8192, unlimited).maxBytes == 3 * gib / 2 + 4096)
+        #expect(budget(16 * gib, MemoryLockLimit(soft: 64 * gib, hard: nil)).maxBytes == 8 * gib)
+        // The soft RLIMIT_MEMLOCK caps it, unless CAP_IPC_LOCK lifts the limit.
+        #expect(budget(16 * gib, eightMiB).maxBytes == 8 << 20)
+        #expect(budget(16 * gib, eightMiB, ipcLock: true).maxBytes == 8 * gib)
+        #expect(budget(8 << 20, MemoryLockLimit(soft: 16 << 20, hard: nil)).maxBytes == 4 << 20)
+        // Pins: an eighth of vm.max_map_count, at most 4096, at least 1, 65530 when unknown.
+        #expect(budget(gib, maps: 65530, unlimited).maxPins == 4096)
+        #expect(budget(gib, maps: 8000, unlimited).maxPins == 1000)
+        #expect(budget(gib, maps: nil, unlimited).maxPins == 4096)
+        #expect(budget(gib, maps: 7, unlimited).maxPins == 1)
+        // This machine's defaults are the same function of its own figures.
+        let here = PinBudget.defaults(memoryLockLimit: eightMiB, hasIPCLock: true)
+        #expect(here == budget(SystemMemory.physicalBytes, maps: SystemMemory.maxMapCount, eightMiB, ipcLock: true))
+        #expect(here.maxBytes == SystemMemory.physicalBytes / 2)
     }
 }

@@ -32,6 +32,38 @@ private func eventually(timeout: Double = 30, _ condition: () -> Bool) async thr
     return condition()
 }
 
+/// Holds each request until `until` are held at once (then lets every one through), and
+/// records the most held at once.
+private final class HeldRequests: Sendable {
+    private let condition = NSCondition()
+    private nonisolated(unsafe) var inside = 0  // guarded by `condition`
+    private nonisolated(unsafe) var most = 0
+    private nonisolated(unsafe) var reached = false
+    private let until: Int
+
+    init(until: Int) {
+        self.until = until
+    }
+
+    var mostAtOnce: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return most
+    }
+
+    func arriveAndWait(timeout: Double) {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        inside += 1
+        most = max(most, inside)
+        if inside >= until { reached = true }
+        condition.broadcast()
+        while !reached, Date() < deadline { _ = condition.wait(until: min(deadline, Date().addingTimeInterval(1))) }
+        inside -= 1
+        condition.unlock()
+    }
+}
+
 private func configuration(_ prefixes: [String]) throws -> WebhookConfiguration {
     var configuration = WebhookConfiguration(allowList: try WebhookAllowList(prefixes: prefixes))
     configuration.requestTimeout = 10
@@ -290,38 +322,50 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
     }
 
     @Test func manySlowReceiversAreServedConcurrently() async throws {
-        let receiver = try LoopbackReceiver { _, _ in .init(status: 200, delay: 0.2) }
+        // The first answers wait until `together` requests are held at once (a minute at most):
+        // a sender that posts one at a time cannot pass, however fast or slow the machine is.
+        let together = 4
+        let held = HeldRequests(until: together)
+        let receiver = try LoopbackReceiver { _, _ in
+            held.arriveAndWait(timeout: 60)
+            return .init(status: 200)
+        }
         defer { receiver.stop() }
         let reports = Reports()
         var settings = try configuration([receiver.baseURL])
         settings.maxTransfersPerOrigin = settings.maxConcurrentTransfers  // one receiver may take every transfer here
+        settings.requestTimeout = 120  // longer than the receiver ever holds a request
         let sender = reports.makeSender(settings)
         defer { sender.shutdown() }
-        let messages = (0..<200).map { index in message(receiver.baseURL + "/h", lease: "lease_\(index)") }
-        let start = Date()
+        let messages = (0..<200).map { index in message(receiver.baseURL + "/h", lease: "lease_\(index)", retryFor: 300) }
         for sent in messages { sender.send(sent) }
-        #expect(try await eventually(timeout: 60) { reports.finished.count == messages.count })
-        let elapsed = Date().timeIntervalSince(start)
-        #expect(elapsed < 10, "200 × 0.2 s took \(elapsed) s")
+        #expect(try await eventually(timeout: 180) { reports.finished.count == messages.count })
+        #expect(held.mostAtOnce >= together, "at most \(held.mostAtOnce) requests were in flight at once")
         #expect(reports.finished.allSatisfy { $0.outcome == .delivered })
         #expect(Set(receiver.requests.compactMap { $0.headers["webhook-id"] }) == Set(messages.map(\.id)))
     }
 
     @Test func shutdownWithPendingMessagesReturnsPromptly() async throws {
-        let slow = try LoopbackReceiver { _, _ in .init(status: 200, delay: 20) }
+        // The slow receiver never answers while the test runs and the sender would wait 300 s
+        // for it: the state checked below holds however late the check comes (with a 20 s
+        // delay and a 10 s timeout, a loaded machine saw the retry of a timed-out request).
+        let slow = try LoopbackReceiver { _, _ in .init(status: 200, delay: 600) }
         defer { slow.stop() }
         let port = try LoopbackReceiver.unusedPort()
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([slow.baseURL, "http://127.0.0.1:\(port)"]))
+        var configuration = try configuration([slow.baseURL, "http://127.0.0.1:\(port)"])
+        configuration.requestTimeout = 300
+        let sender = reports.makeSender(configuration)
         for index in 0..<5 {
-            sender.send(message(slow.baseURL + "/h", lease: "slow_\(index)"))
-            sender.send(message("http://127.0.0.1:\(port)/h", lease: "down_\(index)", retryFor: 120))
+            sender.send(message(slow.baseURL + "/h", lease: "slow_\(index)", retryFor: 600))
+            sender.send(message("http://127.0.0.1:\(port)/h", lease: "down_\(index)", retryFor: 600))
         }
-        #expect(try await eventually { slow.requests.count == 5 && reports.attempts.count >= 5 })
+        #expect(try await eventually(timeout: 120) { slow.requests.count == 5 && reports.attempts.count >= 5 })
         #expect(sender.pendingCount == 10)
         let start = Date()
         sender.shutdown()
-        #expect(Date().timeIntervalSince(start) < 5)
+        // Far below the 300 s a shutdown that waited for the slow transfers would take.
+        #expect(Date().timeIntervalSince(start) < 60)
         sender.shutdown()
         #expect(sender.pendingCount == 0)
         sender.send(message(slow.baseURL + "/h"))

@@ -8,6 +8,8 @@ import Testing
 /// The real v1 route table on a real core over a temporary root.
 @Suite("API routes")
 struct APIRoutesTests {
+    /// A core of its own over a fresh state directory and root, for one test: ``close()``
+    /// stops the core's threads and removes the directory.
     struct Fixture: Sendable {
         let dispatcher: RequestDispatcher
         let adminToken: String
@@ -15,6 +17,37 @@ struct APIRoutesTests {
         let dataDirectory: String
         /// The directory of the root `shm` (/dev/shm), when /dev/shm is a tmpfs.
         let shmDirectory: String?
+        private let core: PinCoreService
+        private let directory: TemporaryDirectory
+
+        init() throws {
+            let directory = TemporaryDirectory()
+            mkdir(directory.file("data"), 0o755)
+            mkdir(directory.file("state"), 0o700)
+            var roots = [RootSpec(name: "data", path: directory.file("data"))]
+            let shmDirectory = APIRoutesTests.tmpfsDirectory()
+            if let shmDirectory { roots.append(RootSpec(name: "shm", path: shmDirectory)) }
+            let core: PinCoreService
+            do {
+                core = try PinCoreService(configuration: CoreConfiguration(roots: roots, stateDirectory: directory.file("state")), logger: .test)
+            } catch {
+                directory.remove()
+                throw error
+            }
+            do {
+                let tokens = try TokenStore.load(tokensFile: nil, stateDirectory: directory.file("state"), logger: .test)
+                adminToken = try #require(directory.read("state/admin.token")?.trimmingWhitespace)
+                dispatcher = RequestDispatcher(core: core, tokens: tokens, logger: .test)
+            } catch {
+                core.shutdown()
+                directory.remove()
+                throw error
+            }
+            self.core = core
+            self.directory = directory
+            self.shmDirectory = shmDirectory
+            dataDirectory = directory.file("data")
+        }
 
         /// Sends a request with the admin token; `body` is sent as JSON.
         func send(_ method: String, _ path: String, _ body: String? = nil) -> HTTPResponse {
@@ -22,23 +55,12 @@ struct APIRoutesTests {
                 method: method, path: path, contentType: body.map { _ in "application/json" },
                 authorization: "Bearer \(adminToken)", body: Array((body ?? "").utf8)))
         }
-    }
 
-    static let fixture: Fixture? = {
-        let directory = TemporaryDirectory()
-        mkdir(directory.file("data"), 0o755)
-        mkdir(directory.file("state"), 0o700)
-        var roots = [RootSpec(name: "data", path: directory.file("data"))]
-        let shmDirectory = tmpfsDirectory()
-        if let shmDirectory { roots.append(RootSpec(name: "shm", path: shmDirectory)) }
-        guard let core = try? PinCoreService(configuration: CoreConfiguration(roots: roots, stateDirectory: directory.file("state")), logger: .test),
-              let tokens = try? TokenStore.load(tokensFile: nil, stateDirectory: directory.file("state"), logger: .test),
-              let token = directory.read("state/admin.token")?.trimmingWhitespace
-        else { return nil }
-        return Fixture(
-            dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: .test), adminToken: token,
-            dataDirectory: directory.file("data"), shmDirectory: shmDirectory)
-    }()
+        func close() {
+            core.shutdown()
+            directory.remove()
+        }
+    }
 
     /// /dev/shm when it is a tmpfs (where writable long-term pins work). Tests put uniquely
     /// named files there and remove them.
@@ -56,13 +78,15 @@ struct APIRoutesTests {
 
     @Test("every files, operations and pins route needs a token", arguments: adminRoutes)
     func needsToken(method: String, path: String) throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         #expect(fixture.dispatcher.respond(to: HTTPRequest(method: method, path: path)).status == 401)
     }
 
     @Test("holder tokens are forbidden on every files, operations and pins route", arguments: adminRoutes)
     func holderForbidden(method: String, path: String) throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let holders = TokenStore(entries: [.init(token: Array("holder-token".utf8), principal: Principal(role: .holder, holder: "h"))],
                                  tokensFile: nil, adminTokenPath: nil, logger: .test)
         let dispatcher = RequestDispatcher(router: fixture.dispatcher.router, tokens: holders, logger: .test)
@@ -71,7 +95,8 @@ struct APIRoutesTests {
 
     @Test("health and readiness answer without a token")
     func health() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let health = fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/healthz"))
         #expect(health.status == 200)
         #expect(health.jsonObject == ["status": "ok"])
@@ -82,7 +107,8 @@ struct APIRoutesTests {
 
     @Test("the file list is an items array")
     func list() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let response = fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/v1/files", authorization: "Bearer \(fixture.adminToken)"))
         #expect(response.status == 200)
         #expect(response.jsonObject?["items"]?.arrayValue != nil)
@@ -90,7 +116,8 @@ struct APIRoutesTests {
 
     @Test("an unknown operation is 404 operation-not-found")
     func unknownOperation() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let response = fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/v1/operations/nope", authorization: "Bearer \(fixture.adminToken)"))
         #expect(response.status == 404)
         #expect(response.jsonObject?["type"] == "https://pinlease.dev/problems/operation-not-found")
@@ -98,7 +125,8 @@ struct APIRoutesTests {
 
     @Test("body problems come before the core is called")
     func bodyChecked() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let request = HTTPRequest(method: "POST", path: "/v1/files/prepare", contentType: "application/json",
                                   authorization: "Bearer \(fixture.adminToken)", body: Array(#"{"path":"a","size":"64MiB","zap":1}"#.utf8))
         let response = fixture.dispatcher.respond(to: request)
@@ -108,7 +136,8 @@ struct APIRoutesTests {
 
     @Test("an unknown pin is 404 pin-not-found for GET and DELETE")
     func unknownPin() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         for method in ["GET", "DELETE"] {
             let response = fixture.send(method, "/v1/pins/pin_nope")
             #expect(response.status == 404)
@@ -119,7 +148,8 @@ struct APIRoutesTests {
 
     @Test("the pin list is an items array and the budget in use")
     func pinList() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let response = fixture.send("GET", "/v1/pins")
         #expect(response.status == 200)
         let body = try #require(response.jsonObject)
@@ -135,7 +165,8 @@ struct APIRoutesTests {
         (#"{"path":"missing.bin","access":"read","offset":-1}"#, "offset"), (#"{"path":"missing.bin","access":"read","size":1}"#, "size"),
     ])
     func pinBodyChecked(body: String, field: String) throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let response = fixture.send("POST", "/v1/pins", body)
         #expect(response.status == 422)
         #expect(response.jsonObject?["type"] == "https://pinlease.dev/problems/invalid-body")
@@ -144,7 +175,8 @@ struct APIRoutesTests {
 
     @Test("lock body problems come before the core is called")
     func lockBodyChecked() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let response = fixture.send("POST", "/v1/files/lock-immutable", #"{"path":"missing.bin","writers":"everyone"}"#)
         #expect(response.status == 422)
         #expect(response.jsonObject?["field"] == "writers")
@@ -152,7 +184,8 @@ struct APIRoutesTests {
 
     @Test("a pin of a file the daemon has not locked is 409 not-locked")
     func pinUnlocked() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let prepared = fixture.send("POST", "/v1/files/prepare", #"{"path":"unlocked.bin","size":"64KiB","create":true}"#)
         #expect(prepared.status == 200)
         defer { unlink(fixture.dataDirectory + "/unlocked.bin") }
@@ -181,7 +214,8 @@ struct APIRoutesTests {
     @Test("write pin with a long-term pin on tmpfs: lock with writers daemon, 201 with Location, list, show, delete, unlock",
           .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
     func writePinLifecycle() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let shm = try #require(fixture.shmDirectory, "/dev/shm is not a tmpfs")
         let name = "pinserver-test-\(getpid())-w.bin"
         let path = "shm:\(name)"
@@ -249,7 +283,8 @@ struct APIRoutesTests {
     @Test("a lock with writers none: read pins only, and no long-term pin",
           .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
     func readPinOnNoneLock() throws {
-        let fixture = try #require(Self.fixture)
+        let fixture = try Fixture()
+        defer { fixture.close() }
         let prepared = fixture.send("POST", "/v1/files/prepare", #"{"path":"r.bin","size":"1MiB","create":true}"#)
         try #require(prepared.status == 200)
         defer { unlink(fixture.dataDirectory + "/r.bin") }

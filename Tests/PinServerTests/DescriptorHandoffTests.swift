@@ -297,7 +297,10 @@ struct DescriptorHandoffTests {
                                                  requestTimeout: .seconds(120), authorize: Self.granting("/nonexistent", access: .read))
         try listener.start()
         let waiting = try UnixSocket.connect(path: listener.path)
-        usleep(100_000)  // let the listener accept it
+        // Accepted and being served (waiting for its request line), not left in the backlog.
+        let accepted = ContinuousClock.now + .seconds(60)
+        while listener.connectionsBeingServed < 1, ContinuousClock.now < accepted { usleep(1000) }
+        #expect(listener.connectionsBeingServed == 1, "the listener never accepted the client")
         let start = ContinuousClock.now
         listener.stop()
         #expect(ContinuousClock.now - start < .seconds(60), "stop waited for the silent client's timeout")

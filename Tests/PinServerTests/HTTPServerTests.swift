@@ -235,17 +235,30 @@ struct HTTPServerTests {
 
     @Test("stop waits for running handlers within the grace period")
     func stopWaitsForHandlers() throws {
-        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 5)
-        let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(), logger: .test)
+        // The handler is known to be running (it arrived at the gate) before stop() is called,
+        // and the gate opens only a moment later: stop() must have waited for it. A grace far
+        // longer than that moment keeps a loaded machine from turning the wait into a 503.
+        let gate = Gate()
+        defer { gate.open() }
+        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 60)
+        let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(gate: gate), logger: .test)
         try server.start()
+        defer { server.stop() }  // idempotent: only for an early exit
         let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })
+        let gateOpenWhenStopReturned = Mutex<Bool?>(nil)
         let replies = Self.concurrently(2) { index in
-            if index == 0 { return try RawHTTPClient.send(.tcp(port: port), "GET", "/sleep/800").status }
-            usleep(200_000)
+            if index == 0 { return try RawHTTPClient.send(.tcp(port: port), "GET", "/gate").status }
+            guard gate.waitForArrivals(1, timeout: Self.failureGuard) else { return 0 }
+            Thread.detachNewThread {
+                usleep(300_000)  // not a condition: stop() must wait however long this takes
+                gate.open()
+            }
             server.stop()
+            gateOpenWhenStopReturned.withLock { $0 = gate.isOpen }
             return 0
         }
         #expect((try? replies[0].get()) == 200)
+        #expect(gateOpenWhenStopReturned.withLock { $0 } == true, "stop() returned while the handler was still running")
     }
 
     @Test("handlers still running after the grace period are answered 503 and stop returns")

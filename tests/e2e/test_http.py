@@ -144,6 +144,7 @@ def test_wrong_content_type_is_415(ctype, daemon: Daemon, sample):
 def test_json_with_charset_is_accepted(daemon: Daemon, sample):
     r = daemon.post("/v1/files/inspect", data=json.dumps({"path": sample}).encode(), headers={"Content-Type": "application/json; charset=utf-8"})
     assert r.status_code == 200, r.text
+    assert r.json()["path"] == sample and r.json()["size"] == 4096, "the body was read as JSON: " + r.text
 
 
 # -- auth ----------------------------------------------------------------------------
@@ -367,9 +368,15 @@ def test_tokens_file_reloaded_on_sighup(extra_daemon, filesystems, workdir: Path
         assert time.monotonic() < deadline, "new token not accepted 10 s after SIGHUP"
         time.sleep(0.1)
     assert d.get("/v1/files", token=old).status_code == 401
-    # A broken file keeps the tokens in force.
+    # A broken file keeps the tokens in force: wait until the daemon has read it (its log says
+    # so), rather than for some time that may not be enough on a loaded machine.
+    log_offset = d.log_path.stat().st_size
     tokens.write_text("{not json")
     os.kill(d.pid, signal.SIGHUP)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while "tokens not reloaded" not in d.log_path.read_bytes()[log_offset:].decode(errors="replace"):
+        assert d.proc.poll() is None, "daemon died on a broken tokens file"
+        assert time.monotonic() < deadline, "no log line about the broken tokens file 30 s after SIGHUP"
+        time.sleep(0.05)
     assert d.proc.poll() is None, "daemon died on a broken tokens file"
     assert d.get("/v1/files", token=new).status_code == 200

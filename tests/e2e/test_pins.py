@@ -613,17 +613,19 @@ def test_invalid_range(fields, locked_4m, daemon: Daemon):
     assert problem.get("size") == 4 * MiB, problem
 
 
-@pytest.mark.parametrize("body", [
-    {"access": "read"},
-    {"path": "xfs:whatever.bin"},
-    {"path": "xfs:whatever.bin", "access": "execute"},
-    {"path": "xfs:whatever.bin", "access": "read", "longterm": "maybe"},
-    {"path": "xfs:whatever.bin", "access": "read", "offset": -4096},
-    {"path": "xfs:whatever.bin", "access": "read", "length": "lots"},
+@pytest.mark.parametrize("body,field,code", [
+    ({"access": "read"}, "path", "invalid-body"),
+    ({"path": "xfs:whatever.bin"}, "access", "invalid-body"),
+    ({"path": "xfs:whatever.bin", "access": "execute"}, "access", "invalid-body"),
+    ({"path": "xfs:whatever.bin", "access": "read", "longterm": "maybe"}, "longterm", "invalid-body"),
+    ({"path": "xfs:whatever.bin", "access": "read", "offset": -4096}, "offset", "invalid-body"),
+    ({"path": "xfs:whatever.bin", "access": "read", "length": "lots"}, "length", "invalid-size"),
 ], ids=["no-path", "no-access", "bad-access", "bad-longterm", "negative-offset", "string-length"])
-def test_malformed_pin_request(body, daemon: Daemon):
-    r = daemon.post("/v1/pins", body)
-    assert r.status_code in (400, 422), r.text
+def test_malformed_pin_request(body, field, code, daemon: Daemon):
+    """Refused naming the member at fault, and no pin is made."""
+    problem = daemon.problem("POST", "/v1/pins", body, status=422, code=code)
+    assert problem.get("field") == field, problem
+    assert not [i for i in list_pins(daemon)["items"] if i["path"] == "xfs:whatever.bin"]
 
 
 def test_pin_unlocked_file(fs: Filesystem, daemon: Daemon, cleanup: Cleanup):

@@ -116,6 +116,9 @@ int clinux_lease_break_signal(void);
 /// Returns 0, or -1 (pipe2 failed) / -2 (sigaction failed) with errno set.
 int clinux_install_lease_break_handler(int signo, int *read_fd_out);
 
+/// Names the calling thread (pthread_setname_np; at most 15 bytes are kept).
+void clinux_name_this_thread(const char *name);
+
 /// The short errno name, e.g. "ENOENT" (strerrorname_np), or NULL when unknown.
 const char *clinux_errno_name(int errnum);
 

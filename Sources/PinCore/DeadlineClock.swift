@@ -1,0 +1,19 @@
+import Glibc
+
+/// The two clocks a ``DeadlineTimer`` reads: the wall clock its deadlines are given in, and
+/// the monotonic clock it waits on. Tests pass a clock they move themselves.
+struct DeadlineClock: Sendable {
+    /// Milliseconds since the Unix epoch.
+    let wallMilliseconds: @Sendable () -> Int64
+    /// Nanoseconds on a clock that never steps.
+    let monotonicNanoseconds: @Sendable () -> UInt64
+
+    /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC`.
+    static let system = DeadlineClock(
+        wallMilliseconds: { WallClock.nowMilliseconds() },
+        monotonicNanoseconds: {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        })
+}
