@@ -22,7 +22,7 @@ enum ProblemMapping {
              .readOnlyFilesystem, .cancelled, .lockDegraded, .writeNeedsDaemonWriters, .writesRefusedByFilesystem,
              .pinInUse, .pinsExist, .pinNotActive, .leaseNotActive, .fileViolated:
             409
-        case .noSpace, .pinBudgetExceeded, .memoryLockFailed:
+        case .noSpace, .stateFull, .pinBudgetExceeded, .memoryLockFailed:
             507
         case .missingCapability, .systemError:
             500

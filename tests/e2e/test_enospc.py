@@ -1,0 +1,245 @@
+"""ENOSPC (issue 8): the state directory on a tiny tmpfs filled up, and a data filesystem
+filling up during prepare. Either way: a clear 507, nothing half-done left behind (no flag
+without a record, no record without its flag, no created file left, no size kept), the daemon
+keeps serving reads, and it recovers by itself once space is back.
+
+The state database writes to its write-ahead log, which reuses its space after a checkpoint,
+so a filled filesystem does not always make the very next write fail: the tests repeat changes
+until one is refused (bounded), and check everything after each refusal."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e_support import MiB, Cleanup, make_file, make_loop_filesystem, make_tmpfs, run
+
+STATE_FULL = "state-full"
+
+
+def fill(directory: Path) -> Path:
+    """Writes a file in `directory` until its filesystem is full; returns it."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for chunk in (1 << 20, 64 << 10, 4 << 10, 512):
+            block = b"\0" * chunk
+            while True:
+                try:
+                    os.write(fd, block)
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return filler
+
+
+def immutable(path: Path) -> bool:
+    out = run(["lsattr", "-d", str(path)]).stdout
+    return "i" in out.split()[0].replace("-", "")
+
+
+def unmount(registry, mountpoint: Path) -> None:
+    subprocess.run(["umount", str(mountpoint)], capture_output=True, timeout=60)
+    if not os.path.ismount(mountpoint) and mountpoint in registry.mounts:
+        registry.mounts.remove(mountpoint)
+
+
+@pytest.fixture
+def full_state(filesystems, workdir: Path, registry, extra_daemon):
+    """A daemon whose state directory is on a 4 MiB tmpfs, serving the session's ext4."""
+    fs = filesystems["ext4"]
+    mount = make_tmpfs(registry, workdir / f"state-tmpfs-{os.urandom(4).hex()}", "4m", name="state-tmpfs")
+    d = extra_daemon(f"enospc-{os.urandom(4).hex()}", [(fs.name, fs.mountpoint)], start=False)
+    d.state_dir = mount.mountpoint / "state"
+    d.start()
+    cleanup = Cleanup()
+    try:
+        yield d, fs, mount.mountpoint, cleanup
+    finally:
+        filler = mount.mountpoint / "filler"
+        filler.unlink(missing_ok=True)
+        cleanup.run()
+        d.stop()
+        unmount(registry, mount.mountpoint)
+
+
+def listed_locked(d, api_path: str) -> bool:
+    return any(f["path"] == api_path and f["state"] == "locked" for f in d.files())
+
+
+def assert_serving_reads(d) -> None:
+    assert d.proc.poll() is None, f"the daemon exited ({d.proc.returncode}) with its state directory full:\n{d.log_tail()}"
+    for path in ("/healthz", "/v1/files", "/v1/pins", "/v1/leases"):
+        r = d.get(path)
+        assert r.status_code == 200, f"GET {path} -> {r.status_code} with the state directory full: {r.text[:300]}"
+
+
+def until_refused(d, attempt, limit: int = 3000):
+    """Repeats `attempt()` (which returns the answer) until one is 507; returns that answer."""
+    for _ in range(limit):
+        r = attempt()
+        if r.status_code == 507:
+            return r
+    raise AssertionError(f"no change was refused in {limit} attempts with the state directory full")
+
+
+def test_state_directory_full_refuses_changes_cleanly_and_recovers(full_state):
+    d, fs, state_mount, cleanup = full_state
+    pinned_name, pinned_path = make_file(fs, "enospc-pinned", 1 * MiB)
+    cycled_name, cycled_path = make_file(fs, "enospc-cycled", 1 * MiB)
+    for p in (pinned_path, cycled_path):
+        cleanup.file(p)
+    pinned_api, cycled_api = fs.api_path(pinned_name), fs.api_path(cycled_name)
+    d.lock(pinned_api)
+    cleanup.locks.append((d, pinned_api))
+    pin = d.ok("POST", "/v1/pins", {"path": pinned_api, "access": "read"}, status=201)
+    cleanup.pins.append((d, pin["id"]))
+    cleanup.locks.append((d, cycled_api))
+
+    pin_ids = {pin["id"]}
+    refused: dict[str, int] = {}
+    for round_ in range(16):
+        filler = fill(state_mount)
+        # Leave room for 0 to 3 more pages of the log, so that the refusal falls on each write
+        # of a lock (locking, locked) and of an unlock (unlocking, record deleted) in turn.
+        os.truncate(filler, max(0, filler.stat().st_size - (round_ % 4) * 4096))
+        state = {"locked": listed_locked(d, cycled_api)}
+
+        def cycle():
+            op = "unlock" if state["locked"] else "lock-immutable"
+            r = d.post(f"/v1/files/{op}", {"path": cycled_api})
+            if r.status_code == 200:
+                state["locked"] = not state["locked"]
+            elif r.status_code != 507:
+                raise AssertionError(f"{op} -> {r.status_code} (expected 200 or 507): {r.text[:500]}")
+            return r
+
+        r = until_refused(d, cycle)
+        problem = r.json()
+        assert problem["type"] == f"https://pinlease.dev/problems/{STATE_FULL}", problem
+        refused[r.request.path_url] = refused.get(r.request.path_url, 0) + 1
+        # Nothing half-done: the flag is set exactly when the daemon lists the file as locked.
+        assert immutable(cycled_path) == listed_locked(d, cycled_api), (
+            f"round {round_}: lsattr +i is {immutable(cycled_path)}, GET /v1/files lists it locked: "
+            f"{listed_locked(d, cycled_api)}\n{d.log_tail(15)}")
+        assert immutable(pinned_path) and listed_locked(d, pinned_api)
+        assert_serving_reads(d)
+
+        # An asynchronous prepare that cannot be recorded leaves no created file behind.
+        created = fs.path(fs.unique("enospc-created"))
+        cleanup.file(created)
+        r = d.post("/v1/files/prepare", {"path": fs.api_path(created.name), "size": "1MiB", "create": True, "async": True})
+        if r.status_code == 507:
+            assert r.json()["type"].endswith(f"/{STATE_FULL}"), r.text
+            assert not created.exists(), f"a prepare refused with 507 left {created} behind"
+        else:
+            assert r.status_code == 202, r.text
+            op = d.wait_operation(r.json()["id"], timeout=120)
+            assert op["state"] == "succeeded", op
+        # A pin that cannot be recorded is not made.
+        r = d.post("/v1/pins", {"path": pinned_api, "access": "read"})
+        if r.status_code == 201:
+            cleanup.pins.append((d, r.json()["id"]))
+            pin_ids.add(r.json()["id"])
+        else:
+            assert r.status_code == 507 and r.json()["type"].endswith(f"/{STATE_FULL}"), r.text
+        assert {p["id"] for p in d.ok("GET", "/v1/pins")["items"] if p["path"] == pinned_api} == pin_ids
+        assert_serving_reads(d)
+
+        # Space back: the daemon takes changes again by itself.
+        filler.unlink()
+        deadline = time.monotonic() + 60
+        while cycle().status_code != 200:
+            assert time.monotonic() < deadline, "no change was accepted within 60 s of freeing space"
+        assert immutable(cycled_path) == listed_locked(d, cycled_api)
+    print(f"refusals: {refused}")
+
+    # What is durable matches what was answered, after a restart.
+    locked_before = listed_locked(d, cycled_api)
+    d.restart()
+    assert listed_locked(d, cycled_api) == locked_before == immutable(cycled_path)
+    assert listed_locked(d, pinned_api) and immutable(pinned_path)
+    pins = [p for p in d.ok("GET", "/v1/pins")["items"] if p["path"] == pinned_api]
+    assert all(p["state"] == "active" for p in pins) and pin["id"] in {p["id"] for p in pins}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a lease transition whose commit fails calls exit(70) in LeaseBook.transition (the lead is reworking "
+    "GroupCommit and transition); once a full state directory answers 507 state-full here, drop this mark"))
+def test_grant_with_state_directory_full_answers_507_and_the_daemon_stays(full_state):
+    d, fs, state_mount, cleanup = full_state
+    name, path = make_file(fs, "enospc-lease", 1 * MiB)
+    cleanup.file(path)
+    d.lock(fs.api_path(name))
+    cleanup.locks.append((d, fs.api_path(name)))
+    pin = d.ok("POST", "/v1/pins", {"path": fs.api_path(name), "access": "read"}, status=201)
+    cleanup.pins.append((d, pin["id"]))
+    fill(state_mount)
+    granted: list[str] = []
+
+    def grant():
+        r = d.post("/v1/leases", {"pin_id": pin["id"], "holder": "enospc", "ttl_s": 600}, validate=False, timeout=30)
+        if r.status_code == 201:
+            granted.append(r.json()["id"])
+            cleanup.leases.append((d, r.json()["id"]))
+        return r
+
+    try:
+        r = until_refused(d, grant)
+    except Exception:
+        assert d.proc.poll() is None, f"the daemon exited with {d.proc.returncode} on a grant with its state directory full"
+        raise
+    assert r.json()["type"].endswith(f"/{STATE_FULL}"), r.text
+    assert_serving_reads(d)
+    listed = {lease["id"] for lease in d.ok("GET", "/v1/leases")["items"]}
+    assert set(granted) <= listed
+    (state_mount / "filler").unlink()
+    assert grant().status_code == 201
+
+
+def test_async_prepare_whose_end_cannot_be_recorded_does_not_read_running(full_state):
+    """The state fills up while an asynchronous prepare runs: its start was recorded, its end
+    cannot be. The operation must still read as finished (not `running` until a restart)."""
+    d, fs, state_mount, cleanup = full_state
+    cycled_name, cycled_path = make_file(fs, "enospc-op-cycled", 1 * MiB)
+    cleanup.file(cycled_path)
+    cleanup.locks.append((d, fs.api_path(cycled_name)))
+    locked = [False]
+
+    def cycle():
+        r = d.post(f"/v1/files/{'unlock' if locked[0] else 'lock-immutable'}", {"path": fs.api_path(cycled_name)})
+        if r.status_code == 200:
+            locked[0] = not locked[0]
+        return r
+
+    unrecorded = 0
+    for room in range(1, 17):
+        filler = fill(state_mount)
+        until_refused(d, cycle)  # the log has no reusable space left
+        os.truncate(filler, max(0, filler.stat().st_size - room * 4096))
+        name = fs.unique("enospc-op")
+        cleanup.file(fs.path(name))
+        r = d.post("/v1/files/prepare", {"path": fs.api_path(name), "size": "4MiB", "create": True, "async": True})
+        if r.status_code == 507:
+            assert r.json()["type"].endswith(f"/{STATE_FULL}") and not fs.path(name).exists(), r.text
+        else:
+            assert r.status_code == 202, r.text
+            op = d.wait_operation(r.json()["id"], timeout=60)
+            assert op["state"] == "succeeded", op
+            if f"cannot record the end of operation {op['id']}" in d.log_tail(200):
+                unrecorded += 1
+        filler.unlink()
+        assert_serving_reads(d)
+        if unrecorded >= 2:
+            break
+    assert unrecorded > 0, "no operation's end hit the full state directory: the test did not test anything"
