@@ -52,6 +52,7 @@ MiB = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 LONG_TTL_S = 3600
 LONG_GRACE_S = 1800
+SLOW_S = 0.5  # a call slower than this is counted (information, not a violation)
 VIOLATION_KINDS = (
     "lease-lost", "lease-state", "lease-expiry", "lease-deadline", "lease-unknown",
     "flag-untracked", "flag-missing", "lock-lost", "lock-unexpected", "lock-degraded",
@@ -178,7 +179,11 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # the daemon was killed mid-request
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -318,6 +323,7 @@ class InFlight:
     op: str
     file: FileModel
     target: str | None = None  # pin or lease id
+    since: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class Client:
@@ -330,6 +336,7 @@ class Client:
         self.pending_ops: dict[str, FileModel] = {}  # async prepare operation id -> file
         self.inflight: InFlight | None = None
         self.counts: Counter[str] = Counter()
+        self.slow: Counter[str] = Counter()
         self.errors: list[str] = []
 
     # -- the workload ---------------------------------------------------------------------
@@ -352,6 +359,8 @@ class Client:
              target: str | None = None) -> requests.Response:
         self.inflight = InFlight(op, file, target)
         r = api.call(method, path, body)
+        if time.monotonic() - self.inflight.since > SLOW_S:
+            self.slow[op] += 1
         self.inflight = None
         self.counts[op] += 1
         return r
@@ -505,6 +514,8 @@ class Summary:
     killed_during: Counter = dataclasses.field(default_factory=Counter)
     ready_seconds: list[float] = dataclasses.field(default_factory=list)
     failed_pins: int = 0
+    stalled: Counter = dataclasses.field(default_factory=Counter)
+    slow: Counter = dataclasses.field(default_factory=Counter)
     webhooks: Counter = dataclasses.field(default_factory=Counter)
 
     @property
@@ -526,6 +537,9 @@ class Summary:
             f"restart to /readyz: p50 {pct(0.5):.3f} s, max {ready[-1] if ready else float('nan'):.3f} s",
             "answered calls: " + ", ".join(f"{k} {v}" for k, v in sorted(self.operations.items())),
             "killed while in flight: " + (", ".join(f"{k} {v}" for k, v in sorted(self.killed_during.items())) or "nothing"),
+            f"calls answered after more than {SLOW_S} s: " + (", ".join(f"{k} {v}" for k, v in sorted(self.slow.items())) or "none"),
+            f"calls unanswered after more than {SLOW_S} s when the daemon was killed: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(self.stalled.items())) or "none"),
             f"pins reported failed (with a reason) after a restart: {self.failed_pins}",
             "webhooks received: " + (", ".join(f"{k} {v}" for k, v in sorted(self.webhooks.items())) or "none"),
         ]
@@ -584,6 +598,7 @@ class CrashTrials:
             t.start()
         # Kill at a random moment; the clients' calls in flight fail with connection errors.
         stop.wait(self.rng.uniform(*self.kill_after))
+        killed_at = time.monotonic()
         exited = self.daemon.kill()
         stop.set()
         for t in threads:
@@ -604,8 +619,12 @@ class CrashTrials:
             c.errors.clear()
             self.summary.operations.update(c.counts)
             c.counts.clear()
+            self.summary.slow.update(c.slow)
+            c.slow.clear()
             if c.inflight:
                 self.summary.killed_during[c.inflight.op] += 1
+                if killed_at - c.inflight.since > SLOW_S:
+                    self.summary.stalled[c.inflight.op] += 1
         try:
             self.summary.ready_seconds.append(self.daemon.start(self.ready_deadline_s))
         except (TimeoutError, RuntimeError) as e:

@@ -243,3 +243,103 @@ def test_async_prepare_whose_end_cannot_be_recorded_does_not_read_running(full_s
         if unrecorded >= 2:
             break
     assert unrecorded > 0, "no operation's end hit the full state directory: the test did not test anything"
+
+
+@pytest.fixture(scope="module")
+def small_data(filesystems, workdir: Path, registry):
+    """A daemon serving a 320 MiB xfs and a 96 MiB ext4 of their own."""
+    from conftest import make_daemon
+
+    base = workdir / "enospc-data"
+    base.mkdir()
+    fss = {
+        "xfs": make_loop_filesystem(registry, base, "xfs", 320 * MiB, name="enospc-xfs"),
+        "ext4": make_loop_filesystem(registry, base, "ext4", 96 * MiB, name="enospc-ext4"),
+    }
+    d = make_daemon(workdir, registry, "enospc-data-daemon", [(fs.name, fs.mountpoint) for fs in fss.values()])
+    d.start()
+    try:
+        yield d, fss
+    finally:
+        d.stop()
+        for fs in fss.values():
+            unmount(registry, fs.mountpoint)
+
+
+def free_bytes(path: Path) -> int:
+    os.sync()
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def wait_free(path: Path, wanted: int, what: str = "the removed files' blocks to be freed", timeout: float = 60) -> None:
+    """Waits until `path`'s filesystem has `wanted` bytes free: xfs frees the blocks of an
+    unlinked file in the background."""
+    deadline = time.monotonic() + timeout
+    while (free := free_bytes(path)) < wanted:
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}: {free} bytes free, expected {wanted}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("fsname", ["xfs", "ext4"])
+def test_data_filesystem_filling_up_during_prepare(fsname, small_data):
+    """Two prepares that each fit alone but not together, started at once: both pass the
+    up-front space check or one is refused by it; either way every prepare that fails answers
+    507 no-space and gives back what it took (the file it created is gone, the file it grew
+    has its old size and bytes), and the daemon keeps serving and prepares again."""
+    d, fss = small_data
+    fs = fss[fsname]
+    created = fs.unique("fill-created")
+    grown = fs.unique("fill-grown")
+    original = os.urandom(8192)
+    fs.path(grown).write_bytes(original)
+    free_before = free_bytes(fs.mountpoint)
+    each = (free_before * 6 // 10) // MiB * MiB
+    try:
+        outcomes: dict[str, object] = {}
+
+        def prepare(name: str) -> None:
+            body = {"path": fs.api_path(name), "size": each, "async": True, "create": name == created}
+            r = d.post("/v1/files/prepare", body)
+            if r.status_code == 202:
+                outcomes[name] = d.wait_operation(r.json()["id"], timeout=300)
+            else:
+                outcomes[name] = r
+
+        threads = [threading.Thread(target=prepare, args=(n,)) for n in (created, grown)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=600)
+        failed = []
+        for name, outcome in outcomes.items():
+            if isinstance(outcome, dict):
+                if outcome["state"] == "succeeded":
+                    continue
+                assert outcome["state"] == "failed" and outcome["error"]["type"].endswith("/no-space"), outcome
+            else:
+                assert outcome.status_code == 507 and outcome.json()["type"].endswith("/no-space"), outcome.text
+            failed.append(name)
+        assert len(outcomes) == 2 and failed, f"both prepares of {each} bytes fit in {free_before} free bytes: {outcomes}"
+        kept = 0
+        if created in failed:
+            assert not fs.path(created).exists(), f"a failed create left {fs.path(created)}"
+        else:
+            kept += os.stat(fs.path(created)).st_blocks * 512
+        if grown in failed:
+            assert os.stat(fs.path(grown)).st_size == len(original), "a failed prepare kept the size it grew the file to"
+            assert fs.path(grown).read_bytes() == original
+        else:
+            kept += os.stat(fs.path(grown)).st_blocks * 512
+        wait_free(fs.mountpoint, free_before - kept - 4 * MiB, what="the failed prepare(s) to give their blocks back")
+        assert d.get("/healthz").status_code == 200 and d.get("/v1/files").status_code == 200
+        # Space back: a prepare that fits succeeds.
+        for name in (created, grown):
+            fs.path(name).unlink(missing_ok=True)
+        wait_free(fs.mountpoint, each + 4 * MiB)
+        again = fs.unique("fill-again")
+        assert d.prepare(fs.api_path(again), size=each, create=True)["ready"] is True
+        fs.path(again).unlink()
+    finally:
+        for name in (created, grown):
+            fs.path(name).unlink(missing_ok=True)
