@@ -281,20 +281,27 @@ def wait_free(path: Path, wanted: int, what: str = "the removed files' blocks to
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("existing", ["grown", "sparse"])
 @pytest.mark.parametrize("fsname", ["xfs", "ext4"])
-def test_data_filesystem_filling_up_during_prepare(fsname, small_data):
+def test_data_filesystem_filling_up_during_prepare(fsname, existing, small_data):
     """Two prepares that each fit alone but not together, started at once: both pass the
     up-front space check or one is refused by it; either way every prepare that fails answers
-    507 no-space and gives back what it took (the file it created is gone, the file it grew
-    has its old size and bytes), and the daemon keeps serving and prepares again."""
+    507 no-space and gives back what it took (the file it created is gone; the existing file,
+    grown by the prepare or sparse at its size, has its old size, bytes and allocation), and
+    the daemon keeps serving and prepares again."""
     d, fss = small_data
     fs = fss[fsname]
     created = fs.unique("fill-created")
-    grown = fs.unique("fill-grown")
+    grown = fs.unique(f"fill-{existing}")
     original = os.urandom(8192)
-    fs.path(grown).write_bytes(original)
     free_before = free_bytes(fs.mountpoint)
     each = (free_before * 6 // 10) // MiB * MiB
+    with open(fs.path(grown), "wb") as f:
+        f.write(original)
+        if existing == "sparse":
+            f.truncate(each)
+    allocated_before = os.stat(fs.path(grown)).st_blocks * 512
+    free_before = free_bytes(fs.mountpoint)
     try:
         outcomes: dict[str, object] = {}
 
@@ -327,8 +334,13 @@ def test_data_filesystem_filling_up_during_prepare(fsname, small_data):
         else:
             kept += os.stat(fs.path(created)).st_blocks * 512
         if grown in failed:
-            assert os.stat(fs.path(grown)).st_size == len(original), "a failed prepare kept the size it grew the file to"
-            assert fs.path(grown).read_bytes() == original
+            size = len(original) if existing == "grown" else each
+            assert os.stat(fs.path(grown)).st_size == size, "a failed prepare changed the size of the file"
+            with open(fs.path(grown), "rb") as f:
+                assert f.read(len(original)) == original
+            wait_free(fs.mountpoint, 0)
+            allocated = os.stat(fs.path(grown)).st_blocks * 512
+            assert allocated <= allocated_before + MiB, f"a failed prepare kept {allocated - allocated_before} bytes allocated in the file"
         else:
             kept += os.stat(fs.path(grown)).st_blocks * 512
         wait_free(fs.mountpoint, free_before - kept - 4 * MiB, what="the failed prepare(s) to give their blocks back")
