@@ -169,7 +169,13 @@ final class FileLocker: Sendable {
             switch record.phase {
             case .locking, .unlocking:
                 if record.flagSetByDaemon, let file = opened?.file { try? setImmutable(file, false, path: record.path) }
-                try store.deleteLock(record.path)
+                do throws(CoreError) {
+                    try store.deleteLock(record.path)
+                } catch {
+                    // A full state directory must not keep the daemon from starting: the record
+                    // is finished the same way at the next start.
+                    logger.warning("\(record.path.canonical): the record of the finished \(record.phase.rawValue) stays: \(error.detail)")
+                }
                 logger.warning("\(record.path.canonical): finished an interrupted \(record.phase.rawValue) by releasing the lock")
             case .locked:
                 recoverLocked(record, opened: opened, problem: problem, open: open, probe: probe)

@@ -355,3 +355,38 @@ def test_data_filesystem_filling_up_during_prepare(fsname, existing, small_data)
     finally:
         for name in (created, grown):
             fs.path(name).unlink(missing_ok=True)
+
+
+def test_restart_with_state_directory_full_starts_and_finishes_an_unlock(full_state):
+    """An unlock whose record could not be deleted (state full), then SIGKILL, then a start
+    with the state directory still full: the daemon starts (no crash loop), serves, and the file
+    is neither listed nor flagged."""
+    d, fs, state_mount, cleanup = full_state
+    name, path = make_file(fs, "enospc-restart", 1 * MiB)
+    cleanup.file(path)
+    api = fs.api_path(name)
+    cleanup.locks.append((d, api))
+    marker = f"{api} is unlocked; its record stays"
+    for room in range(0, 24):
+        filler = fill(state_mount)
+        os.truncate(filler, max(0, filler.stat().st_size - (room % 6) * 4096))
+        for _ in range(3000):
+            op = "unlock" if listed_locked(d, api) else "lock-immutable"
+            r = d.post(f"/v1/files/{op}", {"path": api})
+            if r.status_code == 507 or marker in d.log_path.read_text():
+                break
+        if marker in d.log_path.read_text():
+            break
+        filler.unlink()
+    else:
+        pytest.fail("no unlock had its record left behind by a full state directory")
+    assert not listed_locked(d, api) and not immutable(path)
+    d.proc.kill()
+    d.proc.wait(timeout=30)
+    d.proc = None
+    d.start()  # the state directory is still full
+    assert_serving_reads(d)
+    assert not listed_locked(d, api) and not immutable(path)
+    filler.unlink()
+    d.lock(api)
+    assert immutable(path)
