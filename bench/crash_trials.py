@@ -395,11 +395,17 @@ class Client:
         pin_id = rng.choice(file.pins)
         live = self.live_leases(pin_id)
         choice = rng.random()
-        if choice < 0.35 and len(live) < 4:
+        if choice < 0.3 and len(live) < 4:
             self.grant(api, file, pin_id)
-        elif live and choice < 0.85:
+        elif live and choice < 0.75:
             self.lease_call(api, file, rng.choice(live))
-        elif not live and choice < 0.92:
+        elif live and choice < 0.85:
+            # Every holder lets go, then the pin goes (and later the lock).
+            for lease_id in live:
+                r = self.send(api, "release", file, "POST", f"/v1/leases/{lease_id}/release", target=lease_id)
+                self.expect(r, 200)
+                self.leases[lease_id].state = "released"
+        elif not live and choice < 0.95:
             r = self.send(api, "unpin", file, "DELETE", f"/v1/pins/{pin_id}", target=pin_id)
             self.expect(r, 204)
             file.pins.remove(pin_id)
@@ -456,6 +462,9 @@ class Client:
     def lease_call(self, api: Api, file: FileModel, lease_id: str) -> None:
         fact = self.leases[lease_id]
         choice = self.rng.random()
+        if fact.state == "revoking":
+            # A holder answers a revocation by releasing; now and then the revoke is repeated.
+            choice = 0.6 if choice < 0.15 else 0.9
         if fact.state == "active" and choice < 0.4:
             r = self.send(api, "renew", file, "POST", f"/v1/leases/{lease_id}/renew", {}, target=lease_id)
             self.expect(r, 200)
