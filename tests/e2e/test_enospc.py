@@ -258,8 +258,9 @@ def small_data(filesystems, workdir: Path, registry):
     }
     d = make_daemon(workdir, registry, "enospc-data-daemon", [(fs.name, fs.mountpoint) for fs in fss.values()])
     d.start()
+    empty = {name: free_bytes(fs.mountpoint) for name, fs in fss.items()}
     try:
-        yield d, fss
+        yield d, fss, empty
     finally:
         d.stop()
         for fs in fss.values():
@@ -289,8 +290,11 @@ def test_data_filesystem_filling_up_during_prepare(fsname, existing, small_data)
     507 no-space and gives back what it took (the file it created is gone; the existing file,
     grown by the prepare or sparse at its size, has its old size, bytes and allocation), and
     the daemon keeps serving and prepares again."""
-    d, fss = small_data
+    d, fss, empty = small_data
     fs = fss[fsname]
+    # Blocks of files an earlier case removed may still be on their way back (xfs frees them in
+    # the background): start from the empty filesystem's free space, or both prepares could fit.
+    wait_free(fs.mountpoint, empty[fsname] - MiB)
     created = fs.unique("fill-created")
     grown = fs.unique(f"fill-{existing}")
     original = os.urandom(8192)
