@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import threading
 import time
@@ -207,42 +208,53 @@ def test_grant_with_state_directory_full_answers_507_and_the_daemon_stays(full_s
     assert grant().status_code == 201
 
 
+def hold_log(state_dir: Path) -> sqlite3.Connection:
+    """Opens a read transaction on the state database: while it is open no checkpoint can
+    finish, so the write-ahead log is never reset to its start, and with the filesystem full
+    every write that needs a new page of log fails."""
+    con = sqlite3.connect(state_dir / "pinlease.db", isolation_level=None)
+    con.execute("BEGIN")
+    con.execute("SELECT count(*) FROM operations").fetchone()
+    return con
+
+
 def test_async_prepare_whose_end_cannot_be_recorded_does_not_read_running(full_state):
     """The state fills up while an asynchronous prepare runs: its start was recorded, its end
     cannot be. The operation must still read as finished (not `running` until a restart)."""
     d, fs, state_mount, cleanup = full_state
     cycled_name, cycled_path = make_file(fs, "enospc-op-cycled", 1 * MiB)
     cleanup.file(cycled_path)
-    cleanup.locks.append((d, fs.api_path(cycled_name)))
-    locked = [False]
+    cycled = fs.api_path(cycled_name)
+    cleanup.locks.append((d, cycled))
 
     def cycle():
-        r = d.post(f"/v1/files/{'unlock' if locked[0] else 'lock-immutable'}", {"path": fs.api_path(cycled_name)})
-        if r.status_code == 200:
-            locked[0] = not locked[0]
-        return r
+        return d.post(f"/v1/files/{'unlock' if listed_locked(d, cycled) else 'lock-immutable'}", {"path": cycled})
 
-    unrecorded = 0
-    for room in range(1, 17):
-        filler = fill(state_mount)
-        until_refused(d, cycle)  # the log has no reusable space left
-        os.truncate(filler, max(0, filler.stat().st_size - room * 4096))
+    for _ in range(5):
         name = fs.unique("enospc-op")
         cleanup.file(fs.path(name))
-        r = d.post("/v1/files/prepare", {"path": fs.api_path(name), "size": "4MiB", "create": True, "async": True})
-        if r.status_code == 507:
-            assert r.json()["type"].endswith(f"/{STATE_FULL}") and not fs.path(name).exists(), r.text
-        else:
+        reader = hold_log(d.state_dir)
+        filler = None
+        try:
+            r = d.post("/v1/files/prepare", {"path": fs.api_path(name), "size": "512MiB", "create": True, "async": True})
             assert r.status_code == 202, r.text
-            op = d.wait_operation(r.json()["id"], timeout=60)
-            assert op["state"] == "succeeded", op
-            if f"cannot record the end of operation {op['id']}" in d.log_tail(200):
-                unrecorded += 1
-        filler.unlink()
-        assert_serving_reads(d)
-        if unrecorded >= 2:
-            break
-    assert unrecorded > 0, "no operation's end hit the full state directory: the test did not test anything"
+            op_id = r.json()["id"]
+            filler = fill(state_mount)
+            until_refused(d, cycle)  # what was left of the log is used up
+            if d.ok("GET", f"/v1/operations/{op_id}")["state"] != "running":
+                d.wait_operation(op_id, timeout=120)
+                continue  # it finished before the state directory was full: again
+            final = d.wait_operation(op_id, timeout=120)
+            assert final["state"] == "succeeded", final
+            assert f"cannot record the end of operation {op_id}" in d.log_path.read_text(), "the end was recorded after all"
+            assert_serving_reads(d)
+            return
+        finally:
+            reader.close()
+            if filler is not None:
+                filler.unlink()
+            fs.path(name).unlink(missing_ok=True)
+    pytest.fail("every prepare of 512 MiB finished before a 4 MiB tmpfs was filled")
 
 
 @pytest.fixture(scope="module")
@@ -371,6 +383,7 @@ def test_restart_with_state_directory_full_starts_and_finishes_an_unlock(full_st
     api = fs.api_path(name)
     cleanup.locks.append((d, api))
     marker = f"{api} is unlocked; its record stays"
+    reader = hold_log(d.state_dir)  # no checkpoint resets the log: the refusals fall where the rooms say
     for room in range(0, 24):
         filler = fill(state_mount)
         os.truncate(filler, max(0, filler.stat().st_size - (room % 6) * 4096))
@@ -383,7 +396,9 @@ def test_restart_with_state_directory_full_starts_and_finishes_an_unlock(full_st
             break
         filler.unlink()
     else:
+        reader.close()
         pytest.fail("no unlock had its record left behind by a full state directory")
+    reader.close()
     assert not listed_locked(d, api) and not immutable(path)
     d.proc.kill()
     d.proc.wait(timeout=30)
