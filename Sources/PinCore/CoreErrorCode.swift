@@ -25,6 +25,8 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
     case busy = "busy"
     case readOnlyFilesystem = "read-only-filesystem"
     case noSpace = "no-space"
+    /// The filesystem of the state directory is full: the change was not recorded, and not made.
+    case stateFull = "state-full"
     case missingCapability = "missing-capability"
     case operationNotFound = "operation-not-found"
     case cancelled = "cancelled"
@@ -82,6 +84,7 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
         case .busy: "Another operation is in progress on this file"
         case .readOnlyFilesystem: "Read-only filesystem"
         case .noSpace: "No space left on the filesystem"
+        case .stateFull: "No space left for the daemon's state"
         case .missingCapability: "The daemon lacks a required capability"
         case .operationNotFound: "Operation not found"
         case .cancelled: "Operation cancelled"

@@ -167,7 +167,14 @@ final class FileLocker: Sendable {
                 throw error
             }
         }
-        try store.deleteLock(path)
+        do throws(CoreError) {
+            try store.deleteLock(path)
+        } catch {
+            // The lease is given up and the flag cleared: the file is unlocked. The durable
+            // record says "unlocking", which the next start finishes; keeping the file listed
+            // as locked now would have the audit report its cleared flag as a violation.
+            logger.warning("\(path.canonical) is unlocked; its record stays until the next start finishes it: \(error.detail)")
+        }
         files.withLock { _ = $0.removeValue(forKey: path) }
         let immutable = (try? handle?.status().isImmutable) ?? false
         logger.info("unlocked \(path.canonical) (flag cleared: \(cleared))")
@@ -197,7 +204,13 @@ final class FileLocker: Sendable {
             switch record.phase {
             case .locking, .unlocking:
                 if record.flagSetByDaemon, let file = opened?.file { try? setImmutable(file, false, path: record.path) }
-                try store.deleteLock(record.path)
+                do throws(CoreError) {
+                    try store.deleteLock(record.path)
+                } catch {
+                    // A full state directory must not keep the daemon from starting: the record
+                    // is finished the same way at the next start.
+                    logger.warning("\(record.path.canonical): the record of the finished \(record.phase.rawValue) stays: \(error.detail)")
+                }
                 logger.warning("\(record.path.canonical): finished an interrupted \(record.phase.rawValue) by releasing the lock")
             case .locked:
                 recoverLocked(record, opened: opened, problem: problem, open: open, probe: probe)

@@ -15,6 +15,9 @@ final class OperationRegistry: Sendable {
     private let store: StateStore
     private let logger: Logger
     private let running = Mutex<[String: Running]>([:])
+    /// Finished operations whose end could not be recorded (state full): answered from here,
+    /// and recorded again on the next look, so that they never read as running.
+    private let unrecorded = Mutex<[String: OperationRecord]>([:])
     private static let retained = 1000
 
     init(store: StateStore, logger: Logger) throws(CoreError) {
@@ -56,6 +59,7 @@ final class OperationRegistry: Sendable {
                 try store.saveOperation(finished)
             } catch {
                 logger.error("cannot record the end of operation \(record.id): \(error.detail)")
+                unrecorded.withLock { $0[record.id] = finished }
             }
             running.withLock { _ = $0.removeValue(forKey: record.id) }
             logger.info("operation \(record.id) \(kind) \(path) \(finished.state.rawValue)")
@@ -65,6 +69,10 @@ final class OperationRegistry: Sendable {
 
     func snapshot(id: String) throws(CoreError) -> OperationSnapshot {
         if let live = running.withLock({ $0[id] }) { return OperationSnapshot(live.record, progress: live.progress) }
+        if let finished = unrecorded.withLock({ $0[id] }) {
+            if (try? store.saveOperation(finished)) != nil { unrecorded.withLock { _ = $0.removeValue(forKey: id) } }
+            return OperationSnapshot(finished, progress: nil)
+        }
         guard let record = try store.operation(id: id) else {
             throw CoreError(.operationNotFound, "no operation has id '\(id)'", extensions: ["id": .string(id)])
         }

@@ -94,14 +94,19 @@ public final class PinCoreService: Sendable {
 
     /// Prepares the file and returns its (ready) layout report; blocks until done.
     public func prepare(_ request: PrepareRequest) throws(CoreError) -> LayoutReport {
-        try beginPrepare(request)(PrepareProgress())
+        try beginPrepare(request).run(PrepareProgress())
     }
 
     /// Validates the request and opens the file now, then prepares it in the background.
     public func startPrepare(_ request: PrepareRequest) throws(CoreError) -> OperationSnapshot {
         let job = try beginPrepare(request)
-        let path = try roots.resolve(request.path).canonical
-        return try operations.start(kind: "prepare", path: path) { progress throws(CoreError) in try job(progress).json }
+        do throws(CoreError) {
+            let path = try roots.resolve(request.path).canonical
+            return try operations.start(kind: "prepare", path: path) { progress throws(CoreError) in try job.run(progress).json }
+        } catch {
+            job.abandon()  // e.g. the operation could not be recorded (state-full): the job never runs
+            throw error
+        }
     }
 
     public func operation(id: String) throws(CoreError) -> OperationSnapshot { try operations.snapshot(id: id) }
@@ -259,9 +264,12 @@ public final class PinCoreService: Sendable {
         try? leaseStore.markAlive(at: WallClock.nowMilliseconds())
     }
 
-    /// Opens and checks the file for prepare and returns the work to run. A file the request
-    /// created is removed again if the prepare cannot start or fails.
-    private func beginPrepare(_ request: PrepareRequest) throws(CoreError) -> @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport {
+    /// Opens and checks the file for prepare and returns the work to run, and what undoes the
+    /// opening for work that will never run. A file the request created is removed again if the
+    /// prepare cannot start, fails or is abandoned.
+    private func beginPrepare(
+        _ request: PrepareRequest
+    ) throws(CoreError) -> (run: @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport, abandon: @Sendable () -> Void) {
         let rooted = try roots.resolve(request.path)
         var created = false
         if request.create {
@@ -271,7 +279,9 @@ public final class PinCoreService: Sendable {
             created = try roots.createIfMissing(rooted)
         }
         do throws(CoreError) {
-            return try checkedPrepare(request, path: rooted, created: created)
+            let run = try checkedPrepare(request, path: rooted, created: created)
+            let remove = created
+            return (run, { [roots] in if remove { roots.remove(rooted) } })
         } catch {
             if created { roots.remove(rooted) }
             throw error

@@ -32,18 +32,31 @@ enum Preparer {
         if total == 0 && before.report.ready { return before.report }
 
         try requireSpace(for: before.layout, mode: mode, filesystem: before.filesystem, path: path)
-        if !zeroRanges.isEmpty {
-            let zeroWriter = ZeroWriter(file: file, direct: openDirect(), blockSize: before.report.blockSize, progress: progress)
-            for range in zeroRanges { try zeroWriter.zero(range) }
-        }
-        if !rewriteRanges.isEmpty {
-            let rewriter = ExtentRewriter(file: file, progress: progress)
-            for range in rewriteRanges { try rewriter.rewrite(range) }
+        do throws(CoreError) {
+            if !zeroRanges.isEmpty {
+                let zeroWriter = ZeroWriter(file: file, direct: openDirect(), blockSize: before.report.blockSize, progress: progress)
+                for range in zeroRanges { try zeroWriter.zero(range) }
+            }
+            if !rewriteRanges.isEmpty {
+                let rewriter = ExtentRewriter(file: file, progress: progress)
+                for range in rewriteRanges { try rewriter.rewrite(range) }
+            }
+        } catch where error.code == .noSpace {
+            giveBack(holes: before.layout, of: file)
+            throw error
         }
 
         let after = try LayoutInspector.inspectReporting(file, path: path).report
         guard after.ready else { throw after.notReadyError(suggestion: "it is still not ready after prepare") }
         return after
+    }
+
+    /// After the filesystem filled up midway: deallocates again what were holes before (they
+    /// read as zeroes either way), so that a failed prepare does not keep the blocks it took.
+    private static func giveBack(holes layout: FileLayout, of file: OpenFile) {
+        for segment in layout.segments where segment.state == .hole {
+            try? file.allocate(.punchHoleKeepSize, offset: segment.range.lowerBound, length: UInt64(segment.range.count))
+        }
     }
 
     /// Refuses up front what cannot fit: holes need new blocks, and so do shared ranges (and,

@@ -144,11 +144,17 @@ final class SQLiteDatabase {
     }
 
     /// The connection's last error; a full disk or quota (`SQLITE_FULL`, or an I/O error whose
-    /// errno is ENOSPC or EDQUOT) is ``CoreErrorCode/noSpace``.
+    /// errno is ENOSPC or EDQUOT) is ``CoreErrorCode/stateFull`` (507).
     private func lastError(_ sql: String) -> CoreError {
         let message = String(cString: sqlite3_errmsg(handle))
+        // SQLITE_FULL, or an I/O error (growing the -shm or -wal file) whose cause is a full disk.
+        let code = sqlite3_errcode(handle)
         let systemErrno = sqlite3_system_errno(handle)
-        let full = sqlite3_errcode(handle) & 0xff == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT
-        return CoreError(full ? .noSpace : .systemError, "state database \(path): \(message) (in: \(sql.prefix(60)))")
+        if code == SQLITE_FULL || (code == SQLITE_IOERR && (systemErrno == ENOSPC || systemErrno == EDQUOT)) {
+            return CoreError(
+                .stateFull,
+                "the filesystem of the state database \(path) is full (\(message)); nothing was changed: free space there and retry")
+        }
+        return CoreError(.systemError, "state database \(path): \(message) (in: \(sql.prefix(60)))")
     }
 }

@@ -24,7 +24,7 @@ enum ProblemMapping {
             409
         case .eventsExpired:
             410
-        case .noSpace, .pinBudgetExceeded, .memoryLockFailed:
+        case .noSpace, .stateFull, .pinBudgetExceeded, .memoryLockFailed:
             507
         case .missingCapability, .systemError:
             500

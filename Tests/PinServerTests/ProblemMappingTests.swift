@@ -12,7 +12,7 @@ struct ProblemMappingTests {
         "crosses-mount": 422, "is-a-directory": 422, "is-a-device": 422, "is-a-fifo": 422, "is-a-socket": 422,
         "not-found": 404, "invalid-size": 422, "size-required": 422, "would-truncate": 422, "unsupported-filesystem": 422,
         "not-ready": 409, "file-locked": 409, "file-immutable": 409, "writers-present": 409, "not-locked": 409,
-        "file-changed": 409, "busy": 409, "read-only-filesystem": 409, "no-space": 507, "missing-capability": 500,
+        "file-changed": 409, "busy": 409, "read-only-filesystem": 409, "no-space": 507, "state-full": 507, "missing-capability": 500,
         "operation-not-found": 404, "cancelled": 409, "system-error": 500,
         "lock-degraded": 409, "unaligned-range": 422, "invalid-range": 422, "write-needs-daemon-writers": 409,
         "writes-refused-by-filesystem": 409, "longterm-refused": 422, "pin-budget-exceeded": 507, "memory-lock-failed": 507,
