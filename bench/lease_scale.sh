@@ -81,6 +81,7 @@ PY
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
+: >"$WORK/fills.txt"
 LIVE=0
 # measure NAME SCRIPT URL : one grant-only run, one row in $RESULTS.
 measure() {
@@ -115,7 +116,8 @@ fill() {
   started=$SECONDS
   COUNT="$want" wrk -t"$THREADS" -c"$CONNECTIONS" -d600s -s "$REPO/bench/lua/lease_fill.lua" "$API/v1/leases" >"$out"
   LIVE=$((LIVE + $(granted "$out")))
-  echo "bench: filled to $LIVE live leases in $((SECONDS - started)) s, RSS $(rss_mib "$DAEMON_PID") MiB" >&2
+  echo "Filled to $LIVE live leases in $((SECONDS - started)) s ($want grants, wrk -c$CONNECTIONS), RSS then $(rss_mib "$DAEMON_PID") MiB." \
+    | tee -a "$WORK/fills.txt" >&2
 }
 
 # Warm etcd up (its grants expire after 300 s; nothing of pinleased's is warmed, so its first
@@ -150,5 +152,6 @@ print()
 print(f"pinleased grants/s: lowest {min(rates):.0f}, highest {max(rates):.0f}, spread {spread:.0%} of the highest "
       f"(target within 20%: {'met' if spread <= 0.20 else 'NOT met'}); median pinleased ÷ median etcd grants/s = {ratio:.2f}.")
 PY
+cat "$WORK/fills.txt" >>"$OUT"
 cat "$OUT"
 echo "(table also in $OUT)" >&2
