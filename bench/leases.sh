@@ -55,7 +55,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 curl -sf -X POST "$ETCD/v3/lease/grant" -d '{"TTL":60}' | grep -q '"ID"' || die "etcd does not grant leases"
-ETCD_VERSION="$(etcd --version | head -1)"
+ETCD_VERSION="$(etcd --version | sed -n 1p)"  # sed reads it all: head could SIGPIPE etcd (pipefail)
 
 # -- pinleased: one locked file, one pin ------------------------------------------------
 mkdir -p "$WORK/data"

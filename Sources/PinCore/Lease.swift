@@ -86,9 +86,11 @@ public struct Lease: Sendable, JSONRepresentable {
     }
 }
 
-/// `GET /v1/leases`: the leases that match a filter, oldest grant first.
+/// `GET /v1/leases`: the leases that match a filter, oldest grant first (one page of them).
 public struct LeaseList: Sendable, JSONRepresentable {
     public let leases: [Lease]
+    /// The sort key to continue after (``PageRequest/after``), when more leases match.
+    public var next: String? = nil
 
     public var json: JSON { .object(["items": .array(leases.map(\.json))]) }
 }

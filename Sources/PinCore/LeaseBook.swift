@@ -33,14 +33,71 @@ final class LeaseBook: Sendable {
     }
 
     private struct Book: Sendable {
-        var leases: [String: LeaseRecord] = [:]
+        /// Written only through ``put(_:)`` and ``forget(_:)``, which keep the indexes below.
+        private(set) var leases: [String: LeaseRecord] = [:]
         var nextSequence: UInt64 = 1
         /// Ended leases, oldest end first (from `endedHead` on), for forgetting the oldest.
         var endedOrder: [String] = []
         var endedHead = 0
+        /// Every lease, and the leases of each pin and of each holder, in grant order (for lists).
+        private(set) var all = LeaseIDIndex()
+        private(set) var byPin: [String: LeaseIDIndex] = [:]
+        private(set) var byHolder: [String: LeaseIDIndex] = [:]
+        /// The live (not ended) leases of each pin, and how many there are in all.
+        private(set) var liveByPin: [String: Set<String>] = [:]
+        private(set) var liveCount = 0
 
         mutating func ended(_ id: String) {
             endedOrder.append(id)
+        }
+
+        /// Records `lease` (new, or a new state of a known one) and keeps the indexes.
+        mutating func put(_ lease: LeaseRecord) {
+            let old = leases.updateValue(lease, forKey: lease.id)
+            if old == nil {
+                all.insert(lease.id)
+                byPin[lease.pinID, default: LeaseIDIndex()].insert(lease.id)
+                byHolder[lease.holder, default: LeaseIDIndex()].insert(lease.id)
+            }
+            let wasLive = old.map { !$0.state.isEnded } ?? false
+            switch (wasLive, !lease.state.isEnded) {
+            case (false, true):
+                liveByPin[lease.pinID, default: []].insert(lease.id)
+                liveCount += 1
+            case (true, false):
+                unlive(lease)
+            default:
+                break
+            }
+        }
+
+        /// Forgets leases (with their places in the indexes).
+        mutating func forget(_ ids: [String]) {
+            var perPin: [String: Int] = [:]
+            var perHolder: [String: Int] = [:]
+            for id in ids {
+                guard let lease = leases.removeValue(forKey: id) else { continue }
+                if !lease.state.isEnded { unlive(lease) }
+                perPin[lease.pinID, default: 0] += 1
+                perHolder[lease.holder, default: 0] += 1
+            }
+            let leases = leases
+            let isPresent = { (id: String) in leases[id] != nil }
+            all.forget(perPin.values.reduce(0, +), isPresent: isPresent)
+            for (pin, count) in perPin {
+                byPin[pin]?.forget(count, isPresent: isPresent)
+                if byPin[pin]?.count == 0 { byPin[pin] = nil }
+            }
+            for (holder, count) in perHolder {
+                byHolder[holder]?.forget(count, isPresent: isPresent)
+                if byHolder[holder]?.count == 0 { byHolder[holder] = nil }
+            }
+        }
+
+        private mutating func unlive(_ lease: LeaseRecord) {
+            liveByPin[lease.pinID]?.remove(lease.id)
+            if liveByPin[lease.pinID]?.isEmpty == true { liveByPin[lease.pinID] = nil }
+            liveCount -= 1
         }
 
         /// Publishes an event about `lease` (in this transition) and, for the webhook kinds,
@@ -133,28 +190,65 @@ final class LeaseBook: Sendable {
         Lease(record: try visible(id, caller, in: book.withLock { $0.leases[id] }), revealSecret: false)
     }
 
-    func list(_ filter: LeaseFilter, caller: LeaseCaller) -> LeaseList {
+    /// The leases that match `filter`, in grant order, one page at a time. A pin or holder
+    /// filter reads only that pin's or holder's leases; the page starts with a binary search.
+    func list(_ filter: LeaseFilter, page: PageRequest = .all, caller: LeaseCaller) -> LeaseList {
         var filter = filter
         if case .holder(let own) = caller {
             guard filter.holder == nil || filter.holder == own else { return LeaseList(leases: []) }
             filter.holder = own
         }
-        let records = book.withLock { book in
-            book.leases.values.filter { lease in
-                (filter.state == nil || lease.state == filter.state) && (filter.holder == nil || lease.holder == filter.holder)
+        let (records, more) = book.withLock { book -> ([LeaseRecord], Bool) in
+            let index: LeaseIDIndex? =
+                if let pinID = filter.pinID { book.byPin[pinID] } else if let holder = filter.holder { book.byHolder[holder] } else { book.all }
+            guard let index else { return ([], false) }
+            let (ids, more) = index.page(after: page.after, limit: page.limit, include: { id in
+                guard let lease = book.leases[id] else { return false }
+                return (filter.state == nil || lease.state == filter.state) && (filter.holder == nil || lease.holder == filter.holder)
                     && (filter.pinID == nil || lease.pinID == filter.pinID)
-            }
+            })
+            return (ids.compactMap { book.leases[$0] }, more)
         }
-        return LeaseList(leases: records.sorted { ($0.grantedAt, $0.id) < ($1.grantedAt, $1.id) }.map { Lease(record: $0, revealSecret: false) })
+        return LeaseList(leases: records.map { Lease(record: $0, revealSecret: false) }, next: more ? records.last?.id : nil)
     }
 
-    /// The leases not yet ended on any of `pinIDs` (`nil`: on any pin).
+    /// The leases not yet ended on any of `pinIDs` (`nil`: on any pin), in grant order.
     func liveLeases(onPins pinIDs: Set<String>?) -> [LeaseRecord] {
-        book.withLock { book in book.leases.values.filter { !$0.state.isEnded && (pinIDs?.contains($0.pinID) ?? true) } }
+        book.withLock { book in
+            let ids = pinIDs.map { pins in pins.flatMap { book.liveByPin[$0] ?? [] } } ?? book.liveByPin.values.flatMap { $0 }
+            return ids.sorted().compactMap { book.leases[$0] }
+        }
     }
+
+    /// How many leases have not ended.
+    var liveCount: Int { book.withLock { $0.liveCount } }
 
     func record(id: String, caller: LeaseCaller) throws(CoreError) -> LeaseRecord {
         try visible(id, caller, in: book.withLock { $0.leases[id] })
+    }
+
+    /// What the indexes hold that a scan of every lease disagrees with (empty when consistent;
+    /// for tests).
+    func indexDiscrepancies() -> [String] {
+        book.withLock { book in
+            var problems: [String] = []
+            let records = book.leases.values.sorted { $0.id < $1.id }
+            func present(_ index: LeaseIDIndex?) -> [String] { (index?.allIDs ?? []).filter { book.leases[$0] != nil } }
+            if present(book.all) != records.map(\.id) { problems.append("all") }
+            if book.all.count != records.count { problems.append("all.count") }
+            for (pin, leases) in Dictionary(grouping: records, by: \.pinID) where present(book.byPin[pin]) != leases.map(\.id) {
+                problems.append("pin \(pin)")
+            }
+            for (holder, leases) in Dictionary(grouping: records, by: \.holder) where present(book.byHolder[holder]) != leases.map(\.id) {
+                problems.append("holder \(holder)")
+            }
+            let live = Dictionary(grouping: records.filter { !$0.state.isEnded }, by: \.pinID).mapValues { Set($0.map(\.id)) }
+            if live != book.liveByPin { problems.append("live by pin") }
+            if book.liveCount != live.values.reduce(0, { $0 + $1.count }) { problems.append("live count") }
+            if Set(book.byPin.keys) != Set(records.map(\.pinID)) { problems.append("pins without leases kept") }
+            if Set(book.byHolder.keys) != Set(records.map(\.holder)) { problems.append("holders without leases kept") }
+            return problems
+        }
     }
 
     // MARK: transitions
@@ -183,7 +277,7 @@ final class LeaseBook: Sendable {
                     id: id, pinID: pinID, path: pin.path, holder: request.holder, state: .active, ttlSeconds: ttl, graceSeconds: grace,
                     webhookURL: request.webhookURL, webhookSecret: request.webhookURL == nil ? nil : WebhookSignature.makeSecret(),
                     holderUID: request.holderUID, autoPin: autoPin, grantedAt: now, renewedAt: now, expiresAt: now + Int64(ttl) * 1000)
-                book.leases[id] = record
+                book.put(record)
                 transition.leases.append(record)
                 book.event(.leaseGranted, record, at: now, &transition)
                 transition.timers.append((.expiry(id), record.expiresAt))
@@ -210,7 +304,7 @@ final class LeaseBook: Sendable {
             lease.ttlSeconds = ttl
             lease.renewedAt = now
             lease.expiresAt = now + Int64(ttl) * 1000
-            book.leases[id] = lease
+            book.put(lease)
             transition.leases.append(lease)
             transition.timers.append((.expiry(id), lease.expiresAt))
             return lease
@@ -226,7 +320,7 @@ final class LeaseBook: Sendable {
             guard !lease.state.isEnded else { return lease }
             lease.state = .released
             lease.endedAt = now
-            book.leases[id] = lease
+            book.put(lease)
             book.ended(id)
             end(lease, &transition)
             book.event(.leaseReleased, lease, at: now, &transition)
@@ -267,9 +361,7 @@ final class LeaseBook: Sendable {
     /// first holders are told while the rest are still being recorded.
     @discardableResult
     func revokeAll(onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, JSONObject)? = nil) -> [LeaseRecord] {
-        let ids = book.withLock { book in
-            book.leases.values.filter { pinIDs.contains($0.pinID) && !$0.state.isEnded }.sorted { $0.grantedAt < $1.grantedAt }.map(\.id)
-        }
+        let ids = liveLeases(onPins: pinIDs).map(\.id)
         let started = ContinuousClock.now
         defer { if ids.count > 1 { logger.notice("revoked \(ids.count) lease(s) (\(reason)) in \(ContinuousClock.now - started)") } }
         var announcement: Announcement = announce.map { .publish($0, $1) } ?? .none
@@ -379,7 +471,7 @@ final class LeaseBook: Sendable {
                 default:
                     break
                 }
-                book.leases[lease.id] = lease
+                book.put(lease)
             }
         }
         if !adjusted.isEmpty {
@@ -421,17 +513,17 @@ final class LeaseBook: Sendable {
         logger.info("recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(resend.count) webhook(s) to resume)")
     }
 
-    /// Forgets the oldest ended leases beyond ``endedLeasesKept`` and the oldest events beyond
-    /// the policy's `eventsKept`.
+    /// Forgets the oldest ended leases beyond `kept` (``endedLeasesKept``) and the oldest events
+    /// beyond the policy's `eventsKept`.
     /// The rows go in writes of at most ``pruneChunk`` leases, so no commit waits long for them.
-    func prune() {
+    func prune(keepingEnded kept: Int = LeaseBook.endedLeasesKept) {
         let forgotten: [String] = book.withLock { book in
-            let excess = book.endedOrder.count - book.endedHead - Self.endedLeasesKept
+            let excess = book.endedOrder.count - book.endedHead - kept
             guard excess > 0 else { return [] }
             let oldest = Array(book.endedOrder[book.endedHead..<(book.endedHead + excess)])
-            for id in oldest { book.leases[id] = nil }
+            book.forget(oldest)
             book.endedHead += excess
-            if book.endedHead > Self.endedLeasesKept {
+            if book.endedHead > max(kept, 1024) {
                 book.endedOrder.removeFirst(book.endedHead)
                 book.endedHead = 0
             }
@@ -510,16 +602,17 @@ final class LeaseBook: Sendable {
                     continue
                 }
                 let inMemory = book.leases[id]
-                book.leases[id] = durable
                 if let inMemory, inMemory.state.isEnded, durable.map({ !$0.state.isEnded }) ?? true {
                     book.endedOrder.removeAll { $0 == id }  // not ended after all (after the head: indices stay valid)
                 }
                 guard let durable else {
+                    book.forget([id])
                     if let inMemory { _ = pins.detachLease(id, from: inMemory.pinID) }
                     timer.cancel(.expiry(id))
                     timer.cancel(.deadline(id))
                     continue
                 }
+                book.put(durable)
                 switch durable.state {
                 case .active:
                     timer.set(.expiry(id), at: max(durable.expiresAt, now + 1000))
@@ -555,7 +648,7 @@ final class LeaseBook: Sendable {
         lease.state = .revoking
         lease.reason = reason
         lease.deadline = now + graceMilliseconds
-        book.leases[lease.id] = lease
+        book.put(lease)
         transition.leases.append(lease)
         transition.timers.append((.expiry(lease.id), nil))
         transition.timers.append((.deadline(lease.id), lease.deadline))
@@ -567,7 +660,7 @@ final class LeaseBook: Sendable {
     private func shortenDeadline(_ lease: LeaseRecord, to deadline: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition) -> LeaseRecord {
         var lease = lease
         lease.deadline = max(now, deadline)
-        book.leases[lease.id] = lease
+        book.put(lease)
         transition.leases.append(lease)
         transition.timers.append((.deadline(lease.id), lease.deadline))
         transition.cancelledNotifications.append(lease.id)
@@ -599,7 +692,7 @@ final class LeaseBook: Sendable {
                         guard var lease = book.leases[id], lease.state == .revoking, let deadline = lease.deadline, deadline <= now else { continue }
                         lease.state = lease.reason == RevokeReason.expired ? .expired : .revoked
                         lease.endedAt = now
-                        book.leases[id] = lease
+                        book.put(lease)
                         book.ended(id)
                         end(lease, &transition)
                         book.event(.leaseRevoked, lease, at: now, &transition)

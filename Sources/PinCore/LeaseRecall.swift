@@ -38,12 +38,12 @@ final class LeaseRecall: Sendable {
     func leaseEnded(_ leaseID: String) {
         let done = recalls.withLock { recalls -> [LockedFile] in
             var done: [LockedFile] = []
-            for (id, var recall) in recalls where recall.waitingFor.remove(leaseID) != nil {
-                if recall.waitingFor.isEmpty {
+            // In place: a copy of a recall would share its set, and the removal would then
+            // copy the whole set (once per lease that ends while thousands are recalled).
+            for id in Array(recalls.keys) where recalls[id]?.waitingFor.remove(leaseID) != nil {
+                if let recall = recalls[id], recall.waitingFor.isEmpty {
                     recalls[id] = nil
                     done.append(recall.file)
-                } else {
-                    recalls[id] = recall
                 }
             }
             return done

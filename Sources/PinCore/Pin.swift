@@ -52,6 +52,8 @@ public struct Pin: Sendable, JSONRepresentable {
 public struct PinList: Sendable, JSONRepresentable {
     public let pins: [Pin]
     public let usage: PinBudgetUsage
+    /// The sort key to continue after (``PageRequest/after``), when more pins follow.
+    public var next: String? = nil
 
     public var json: JSON { .object(["items": .array(pins.map(\.json)), "budget": usage.json]) }
 }

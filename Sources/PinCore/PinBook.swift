@@ -101,10 +101,20 @@ final class PinBook: Sendable {
         return pin
     }
 
-    var list: PinList {
-        let (entries, usage) = book.withLock { book in (Array(book.entries.values), Self.usage(of: book)) }
-        let pins = entries.sorted { $0.sequence < $1.sequence }.compactMap(Self.pin)
-        return PinList(pins: pins, usage: PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins))
+    var list: PinList { list(page: .all) }
+
+    /// The visible pins, oldest first (by creation time, then id: the order they are re-created
+    /// in after a restart), one page at a time.
+    func list(page: PageRequest) -> PinList {
+        let (entries, usage) = book.withLock { book in (book.entries.values.filter(\.isVisible), Self.usage(of: book)) }
+        let sorted = entries.sorted { ($0.record.createdAt, $0.record.id) < ($1.record.createdAt, $1.record.id) }
+        let (slice, next) = page.slice(sorted, key: Self.sortKey)
+        return PinList(pins: slice.compactMap(Self.pin), usage: PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins), next: next)
+    }
+
+    /// Creation times have a fixed width, so the key sorts as (created_at, id) does.
+    private static func sortKey(_ entry: Entry) -> String {
+        entry.record.createdAt + " " + entry.record.id
     }
 
     /// The ids of the visible pins on a file.
@@ -119,16 +129,19 @@ final class PinBook: Sendable {
     /// restart keeps pointing at its pin, whatever became of it).
     func attachLease(_ leaseID: String, to pinID: String, recovering: Bool = false) throws(CoreError) -> PinRecord {
         try book.withLock { book throws(CoreError) in
-            guard let entry = book.entries[pinID], entry.isVisible else {
+            // Only the record is copied out: a copy of the entry would share its set of lease
+            // ids, and the insert below would then copy the whole set (once per grant).
+            guard let record = book.entries[pinID]?.record, let stage = book.entries[pinID]?.stage, book.entries[pinID]?.isVisible == true
+            else {
                 throw CoreError(.pinNotFound, "no pin has the id '\(pinID)'", extensions: ["pin_id": .string(pinID)])
             }
-            if case .failed(let reason) = entry.stage, !recovering {
+            if case .failed(let reason) = stage, !recovering {
                 throw CoreError(
                     .pinNotActive, "pin \(pinID) failed (\(reason)); delete it and pin the range again",
                     extensions: ["pin_id": .string(pinID)])
             }
             book.entries[pinID]?.leaseIDs.insert(leaseID)
-            return entry.record
+            return record
         }
     }
 
@@ -136,8 +149,8 @@ final class PinBook: Sendable {
     /// was made for leases (`auto_pin`), so that the caller tears it down.
     func detachLease(_ leaseID: String, from pinID: String) -> Bool {
         book.withLock { book in
-            guard book.entries[pinID]?.leaseIDs.remove(leaseID) != nil, let entry = book.entries[pinID] else { return false }
-            return entry.leaseIDs.isEmpty && entry.record.autoPin
+            guard book.entries[pinID]?.leaseIDs.remove(leaseID) != nil, let autoPin = book.entries[pinID]?.record.autoPin else { return false }
+            return autoPin && book.entries[pinID]?.leaseIDs.isEmpty == true
         }
     }
 

@@ -170,11 +170,17 @@ public final class PinCoreService: Sendable {
     /// Every file the daemon tracks as locked, with live flag and lease state, compatibility
     /// report and pins.
     public func trackedFiles() -> [TrackedFile] {
-        locker.trackedFiles.map { file in
+        trackedFiles(page: .all).files
+    }
+
+    /// The tracked files by path, one page at a time; `next` is the path to continue after.
+    public func trackedFiles(page: PageRequest) -> (files: [TrackedFile], next: String?) {
+        let (files, next) = page.slice(locker.trackedFiles, key: \.path.canonical)
+        return (files.map { file in
             var file = file
             file.pinIDs = pins.pinIDs(of: FileID(device: file.device, inode: file.inode))
             return file
-        }
+        }, next)
     }
 
     /// Pins a range of a locked file: maps it, faults it in, mlocks it and, when asked, takes a
@@ -215,7 +221,7 @@ public final class PinCoreService: Sendable {
     }
 
     /// Every pin, with its residency measured now, and the budget in use.
-    public func pinList() -> PinList { pins.list }
+    public func pinList(page: PageRequest = .all) -> PinList { pins.list(page: page) }
 
     /// One pin, with its residency measured now.
     public func pin(id: String) throws(CoreError) -> Pin { try pins.pin(id: id) }

@@ -36,8 +36,9 @@ extension PinCoreService {
         try leases.lease(id: id, caller: caller)
     }
 
-    public func leaseList(_ filter: LeaseFilter, caller: LeaseCaller) -> LeaseList {
-        leases.list(filter, caller: caller)
+    /// The leases that match `filter`, oldest grant first, one page at a time.
+    public func leaseList(_ filter: LeaseFilter, page: PageRequest = .all, caller: LeaseCaller) -> LeaseList {
+        leases.list(filter, page: page, caller: caller)
     }
 
     /// Extends an active lease (409 `lease-not-active` otherwise).
@@ -64,10 +65,21 @@ extension PinCoreService {
         return .object(try notifier.redeliver(messageID: messageID, leaseID: lease.id, secret: lease.webhookSecret))
     }
 
-    /// Every webhook attempt made for a lease.
-    public func deliveries(leaseID: String, caller: LeaseCaller) throws(CoreError) -> JSON {
+    /// The webhook attempts made for a lease, oldest first, one page at a time; `next` is the
+    /// sort key to continue after. The log of a lease only grows (until the lease is forgotten),
+    /// so an attempt's position in it is its key.
+    public func deliveries(leaseID: String, caller: LeaseCaller, page: PageRequest = .all) throws(CoreError) -> (json: JSON, next: String?) {
         let lease = try leases.record(id: leaseID, caller: caller)
-        return .object(["lease_id": .string(lease.id), "items": .array(try notifier.deliveries(leaseID: lease.id).map { .object($0) })])
+        let attempts = try notifier.deliveries(leaseID: lease.id)
+        let (positions, next) = page.slice(Array(attempts.indices), key: Self.positionKey)
+        let items = positions.map { JSON.object(attempts[$0]) }
+        return (.object(["lease_id": .string(lease.id), "items": .array(items)]), next)
+    }
+
+    /// A position as a key that sorts as the number does.
+    private static func positionKey(_ position: Int) -> String {
+        let digits = String(position)
+        return String(repeating: "0", count: max(0, 12 - digits.count)) + digits
     }
 
     /// Revokes every live lease (reason `daemon-draining`, each with its own grace) and waits

@@ -23,8 +23,10 @@ enum FilesRoutes {
                 let body = try PathRequestBody.decode(request)
                 return .json(try core.unlock(path: body.path).json)
             },
-            Route("GET", "/v1/files", access: .admin) { _ in
-                .json(["items": .array(core.trackedFiles().map(\.json))])
+            Route("GET", "/v1/files", access: .admin) { request in
+                try PageQuery.rejectUnknown(request)
+                let (files, next) = core.trackedFiles(page: try PageQuery.decode(request, list: "files").page)
+                return .json(PageQuery.paged(["items": .array(files.map(\.json))], list: "files", next: next))
             },
         ]
     }

@@ -71,12 +71,10 @@ struct LeaseRevokeBody {
 /// `GET /v1/leases?state=&holder=&pin_id=`.
 struct LeaseListQuery {
     let filter: LeaseFilter
+    var page = PageRequest.all
 
     static func decode(_ request: HTTPRequest) throws(Problem) -> LeaseListQuery {
-        if let unknown = request.query.keys.sorted().first(where: { !["state", "holder", "pin_id"].contains($0) }) {
-            throw Problem(.invalidQuery, "Unknown query parameter \"\(unknown)\"; use state, holder or pin_id.",
-                          extensions: ["parameter": .string(unknown)])
-        }
+        try PageQuery.rejectUnknown(request, others: ["state", "holder", "pin_id"])
         var state: LeaseState?
         if let text = request.query["state"] {
             guard let value = LeaseState(rawValue: text) else {
@@ -85,6 +83,8 @@ struct LeaseListQuery {
             }
             state = value
         }
-        return LeaseListQuery(filter: LeaseFilter(state: state, holder: request.query["holder"], pinID: request.query["pin_id"]))
+        return LeaseListQuery(
+            filter: LeaseFilter(state: state, holder: request.query["holder"], pinID: request.query["pin_id"]),
+            page: try PageQuery.decode(request, list: "leases").page)
     }
 }

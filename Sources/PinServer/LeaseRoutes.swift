@@ -16,7 +16,9 @@ enum LeaseRoutes {
                 return .json(lease.json, status: 201, headers: [HTTPHeader("Location", location(of: lease.id))])
             },
             Route("GET", "/v1/leases", access: .authenticated) { request in
-                .json(core.leaseList(try LeaseListQuery.decode(request).filter, caller: caller(request)).json)
+                let query = try LeaseListQuery.decode(request)
+                let list = core.leaseList(query.filter, page: query.page, caller: caller(request))
+                return .json(PageQuery.paged(list.json, list: "leases", next: list.next))
             },
             Route("GET", "/v1/leases/{id}", access: .authenticated) { request in
                 .json(try core.lease(id: id(request), caller: caller(request)).json)
@@ -35,7 +37,10 @@ enum LeaseRoutes {
                 return .json(lease.json, status: started ? 202 : 200)
             },
             Route("GET", "/v1/leases/{id}/deliveries", access: .authenticated) { request in
-                .json(try core.deliveries(leaseID: id(request), caller: caller(request)))
+                try PageQuery.rejectUnknown(request)
+                let page = try PageQuery.decode(request, list: "deliveries").page
+                let (log, next) = try core.deliveries(leaseID: id(request), caller: caller(request), page: page)
+                return .json(PageQuery.paged(log, list: "deliveries", next: next))
             },
             Route("POST", "/v1/leases/{id}/deliveries/{msg_id}/retry", access: .authenticated) { request in
                 _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])

@@ -15,8 +15,10 @@ enum PinRoutes {
                 let pin = try core.pin(body.request)
                 return .json(pin.json, status: 201, headers: [HTTPHeader("Location", location(of: pin.id))])
             },
-            Route("GET", "/v1/pins", access: .admin) { _ in
-                .json(core.pinList().json)
+            Route("GET", "/v1/pins", access: .admin) { request in
+                try PageQuery.rejectUnknown(request)
+                let list = core.pinList(page: try PageQuery.decode(request, list: "pins").page)
+                return .json(PageQuery.paged(list.json, list: "pins", next: list.next))
             },
             Route("GET", "/v1/pins/{id}", access: .admin) { request in
                 .json(try core.pin(id: request.parameters["id", default: ""]).json)
