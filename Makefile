@@ -100,6 +100,7 @@ bench: deps deps-bench release
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/pin.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/leases.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/revoke.sh
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/slow_receiver.sh
 
 clean:
 	rm -rf .build .pytest_cache tests/e2e/.pytest_cache bench/out
