@@ -80,6 +80,7 @@ final class LeaseBook: Sendable {
             transition.secrets[lease.id] = secret
         }
     }
+
     /// Ended leases kept for `GET /v1/leases` before the oldest are forgotten.
     static let endedLeasesKept = 10_000
     /// Events kept in the state database for `GET /v1/events?since=` before the oldest are forgotten.
