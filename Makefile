@@ -104,6 +104,7 @@ bench: deps deps-bench release
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/slow_connections.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/crash.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/lease_scale.sh
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/slow_receiver.sh
 
 clean:
 	rm -rf .build .pytest_cache tests/e2e/.pytest_cache bench/out

@@ -65,7 +65,7 @@ python3 "$REPO/bench/revoke_driver.py" grant "$HANGING" "$PIN_ID" "$HANGING_HOOK
 python3 "$REPO/bench/revoke_driver.py" revoke 60 "$WORK/hanging.txt"
 echo "bench: $HEALTHY revocations of a healthy holder meanwhile" >&2
 python3 "$REPO/bench/revoke_driver.py" latency "$HEALTHY" "$PIN_ID" "$HEALTHY_HOOK" "$WORK/latency.tsv"
-for _ in $(seq 1 300); do
+for _ in $(seq 1 900); do
   [ "$(curl -s "http://127.0.0.1:$SINK_PORT/count/lease.revoking")" -ge "$HEALTHY" ] && break
   sleep 0.1
 done

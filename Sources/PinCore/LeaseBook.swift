@@ -137,6 +137,7 @@ final class LeaseBook: Sendable {
             transition.secrets[lease.id] = secret
         }
     }
+
     /// Ended leases kept for `GET /v1/leases` before the oldest are forgotten.
     static let endedLeasesKept = 10_000
 

@@ -33,13 +33,14 @@ struct OriginQueues {
         self.perOrigin = max(1, perOrigin)
     }
 
+    // The queues are changed in place (`queues[origin]!...`): a copy taken out of the
+    // dictionary would copy its whole array on the first write, for every attempt.
+
     /// Queues attempt `id` behind the other ready attempts of `origin`.
     mutating func enqueue(_ id: String, origin: String) {
-        var queue = queues[origin, default: Queue()]
-        let wasEligible = queue.hasReady && queue.inFlight < perOrigin
-        queue.ready.append(id)
-        queues[origin] = queue
-        if !wasEligible && queue.inFlight < perOrigin { takeTurn(origin) }
+        let (hadReady, inFlight) = queues[origin].map { ($0.hasReady, $0.inFlight) } ?? (false, 0)
+        queues[origin, default: Queue()].ready.append(id)
+        if !hadReady && inFlight < perOrigin { takeTurn(origin) }
     }
 
     /// The next attempt to start (counted in flight for its origin until ``finished(origin:)``):
@@ -52,24 +53,23 @@ struct OriginQueues {
             turns.removeFirst(turnsHead)
             turnsHead = 0
         }
-        guard var queue = queues[origin], queue.hasReady else { return next() }
-        let id = queue.pop()
-        queue.inFlight += 1
-        queues[origin] = queue
-        if queue.hasReady && queue.inFlight < perOrigin { takeTurn(origin) }
+        guard queues[origin]?.hasReady == true else { return next() }
+        let id = queues[origin]!.pop()
+        queues[origin]!.inFlight += 1
+        if queues[origin]!.hasReady && queues[origin]!.inFlight < perOrigin { takeTurn(origin) }
         return (id, origin)
     }
 
     /// An attempt ``next()`` returned for `origin` ended (or was never started).
     mutating func finished(origin: String) {
-        guard var queue = queues[origin], queue.inFlight > 0 else { return }
-        queue.inFlight -= 1
-        if !queue.hasReady && queue.inFlight == 0 {
+        guard let inFlight = queues[origin]?.inFlight, inFlight > 0 else { return }
+        queues[origin]!.inFlight -= 1
+        let hasReady = queues[origin]!.hasReady
+        if !hasReady && inFlight == 1 {
             queues[origin] = nil
-            return
+        } else if hasReady && inFlight == perOrigin {
+            takeTurn(origin)  // it had no turn while full
         }
-        queues[origin] = queue
-        if queue.hasReady && queue.inFlight == perOrigin - 1 { takeTurn(origin) }  // it had no turn while full
     }
 
     /// Attempts of `origin` in flight.

@@ -226,6 +226,9 @@ private final class Worker {
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             collectFinishedTransfers()
+            // Transfers that just ended made room: start what waited for it now, not after the
+            // poll (a new transfer's own timer ends the poll at once).
+            startDueAttempts()
             curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
         }
         for easy in inFlight.keys { curl_multi_remove_handle(multi, easy) }

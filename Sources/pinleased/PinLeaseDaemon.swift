@@ -51,7 +51,10 @@ struct PinLeaseDaemon: ParsableCommand {
             help: "Most webhook requests in flight to one origin (scheme, host, port); origins take turns. Default 8.")
     var webhookMaxPerOrigin: Int?
     @Option(name: .customLong("webhook-retry-schedule-s"),
-            help: "Delays in seconds before each attempt of a final notice (lease.revoked, lease.released, file.violation). Default 0,5,300,1800,7200,18000,36000,36000.")
+            help: """
+                Delays in seconds before each attempt of a final notice (lease.revoked, lease.released, file.violation). \
+                Default 0,5,300,1800,7200,18000,36000,36000.
+                """)
     var webhookRetryScheduleS: String?
     @Option(name: .customLong("drain-delivery-timeout-s"),
             help: "With --drain, how long to wait for the last webhooks after the leases ended. Default 30.")

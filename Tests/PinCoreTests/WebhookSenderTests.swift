@@ -413,6 +413,21 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         #expect(hanging.requests.count <= settings.maxTransfersPerOrigin)
     }
 
+    @Test func queuedAttemptsStartAsSoonAsRoomIsMade() async throws {
+        let receiver = try LoopbackReceiver()
+        defer { receiver.stop() }
+        let reports = Reports()
+        var settings = try configuration([receiver.baseURL])
+        settings.maxTransfersPerOrigin = 1
+        let sender = reports.makeSender(settings)
+        defer { sender.shutdown() }
+        let messages = (0..<100).map { index in message(receiver.baseURL + "/h", lease: "queued_\(index)", retryFor: 600) }
+        for sent in messages { sender.send(sent) }
+        // 100 rounds of 1: rounds that waited for the next wake-up of the poll (seconds) instead of starting at once would not fit.
+        #expect(try await eventually(timeout: 60) { reports.finished.count == messages.count })
+        #expect(reports.finished.allSatisfy { $0.outcome == .delivered })
+    }
+
     @Test func finalNoticesFollowTheRetrySchedulePastAnyDeadline() async throws {
         let receiver = try LoopbackReceiver { index, _ in .init(status: index < 3 ? 503 : 200) }
         defer { receiver.stop() }

@@ -17,7 +17,7 @@ struct ProblemMappingTests {
         "lock-degraded": 409, "unaligned-range": 422, "invalid-range": 422, "write-needs-daemon-writers": 409,
         "writes-refused-by-filesystem": 409, "longterm-refused": 422, "pin-budget-exceeded": 507, "memory-lock-failed": 507,
         "pin-not-found": 404, "pin-in-use": 409, "pins-exist": 409,
-        "pin-not-active": 409, "lease-not-found": 404, "lease-not-active": 409, "invalid-ttl": 422, "invalid-grace": 422,
+        "pin-not-active": 409, "lease-not-found": 404, "lease-not-active": 409, "delivery-not-found": 404, "invalid-ttl": 422, "invalid-grace": 422,
         "invalid-webhook-url": 422, "webhook-not-allowed": 422, "file-violated": 409, "peer-not-allowed": 403,
         "invalid-holder": 422, "draining": 503,
         "hard-linked": 409, "events-expired": 410, "delivery-not-found": 404,
