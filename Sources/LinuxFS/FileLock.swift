@@ -22,12 +22,11 @@ extension OpenFile {
     /// The corresponding C call is `flock(fd, LOCK_EX | LOCK_NB)`; `EINTR` is retried.
     /// - Throws: `LinuxError` from `flock` for anything but `EWOULDBLOCK`, e.g. `ENOLCK`.
     public func tryLockExclusive() throws(LinuxError) -> Bool {
-        while true {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EWOULDBLOCK { return false }
-            throw LinuxError(errno: code, call: "flock", path: path)
+        do throws(LinuxError) {
+            _ = try retryingOnInterrupt("flock", path: path) { flock(fd, LOCK_EX | LOCK_NB) }
+            return true
+        } catch where error.errno == EWOULDBLOCK {
+            return false
         }
     }
 

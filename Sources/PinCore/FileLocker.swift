@@ -156,7 +156,8 @@ final class FileLocker: Sendable {
                 note = "the path now names another inode; the flag of the inode the daemon locked was not touched"
             }
         }
-        try? handle?.setLease(.none)
+        // The flag first, the kernel lease after it: an unlock that fails to clear the flag
+        // leaves the lock whole (lease held), so the audit it re-arms finds nothing amiss.
         var cleared = false
         if locked.record.flagSetByDaemon, let handle {
             do throws(CoreError) {
@@ -167,6 +168,7 @@ final class FileLocker: Sendable {
                 throw error
             }
         }
+        try? handle?.setLease(.none)
         do throws(CoreError) {
             try store.deleteLock(path)
         } catch {

@@ -96,8 +96,10 @@ final class LeaseStore: Sendable {
         // Commits never checkpoint (that would put a copy and an fsync of the database file on
         // the commit path): the background task does (``checkpoint()``).
         try database.execute("PRAGMA wal_autocheckpoint=0")
-        // At start nobody else writes: whatever an earlier run left in the log goes now.
-        _ = try database.checkpoint(.truncate)
+        // At start nobody else writes: whatever an earlier run left in the log goes now. Not
+        // fatal: on a full state disk copying the log may need space the database file lacks,
+        // and the daemon must still start (the background checkpoints try again).
+        _ = try? database.checkpoint(.truncate)
         databasePageSize = try database.query("PRAGMA page_size").first?.first?.int ?? 4096
         try database.execute("""
             CREATE TABLE IF NOT EXISTS leases (

@@ -97,19 +97,18 @@ extension PinCoreService {
             let giveUp = lastDeadline + Self.milliseconds(extra)
             logger.notice(
                 "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
-            while WallClock.nowMilliseconds() < giveUp && !leases.liveLeases(onPins: nil).isEmpty {
+            while WallClock.nowMilliseconds() < giveUp && leases.liveCount > 0 {
                 usleep(50_000)
             }
         }
         // A lease ends in memory before its transition is durable, and its final notice is
-        // handed to the sender only then: wait for every queued write (and its actions) first,
-        // through an empty write of our own (writes and their actions complete in order).
-        try? leaseStore.wait(leaseStore.enqueue())
+        // handed to the sender only then: wait for every queued write (and its actions) first.
+        if let barrier = leaseStore.barrier() { try? leaseStore.wait(barrier) }
         let deliveriesGiveUp = WallClock.nowMilliseconds() + Self.milliseconds(deliveryTimeout)
         while WallClock.nowMilliseconds() < deliveriesGiveUp && notifier.pendingCount > 0 {
             usleep(50_000)
         }
-        let left = leases.liveLeases(onPins: nil).count
+        let left = leases.liveCount
         logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)")
     }
 
@@ -129,12 +128,26 @@ extension PinCoreService {
 
     /// Audits every healthy locked file once; a difference becomes a violation.
     func auditLockedFiles() {
-        for file in locker.healthyFiles where file.violation == nil {
+        for file in locker.healthyFiles {
+            if let violation = file.violation {
+                reviseRevocation(of: file, violation)
+                continue
+            }
             let violation = FileAudit.check(file) { () -> Result<FileStatus, CoreError> in
                 Result { () throws(CoreError) in try roots.open(file.path, flags: .pathOnly).status }
             }
             if let violation { handle(violation, on: file, latestDeadline: nil) }
         }
+    }
+
+    /// A violated file whose leases are not all revoking (a revocation that could not be
+    /// recorded, on a full state disk) has them revoked again: no grant is admitted on a
+    /// violated file, so an active lease there is one whose revocation was lost.
+    private func reviseRevocation(of file: LockedFile, _ violation: FileViolation) {
+        let pinIDs = Set(pins.pinIDs(of: file.fileID))
+        guard !pinIDs.isEmpty, leases.liveLeases(onPins: pinIDs).contains(where: { $0.state == .active }) else { return }
+        logger.warning("revoking again the leases on violated \(file.path.canonical) whose revocation was not recorded")
+        leases.revokeAll(onPins: pinIDs, reason: violation.revokeReason, latestDeadline: nil)
     }
 
     /// Records a violation (the first one of a file is announced as `file.violation`) and

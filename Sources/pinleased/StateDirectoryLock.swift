@@ -17,7 +17,8 @@ struct StateDirectoryLock: ~Copyable {
         do throws(LinuxError) {
             file = try openOrCreate(path, mode: 0o600)
             locked = try file.tryLockExclusive()
-            if locked { try file.replaceContents(with: "\(getpid())\n") }
+            // The pid only names the holder in a second daemon's message: not worth failing for (a full disk).
+            if locked { try? file.replaceContents(with: "\(getpid())\n") }
         } catch {
             throw StartupError("cannot lock the state directory (\(path)): \(error.message)")
         }

@@ -20,7 +20,7 @@ struct ProblemMappingTests {
         "pin-not-active": 409, "lease-not-found": 404, "lease-not-active": 409, "delivery-not-found": 404, "invalid-ttl": 422, "invalid-grace": 422,
         "invalid-webhook-url": 422, "webhook-not-allowed": 422, "file-violated": 409, "peer-not-allowed": 403,
         "invalid-holder": 422, "draining": 503,
-        "hard-linked": 409, "events-expired": 410, "delivery-not-found": 404,
+        "hard-linked": 409, "events-expired": 410,
     ]
 
     @Test("every core error code has the contract's status", arguments: CoreErrorCode.allCases)

@@ -6,9 +6,10 @@ import Testing
 struct ReceiveWatchdogTests {
     @Test("automatic limits follow the descriptor limit, with a floor and a ceiling")
     func automaticLimits() {
-        #expect(ConnectionLimits.automatic(descriptors: 1024) == (tcp: 64, unix: 64))
+        #expect(ConnectionLimits.automatic(descriptors: 1024) == (tcp: 576, unix: 96))
+        #expect(ConnectionLimits.automatic(descriptors: 64) == (tcp: 64, unix: 64))
         #expect(ConnectionLimits.automatic(descriptors: 20_000) == (tcp: 10_000, unix: 1024))
-        #expect(ConnectionLimits.automatic(descriptors: 8192) == (tcp: 3072, unix: 512))
+        #expect(ConnectionLimits.automatic(descriptors: 8192) == (tcp: 4608, unix: 768))
         #expect(ConnectionLimits.automatic(descriptors: 1 << 20) == (tcp: 10_000, unix: 1024))
     }
 

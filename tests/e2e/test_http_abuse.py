@@ -124,7 +124,9 @@ def test_health_answers_while_more_connections_than_the_old_limit_trickle(extra_
     """300 connections each sending a header line every second held the old daemon's 256
     connection slots: /healthz was never answered. Now it answers, on TCP and on the Unix socket."""
     sock_path = workdir / "slow-daemon.sock"
-    d = extra_daemon("slow-daemon", [("tmp", filesystems["tmpfs"].mountpoint)], extra_args=["--unix", str(sock_path)])
+    # A receive limit far beyond the test: what must hold here is the connection limit itself.
+    d = extra_daemon("slow-daemon", [("tmp", filesystems["tmpfs"].mountpoint)],
+                     extra_args=["--unix", str(sock_path), "--request-receive-timeout-s", "600"])
     tricklers = Tricklers(("127.0.0.1", d.port), SLOW_CONNECTIONS, interval=1.0)
     try:
         r = requests.get(d.url + "/healthz", timeout=20)
