@@ -629,6 +629,8 @@ final class LeaseBook: Sendable {
         }
     }
 
+    /// Acts on a durable transition, on whichever thread led its commit. It must never take
+    /// the book's lock: ``restore(_:)`` waits for commits while holding it, and may lead them.
     private func act(on transition: Transition) {
         events.publish(transition.events)
         for (key, due) in transition.timers {

@@ -339,16 +339,17 @@ def test_receiver_down_then_up_gets_the_retries(filesystems, leased: Daemon, cle
     try:
         d = late.wait(lease["id"], "lease.revoking", timeout=40)[0]
         check_signed(d)
+        # The delivery log is written in batches: wait until it shows the delivered attempt.
+        deadline = time.monotonic() + 30
+        while not any(a["outcome"] == "delivered" for a in leased.ok("GET", f"/v1/leases/{lease['id']}/deliveries")["items"]):
+            assert time.monotonic() < deadline, "the delivered attempt is not in the delivery log within 30 s"
+            time.sleep(0.1)
         log = leased.ok("GET", f"/v1/leases/{lease['id']}/deliveries")["items"]
         revoking = [a for a in log if a["event"] == "lease.revoking"]
         assert len(revoking) >= 2, log
         assert revoking[0]["outcome"] == "retrying" and "status" not in revoking[0], revoking[0]
         assert len({a["webhook_id"] for a in revoking}) == 1, "the webhook-id is the same on every attempt"
         assert d.webhook_id == revoking[0]["webhook_id"]
-        deadline = time.monotonic() + 5
-        while not any(a["outcome"] == "delivered" for a in leased.ok("GET", f"/v1/leases/{lease['id']}/deliveries")["items"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
     finally:
         leased.post(f"/v1/leases/{lease['id']}/release")
         late.close()
@@ -362,8 +363,11 @@ def test_redirect_is_a_failure_and_not_followed(filesystems, leased: Daemon, cle
     leased.ok("POST", f"/v1/leases/{lease['id']}/revoke", status=202)
     receiver.wait(lease["id"], "lease.revoking", count=2, timeout=15)
     assert all(d.path == "/moved" for d in receiver.of(lease["id"])), "the redirect was followed"
-    log = leased.ok("GET", f"/v1/leases/{lease['id']}/deliveries")["items"]
-    first = [a for a in log if a["event"] == "lease.revoking"][0]
+    deadline = time.monotonic() + 30  # the delivery log is written in batches
+    while not (log := [a for a in leased.ok("GET", f"/v1/leases/{lease['id']}/deliveries")["items"] if a["event"] == "lease.revoking"]):
+        assert time.monotonic() < deadline, "no lease.revoking attempt in the delivery log within 30 s"
+        time.sleep(0.1)
+    first = log[0]
     assert first["status"] == 302 and first["outcome"] in ("retrying", "failed"), first
     wait_state(leased, lease["id"], {"revoked"}, timeout=15)
 
