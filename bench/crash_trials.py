@@ -280,6 +280,17 @@ class Api:
             raise AssertionError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
         return r.json() if r.content else None
 
+    def all_items(self, path: str) -> list:
+        """Every item of a paged list (`limit` + `cursor`, following `next_cursor`)."""
+        items: list = []
+        cursor = None
+        while True:
+            page = self.ok("GET", f"{path}?limit=10000" + (f"&cursor={cursor}" if cursor else ""))
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
     def close(self) -> None:
         self.session.close()
 
@@ -645,9 +656,9 @@ class CrashTrials:
     # -- checks ------------------------------------------------------------------------------
 
     def snapshot(self, api: Api) -> tuple[dict, dict, dict]:
-        files = {f["path"]: f for f in api.ok("GET", "/v1/files")["items"]}
-        pins = {p["id"]: p for p in api.ok("GET", "/v1/pins")["items"]}
-        leases = {lease["id"]: lease for lease in api.ok("GET", "/v1/leases")["items"]}
+        files = {f["path"]: f for f in api.all_items("/v1/files")}
+        pins = {p["id"]: p for p in api.all_items("/v1/pins")}
+        leases = {lease["id"]: lease for lease in api.all_items("/v1/leases")}
         return files, pins, leases
 
     def check(self) -> None:
