@@ -39,7 +39,7 @@ ETCD_PID=""
 cleanup() {
   set +e
   stop_pinleased
-  if [ -n "$ETCD_PID" ]; then kill -TERM "$ETCD_PID" 2>/dev/null; wait "$ETCD_PID" 2>/dev/null; fi
+  stop_etcd
   chattr -R -i "$WORK" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -47,21 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # -- etcd ------------------------------------------------------------------------------
-EPORT="$(free_port)"
-PPORT="$(free_port)"
-etcd --name bench --data-dir "$WORK/etcd" \
-  --listen-client-urls "http://127.0.0.1:$EPORT" --advertise-client-urls "http://127.0.0.1:$EPORT" \
-  --listen-peer-urls "http://127.0.0.1:$PPORT" --initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
-  --initial-cluster "bench=http://127.0.0.1:$PPORT" >"$WORK/etcd.log" 2>&1 &
-ETCD_PID=$!
-ETCD="http://127.0.0.1:$EPORT"
-for _ in $(seq 1 100); do
-  curl -sf -X POST "$ETCD/v3/lease/grant" -d '{"TTL":60}' >/dev/null 2>&1 && break
-  kill -0 "$ETCD_PID" 2>/dev/null || { cat "$WORK/etcd.log" >&2; die "etcd exited"; }
-  sleep 0.1
-done
-curl -sf -X POST "$ETCD/v3/lease/grant" -d '{"TTL":60}' | grep -q '"ID"' || die "etcd does not grant leases"
-ETCD_VERSION="$(etcd --version | sed -n 1p)"  # sed reads it all: head could SIGPIPE etcd (pipefail)
+start_etcd "$WORK/etcd"
 wrk -t1 -c4 -d2s -s "$REPO/bench/lua/etcd_grant.lua" "$ETCD/v3/lease/grant" >/dev/null
 
 rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }

@@ -67,3 +67,30 @@ unmount_all() {
   done
   for loop in "${LOOPS[@]}"; do losetup -d "$loop"; done
 }
+
+# Starts etcd (one member, data in $1) on free loopback ports; sets ETCD_PID, ETCD (its client
+# URL) and ETCD_VERSION, and returns once it grants leases. Its log is $1.log.
+start_etcd() {
+  local data="$1" eport pport
+  eport="$(free_port)"
+  pport="$(free_port)"
+  etcd --name bench --data-dir "$data" \
+    --listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
+    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    --initial-cluster "bench=http://127.0.0.1:$pport" >"$data.log" 2>&1 &
+  ETCD_PID=$!
+  ETCD="http://127.0.0.1:$eport"
+  for _ in $(seq 1 100); do
+    curl -sf -X POST "$ETCD/v3/lease/grant" -d '{"TTL":60}' >/dev/null 2>&1 && break
+    kill -0 "$ETCD_PID" 2>/dev/null || { cat "$data.log" >&2; die "etcd exited"; }
+    sleep 0.1
+  done
+  curl -sf -X POST "$ETCD/v3/lease/grant" -d '{"TTL":60}' | grep -q '"ID"' || die "etcd does not grant leases"
+  ETCD_VERSION="$(etcd --version | sed -n 1p)"  # sed reads it all: head could SIGPIPE etcd (pipefail)
+}
+
+# Stops the etcd that start_etcd started, if any.
+stop_etcd() {
+  if [ -n "${ETCD_PID:-}" ]; then kill -TERM "$ETCD_PID" 2>/dev/null; wait "$ETCD_PID" 2>/dev/null; fi
+  ETCD_PID=""
+}

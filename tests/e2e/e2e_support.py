@@ -672,6 +672,81 @@ class Daemon:
 # Processes that hold a file open for writing
 
 
+
+class EventStream:
+    """A client of GET /v1/events on a raw socket (HTTP/1.1 by hand, chunked decoding, then
+    SSE frames: `id:`, `event:`, `data:` lines and a blank line), with a read timeout: it
+    fails instead of hanging when the daemon sends nothing. It returns once the response head
+    has arrived: the daemon subscribes the stream before it answers, so every event after
+    that is seen."""
+
+    def __init__(self, d: "Daemon", query: str = "", token: str | None = None,
+                 headers: dict[str, str] | None = None, timeout: float = 15) -> None:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.sock = socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
+        self.sock.sendall(f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token or d.token}\r\n"
+                          f"Accept: text/event-stream\r\n{extra}\r\n".encode())
+        self.raw = b""
+        self.body = b""
+        self.head: bytes | None = None
+        self.chunked = False
+        self.timeout = timeout
+        deadline = time.monotonic() + timeout
+        while self.head is None:
+            assert time.monotonic() < deadline, "no response head from GET /v1/events"
+            self._pump()
+
+    def _pump(self) -> None:
+        chunk = self.sock.recv(65536)
+        assert chunk, "the stream ended"
+        self.raw += chunk
+        if self.head is None:
+            if b"\r\n\r\n" not in self.raw:
+                return
+            self.head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+            assert self.head.startswith(b"HTTP/1.1 200"), self.head + self.raw[:500]
+            assert b"text/event-stream" in self.head.lower(), self.head
+            self.chunked = b"transfer-encoding: chunked" in self.head.lower()
+        if not self.chunked:
+            self.body += self.raw
+            self.raw = b""
+            return
+        while b"\r\n" in self.raw:
+            size_line, rest = self.raw.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if len(rest) < size + 2:
+                return
+            self.body += rest[:size]
+            self.raw = rest[size + 2:]
+
+    def read(self, count: int) -> list[dict]:
+        """The next `count` events (each checked: its `id:` is its `seq`)."""
+        events: list[dict] = []
+        deadline = time.monotonic() + self.timeout
+        while len(events) < count:
+            while b"\n\n" in self.body and len(events) < count:
+                frame, self.body = self.body.split(b"\n\n", 1)
+                lines = frame.decode(errors="replace").split("\n")
+                data = [line[5:].strip() for line in lines if line.startswith("data:")]
+                ids = [line[3:].strip() for line in lines if line.startswith("id:")]
+                if data and ids:
+                    event = json.loads(data[0])
+                    assert int(ids[0]) == event["seq"]
+                    events.append(event)
+            if len(events) >= count:
+                break
+            assert time.monotonic() < deadline, f"only {len(events)} of {count} events: {[e['seq'] for e in events]}"
+            self._pump()
+        return events
+
+    def sequences(self, count: int) -> list[int]:
+        """The sequence numbers of the next `count` events."""
+        return [event["seq"] for event in self.read(count)]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class Writer:
     """A process that holds `path` open read-write (fd 3), or mapped shared+writable."""
 

@@ -26,6 +26,7 @@ from e2e_support import (
     PROBLEM_BASE,
     Cleanup,
     Daemon,
+    EventStream,
     Filesystem,
     free_port,
     make_file,
@@ -610,74 +611,11 @@ def test_holder_tokens_see_and_act_on_their_own_leases_only(filesystems, leased:
 # -- events -------------------------------------------------------------------------------
 
 
-class EventReader:
-    """A client of GET /v1/events on a raw socket: HTTP/1.1 headers, chunked transfer
-    decoding, then SSE frames (`id:`, `event:`, `data:` lines, blank line). Connected when
-    created, so events that happen afterwards are not missed."""
-
-    def __init__(self, d: Daemon, since: int | None = None, token: str | None = None, timeout: float = 15) -> None:
-        url = "/v1/events" + (f"?since={since}" if since is not None else "")
-        self.sock = socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
-        self.sock.sendall(
-            f"GET {url} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token or d.token}\r\nAccept: text/event-stream\r\n\r\n".encode())
-        self.raw = b""
-        self.body = b""
-        self.head: bytes | None = None
-        self.chunked = False
-        self.timeout = timeout
-
-    def _pump(self) -> None:
-        chunk = self.sock.recv(65536)
-        assert chunk, "the stream ended"
-        self.raw += chunk
-        if self.head is None:
-            if b"\r\n\r\n" not in self.raw:
-                return
-            self.head, self.raw = self.raw.split(b"\r\n\r\n", 1)
-            assert self.head.startswith(b"HTTP/1.1 200"), self.head
-            assert b"text/event-stream" in self.head.lower(), self.head
-            self.chunked = b"transfer-encoding: chunked" in self.head.lower()
-        if not self.chunked:
-            self.body += self.raw
-            self.raw = b""
-            return
-        while b"\r\n" in self.raw:
-            size_line, rest = self.raw.split(b"\r\n", 1)
-            size = int(size_line.split(b";")[0], 16)
-            if len(rest) < size + 2:
-                return
-            self.body += rest[:size]
-            self.raw = rest[size + 2:]
-
-    def read(self, count: int) -> list[dict]:
-        events: list[dict] = []
-        deadline = time.monotonic() + self.timeout
-        while len(events) < count:
-            while b"\n\n" in self.body and len(events) < count:
-                frame, self.body = self.body.split(b"\n\n", 1)
-                lines = frame.decode(errors="replace").split("\n")
-                data = [line[5:].strip() for line in lines if line.startswith("data:")]
-                ids = [line[3:].strip() for line in lines if line.startswith("id:")]
-                if data and ids:
-                    event = json.loads(data[0])
-                    assert int(ids[0]) == event["seq"]
-                    events.append(event)
-            if len(events) >= count:
-                break
-            assert time.monotonic() < deadline, f"only {len(events)} events: {events}"
-            self._pump()
-        return events
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_event_stream_resumes_with_since_and_filters_holders(filesystems, leased: Daemon, cleanup: Cleanup):
     api, _ = locked_file(leased, filesystems["tmpfs"], cleanup, "lease-events")
-    live = EventReader(leased)
-    holder_view = EventReader(leased, token=TOKENS["h2"])
+    live = EventStream(leased)  # both streams are open (subscribed) before the events happen
+    holder_view = EventStream(leased, token=TOKENS["h2"])
     try:
-        time.sleep(0.3)  # both streams are open before the events happen
         first = grant(leased, cleanup, {"path": api, "access": "read", "holder": "h1", "ttl_s": 60})
         second = grant(leased, cleanup, {"pin_id": first["pin_id"], "holder": "h2", "ttl_s": 60})
         leased.ok("POST", f"/v1/leases/{first['id']}/release")
@@ -693,7 +631,7 @@ def test_event_stream_resumes_with_since_and_filters_holders(filesystems, leased
         live.close()
         holder_view.close()
     # Resume after the first grant: the rest comes again, in order.
-    resumed = EventReader(leased, since=seen[0]["seq"])
+    resumed = EventStream(leased, f"?since={seen[0]['seq']}")
     try:
         assert [e["seq"] for e in resumed.read(3)] == [e["seq"] for e in seen[1:]]
     finally:

@@ -6,10 +6,8 @@ database shrinks back once the daemon is idle (item 10)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -25,6 +23,7 @@ from e2e_support import (
     PROBLEM_BASE,
     Cleanup,
     Daemon,
+    EventStream,
     daemon_binary,
     free_port,
     is_immutable,
@@ -181,59 +180,6 @@ def test_a_second_daemon_on_the_same_state_directory_exits_naming_the_first(file
 # -- item 7: resuming the event stream -------------------------------------------------
 
 
-class Stream:
-    """A raw SSE reader (HTTP/1.1 by hand, chunked decoding) with a read timeout: it fails
-    instead of hanging when the daemon sends nothing."""
-
-    def __init__(self, d: Daemon, query: str = "", headers: dict[str, str] | None = None, timeout: float = 10) -> None:
-        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        self.sock = socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
-        self.sock.sendall(f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {d.token}\r\n{extra}\r\n".encode())
-        self.raw = b""
-        self.body = b""
-        self.head: bytes | None = None
-        self.timeout = timeout
-
-    def _pump(self) -> None:
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            chunk = b""
-        assert chunk, "the stream sent nothing more"
-        self.raw += chunk
-        if self.head is None:
-            if b"\r\n\r\n" not in self.raw:
-                return
-            self.head, self.raw = self.raw.split(b"\r\n\r\n", 1)
-            assert self.head.startswith(b"HTTP/1.1 200"), self.head + self.raw[:500]
-        while b"\r\n" in self.raw:
-            size_line, rest = self.raw.split(b"\r\n", 1)
-            size = int(size_line.split(b";")[0], 16)
-            if len(rest) < size + 2:
-                return
-            self.body += rest[:size]
-            self.raw = rest[size + 2:]
-
-    def read(self, count: int) -> list[int]:
-        """The sequence numbers of the next `count` events."""
-        seqs: list[int] = []
-        deadline = time.monotonic() + self.timeout
-        while len(seqs) < count:
-            while b"\n\n" in self.body and len(seqs) < count:
-                frame, self.body = self.body.split(b"\n\n", 1)
-                ids = [line[3:].strip() for line in frame.decode(errors="replace").split("\n") if line.startswith("id:")]
-                if ids:
-                    seqs.append(int(ids[0]))
-            if len(seqs) >= count:
-                break
-            assert time.monotonic() < deadline, f"only {len(seqs)} of {count} events: {seqs}"
-            self._pump()
-        return seqs
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def status_of_events(d: Daemon, query: str = "", headers: dict[str, str] | None = None) -> requests.Response:
     """The answer to GET /v1/events without reading a stream body (it would not end)."""
     h = {"Authorization": f"Bearer {d.token}", **(headers or {})}
@@ -286,16 +232,16 @@ def test_event_stream_resumes_after_a_restart_without_a_gap(filesystems, extra_d
         d.restart()
         assert last_sequence(d) == last, "sequence numbers continue across a restart"
 
-        resumed = Stream(d, f"?since={start}")
+        resumed = EventStream(d, f"?since={start}")
         try:
-            assert resumed.read(last - start) == list(range(start + 1, last + 1)), "every event after since, in order"
+            assert resumed.sequences(last - start) == list(range(start + 1, last + 1)), "every event after since, in order"
             make_events(d, pin_id, 1)
-            assert resumed.read(2) == [last + 1, last + 2], "then the new events, without a gap"
+            assert resumed.sequences(2) == [last + 1, last + 2], "then the new events, without a gap"
         finally:
             resumed.close()
-        by_header = Stream(d, "?since=1", headers={"Last-Event-ID": str(start + 3)})
+        by_header = EventStream(d, "?since=1", headers={"Last-Event-ID": str(start + 3)})
         try:
-            assert by_header.read(last + 2 - (start + 3)) == list(range(start + 4, last + 3)), "Last-Event-ID wins over since"
+            assert by_header.sequences(last + 2 - (start + 3)) == list(range(start + 4, last + 3)), "Last-Event-ID wins over since"
         finally:
             by_header.close()
 
@@ -314,9 +260,9 @@ def test_event_stream_resumes_after_a_restart_without_a_gap(filesystems, extra_d
         body = gone.json()
         assert body["type"] == PROBLEM_BASE + "events-expired" and body["oldest_sequence"] == oldest_kept, body
         assert status_of_events(d, "", headers={"Last-Event-ID": str(oldest_kept - 2)}).status_code == 410
-        edge = Stream(d, f"?since={oldest_kept - 1}")
+        edge = EventStream(d, f"?since={oldest_kept - 1}")
         try:
-            assert edge.read(KEPT) == list(range(oldest_kept, newest + 1)), "the oldest kept event is replayed"
+            assert edge.sequences(KEPT) == list(range(oldest_kept, newest + 1)), "the oldest kept event is replayed"
         finally:
             edge.close()
     finally:
