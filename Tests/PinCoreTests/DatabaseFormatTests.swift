@@ -48,7 +48,8 @@ import Testing
         let leases = try LeaseStore(directory: directory.path)
 
         let violation = FileViolation(code: "size-changed", detail: "grew by 4096 bytes", detectedAt: 1_764_000_000_123)
-        #expect(try state.locks() == [
+        let locks = try state.locks()
+        #expect(locks == [
             LockRecord(
                 path: RootedPath(root: "data", relative: "a.bin"), device: 2049, inode: 12, flagSetByDaemon: true,
                 phase: .locked, lockedAt: "2026-12-01T10:00:00.000Z", writers: .none, violation: nil),
@@ -56,7 +57,8 @@ import Testing
                 path: RootedPath(root: "data", relative: "b/c.bin"), device: 2049, inode: 13, flagSetByDaemon: false,
                 phase: .unlocking, lockedAt: "2026-12-01T10:00:01.000Z", writers: .daemon, violation: violation),
         ])
-        #expect(try state.pins() == [
+        let pins = try state.pins()
+        #expect(pins == [
             PinRecord(
                 id: "pin_1", path: RootedPath(root: "data", relative: "a.bin"), file: FileID(device: 2049, inode: 12),
                 offset: 4096, length: 8192, access: .write, longTerm: .required, autoPin: true,
@@ -70,7 +72,8 @@ import Testing
         let failed = try #require(try state.operation(id: "op_2"))
         #expect(failed.state == .failed && failed.result == nil && failed.error?["code"] == "no-space")
 
-        #expect(try leases.leases() == [Self.todaysLease])
+        let leaseRecords = try leases.leases()
+        #expect(leaseRecords == [Self.todaysLease])
         #expect(try leases.lastEventSequence() == 7)
         #expect(leases.events(after: 0, limit: 10).map(\.sequence) == [3, 7])
         let granted = try #require(leases.events(after: 0, limit: 1).first)
@@ -122,7 +125,8 @@ import Testing
             actual: try Self.columnsAndIndexes(old.file("pinlease.db")))
         #expect(missing.isEmpty && extra.isEmpty, "after migration:\nmissing: \(missing)\nextra: \(extra)")
         let migrated = try StateStore(directory: old.path)
-        #expect(try migrated.locks() == [
+        let migratedLocks = try migrated.locks()
+        #expect(migratedLocks == [
             LockRecord(
                 path: RootedPath(root: "data", relative: "a.bin"), device: 7, inode: 8, flagSetByDaemon: true, phase: .locked,
                 lockedAt: "t0", writers: .none, violation: nil),
