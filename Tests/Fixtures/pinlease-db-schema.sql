@@ -1,5 +1,6 @@
 -- The schema of <state-dir>/pinlease.db as the current code creates it (DatabaseFormatTests).
--- Regenerate only for a deliberate format change: PINLEASE_UPDATE_SCHEMA=1 swift test --filter DatabaseFormatTests
+-- Regenerate only for a deliberate format change:
+-- PINLEASE_UPDATE_SCHEMA=1 swift test --filter DatabaseFormatTests
 PRAGMA user_version = 0;
 PRAGMA application_id = 0;
 PRAGMA journal_mode = wal;

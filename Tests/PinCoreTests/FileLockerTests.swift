@@ -2,6 +2,7 @@ import Glibc
 import LinuxFS
 import Logging
 import Testing
+
 @testable import PinCore
 
 /// `FileLocker` on real files under /tmp (ext4 here): the immutable flag, the kernel read lease
@@ -23,7 +24,8 @@ struct FileLockerTests {
             let data = directory.makeDirectory("data")
             roots = try Roots([RootSpec(name: "data", path: data)])
             store = try StateStore(directory: directory.path)
-            locker = FileLocker(store: store, logger: Logger(label: "filelocker-tests") { _ in SwiftLogNoOpLogHandler() })
+            locker = FileLocker(
+                store: store, logger: Logger(label: "filelocker-tests") { _ in SwiftLogNoOpLogHandler() })
         }
 
         func close() { directory.remove() }
@@ -42,8 +44,11 @@ struct FileLockerTests {
         func lock(_ path: RootedPath, writers: LockWriters = .none) throws(CoreError) -> LockReport {
             let (file, status) = try roots.open(path, flags: .readOnly)
             return try locker.lock(
-                file, status: status, path: path, writers: writers, probe: FilesystemProbe(unprobedReason: "not probed in tests"),
-                requireOnlyName: { [roots] (file: OpenFile) throws(CoreError) in _ = try roots.requireOnlyName(file, path: path) },
+                file, status: status, path: path, writers: writers,
+                probe: FilesystemProbe(unprobedReason: "not probed in tests"),
+                requireOnlyName: { [roots] (file: OpenFile) throws(CoreError) in
+                    _ = try roots.requireOnlyName(file, path: path)
+                },
                 openWritable: { [roots] () throws(CoreError) in try roots.open(path, flags: .readWrite).file })
         }
 
@@ -83,7 +88,9 @@ struct FileLockerTests {
         #expect(try fixture.isImmutable(path))
         #expect(try fixture.store.locks().map(\.phase) == [.locked])
         #expect(fixture.locker.lockedFile(path)?.readLeaseNow == true)
-        #expect(Self.errorCode { _ = try fixture.roots.open(path, flags: .readWrite) } != nil, "an immutable file opens for reading only")
+        #expect(
+            Self.errorCode { _ = try fixture.roots.open(path, flags: .readWrite) } != nil,
+            "an immutable file opens for reading only")
 
         let unlocked = try fixture.unlock(path)
         #expect(unlocked.flagCleared && !unlocked.immutable)
@@ -98,7 +105,9 @@ struct FileLockerTests {
         defer { fixture.close() }
         let path = try fixture.readyFile("theirs.bin")
         try fixture.setImmutable(path)
-        #expect(Self.errorCode { _ = try fixture.lock(path, writers: .daemon) } == .fileImmutable, "cannot open it for writing")
+        #expect(
+            Self.errorCode { _ = try fixture.lock(path, writers: .daemon) } == .fileImmutable,
+            "cannot open it for writing")
         let report = try fixture.lock(path)
         #expect(!report.flagSetByDaemon && report.immutable)
         let unlocked = try fixture.unlock(path)
@@ -136,7 +145,8 @@ struct FileLockerTests {
         _ = try fixture.lock(path)
         let locked = try #require(fixture.locker.lockedFile(path))
         #expect(fixture.locker.recordViolation(locked, Self.violation) == .first)
-        #expect(fixture.locker.recordViolation(locked, FileViolation(code: "path-removed", detail: "gone")) == .repeated)
+        #expect(
+            fixture.locker.recordViolation(locked, FileViolation(code: "path-removed", detail: "gone")) == .repeated)
         #expect(locked.violation == Self.violation, "the first verdict stays")
         #expect(try fixture.store.locks().first?.violation == Self.violation, "and is durable")
         #expect(fixture.locker.trackedFiles.map(\.state) == ["violated"])
@@ -185,7 +195,8 @@ struct FileLockerTests {
         func record(_ path: RootedPath, _ phase: LockRecord.Phase, inode: UInt64? = nil) throws -> LockRecord {
             let status = try? fixture.roots.open(path, flags: .pathOnly).status
             return LockRecord(
-                path: path, device: status?.device ?? 1, inode: inode ?? status?.inode ?? 1, flagSetByDaemon: true, phase: phase,
+                path: path, device: status?.device ?? 1, inode: inode ?? status?.inode ?? 1, flagSetByDaemon: true,
+                phase: phase,
                 lockedAt: "2026-12-01T00:00:00.000Z")
         }
         var records: [LockRecord] = []
@@ -206,7 +217,8 @@ struct FileLockerTests {
         records.append(try record(try fixture.roots.resolve("missing.bin"), .locked))
         for record in records { try fixture.store.saveLock(record) }
 
-        let restarted = FileLocker(store: fixture.store, logger: Logger(label: "filelocker-tests") { _ in SwiftLogNoOpLogHandler() })
+        let restarted = FileLocker(
+            store: fixture.store, logger: Logger(label: "filelocker-tests") { _ in SwiftLogNoOpLogHandler() })
         try restarted.recover(
             open: { [roots = fixture.roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },
             probe: { _, _ in FilesystemProbe(unprobedReason: "not probed in tests") })
@@ -222,10 +234,17 @@ struct FileLockerTests {
         #expect(states["locked.bin"]?.violation == Self.violation)
         #expect(restarted.healthyFiles.map(\.path.relative) == ["locked.bin"])
         #expect(states["cleared.bin"]?.state == "degraded")
-        #expect(states["cleared.bin"]?.reason?.contains("immutable flag was cleared") == true, "\(String(describing: states["cleared.bin"]?.reason))")
-        #expect(states["replaced.bin"]?.reason?.contains("another inode") == true, "\(String(describing: states["replaced.bin"]?.reason))")
+        #expect(
+            states["cleared.bin"]?.reason?.contains("immutable flag was cleared") == true,
+            "\(String(describing: states["cleared.bin"]?.reason))")
+        #expect(
+            states["replaced.bin"]?.reason?.contains("another inode") == true,
+            "\(String(describing: states["replaced.bin"]?.reason))")
         #expect(states["missing.bin"]?.state == "degraded")
         #expect(try fixture.isImmutable(replaced), "the flag of an inode that is not the locked one is left alone")
-        #expect(try fixture.store.locks().map(\.path.relative) == ["cleared.bin", "locked.bin", "missing.bin", "replaced.bin"])
+        #expect(
+            try fixture.store.locks().map(\.path.relative) == [
+                "cleared.bin", "locked.bin", "missing.bin", "replaced.bin",
+            ])
     }
 }

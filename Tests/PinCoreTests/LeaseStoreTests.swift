@@ -2,6 +2,7 @@ import Foundation
 import PinJSON
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 /// `LeaseStore`: group-committed writes are visible to another connection when `wait`
@@ -122,13 +123,19 @@ import Testing
         let directory = StoreTestDirectory("leasestore")
         defer { directory.remove() }
         let store = try LeaseStore(directory: directory.path)
-        try store.wait(store.enqueue(
-            leases: [Self.lease("a"), Self.lease("b")],
-            outbox: [Self.outbox("m1", lease: "a"), Self.outbox("m2", lease: "a"), Self.outbox("m3", lease: "b")]))
+        try store.wait(
+            store.enqueue(
+                leases: [Self.lease("a"), Self.lease("b")],
+                outbox: [Self.outbox("m1", lease: "a"), Self.outbox("m2", lease: "a"), Self.outbox("m3", lease: "b")]))
         try store.recordDeliveries(
-            [DeliveryRecord(leaseID: "a", json: ["n": 1]), DeliveryRecord(leaseID: "b", json: ["n": 2]),
-             DeliveryRecord(leaseID: "a", json: ["n": 3])],
-            outbox: [.attempted(id: "m1", attempts: 1, nextAttemptAt: 7_000), .finished(id: "m2", outcome: "delivered", at: 8_000)])
+            [
+                DeliveryRecord(leaseID: "a", json: ["n": 1]), DeliveryRecord(leaseID: "b", json: ["n": 2]),
+                DeliveryRecord(leaseID: "a", json: ["n": 3]),
+            ],
+            outbox: [
+                .attempted(id: "m1", attempts: 1, nextAttemptAt: 7_000),
+                .finished(id: "m2", outcome: "delivered", at: 8_000),
+            ])
         #expect(try store.deliveries(leaseID: "a") == [["n": 1], ["n": 3]])
         #expect(try store.deliveries(leaseID: "nobody").isEmpty)
         #expect(try store.outbox().map(\.id) == ["m1", "m3"], "pending ones, oldest first")
@@ -151,12 +158,14 @@ import Testing
         let directory = StoreTestDirectory("leasestore")
         defer { directory.remove() }
         let store = try LeaseStore(directory: directory.path)
-        try store.wait(store.enqueue(
-            leases: [Self.lease("ended", state: .released), Self.lease("kept")],
-            events: (1...4).map { Self.event($0) },
-            outbox: [Self.outbox("m1", lease: "ended"), Self.outbox("m2", lease: "kept")]))
+        try store.wait(
+            store.enqueue(
+                leases: [Self.lease("ended", state: .released), Self.lease("kept")],
+                events: (1...4).map { Self.event($0) },
+                outbox: [Self.outbox("m1", lease: "ended"), Self.outbox("m2", lease: "kept")]))
         try store.recordDeliveries(
-            [DeliveryRecord(leaseID: "ended", json: ["n": 1]), DeliveryRecord(leaseID: "kept", json: ["n": 2])], outbox: [])
+            [DeliveryRecord(leaseID: "ended", json: ["n": 1]), DeliveryRecord(leaseID: "kept", json: ["n": 2])],
+            outbox: [])
         try store.prune(endedLeases: ["ended"], eventsUpTo: 2)
         let reopened = try LeaseStore(directory: directory.path)
         #expect(try reopened.leases().map(\.id) == ["kept"])
@@ -172,7 +181,10 @@ import Testing
         let directory = StoreTestDirectory("leasestore")
         defer { directory.remove() }
         let store = try LeaseStore(directory: directory.path)
-        try store.wait(store.enqueue(leases: [Self.lease("c", grantedAt: 5), Self.lease("b", grantedAt: 9), Self.lease("a", grantedAt: 9)]))
+        try store.wait(
+            store.enqueue(leases: [
+                Self.lease("c", grantedAt: 5), Self.lease("b", grantedAt: 9), Self.lease("a", grantedAt: 9),
+            ]))
         #expect(try store.leases().map(\.id) == ["c", "a", "b"])
         #expect(try store.lease(id: "missing") == nil)
     }

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import PinJSON
 import Testing
+
 @testable import PinCore
 
 /// `PinCoreService` over a temporary root and state directory: inspect and prepare as any
@@ -30,7 +31,8 @@ import Testing
                 roots: [RootSpec(name: "data", path: directory.file("data"))], stateDirectory: directory.file("state"),
                 pinBudgetBytes: pinBudgetBytes)
             configuration.auditIntervalMilliseconds = 60_000  // these tests change no locked file behind the daemon
-            return try PinCoreService(configuration: configuration, logger: Logger(label: "pincore-tests") { _ in SwiftLogNoOpLogHandler() })
+            return try PinCoreService(
+                configuration: configuration, logger: Logger(label: "pincore-tests") { _ in SwiftLogNoOpLogHandler() })
         }
 
         func close() {
@@ -81,8 +83,12 @@ import Testing
         let fixture = try Fixture()
         defer { fixture.close() }
         fixture.write("small.bin", bytes: 8192, size: 8192)
-        #expect(Self.errorCode { _ = try fixture.core.prepare(PrepareRequest(path: "small.bin", size: 4096)) } == .wouldTruncate)
-        #expect(Self.errorCode { _ = try fixture.core.prepare(PrepareRequest(path: "new.bin", create: true)) } == .sizeRequired)
+        #expect(
+            Self.errorCode { _ = try fixture.core.prepare(PrepareRequest(path: "small.bin", size: 4096)) }
+                == .wouldTruncate)
+        #expect(
+            Self.errorCode { _ = try fixture.core.prepare(PrepareRequest(path: "new.bin", create: true)) }
+                == .sizeRequired)
         #expect(Self.errorCode { _ = try fixture.core.prepare(PrepareRequest(path: "absent.bin")) } == .notFound)
         #expect(Self.errorCode { _ = try fixture.core.inspect(path: "../small.bin") } == .pathTraversal)
         #expect(Self.errorCode { _ = try fixture.core.inspect(path: "other:small.bin") } == .unknownRoot)
@@ -102,7 +108,8 @@ import Testing
             usleep(2_000)
             snapshot = try fixture.core.operation(id: started.id)
         }
-        #expect(snapshot.state == .succeeded && snapshot.result?.objectValue?["ready"] == .bool(true), "\(snapshot.json)")
+        #expect(
+            snapshot.state == .succeeded && snapshot.result?.objectValue?["ready"] == .bool(true), "\(snapshot.json)")
         #expect(Self.errorCode { _ = try fixture.core.operation(id: "op_missing") } == .operationNotFound)
     }
 
@@ -113,7 +120,8 @@ import Testing
         try fixture.readyFile("a.bin", pages: 4)
         let report = try fixture.core.lock(path: "a.bin")
         #expect(report.immutable && report.readLease)
-        #expect(try fixture.core.lock(path: "a.bin").lockedAt == report.lockedAt, "locking again the same way is a no-op")
+        #expect(
+            try fixture.core.lock(path: "a.bin").lockedAt == report.lockedAt, "locking again the same way is a no-op")
         #expect(Self.errorCode { _ = try fixture.core.lock(path: "a.bin", writers: .daemon) } == .fileLocked)
         #expect(Self.errorCode { _ = try fixture.core.prepare(PrepareRequest(path: "a.bin")) } == .fileLocked)
         let pin = try fixture.core.pin(PinRequest(path: "a.bin", offset: 0, length: 2 * Self.page, access: .read))
@@ -132,11 +140,14 @@ import Testing
         defer { fixture.close() }
         try fixture.readyFile("a.bin", pages: 4)
         _ = try fixture.core.lock(path: "a.bin")
-        #expect(Self.errorCode { _ = try fixture.core.pin(PinRequest(path: "a.bin", access: .read)) } == .pinBudgetExceeded)
+        #expect(
+            Self.errorCode { _ = try fixture.core.pin(PinRequest(path: "a.bin", access: .read)) } == .pinBudgetExceeded)
         let pin = try fixture.core.pin(PinRequest(path: "a.bin", offset: 0, length: 2 * Self.page, access: .read))
-        #expect(Self.errorCode {
-            _ = try fixture.core.pin(PinRequest(path: "a.bin", offset: 2 * Self.page, length: Self.page, access: .read))
-        } == .pinBudgetExceeded)
+        #expect(
+            Self.errorCode {
+                _ = try fixture.core.pin(
+                    PinRequest(path: "a.bin", offset: 2 * Self.page, length: Self.page, access: .read))
+            } == .pinBudgetExceeded)
         #expect(fixture.core.pinList().usage.pinnedBytes == 2 * Self.page)
         try fixture.core.unpin(id: pin.id)
         #expect(fixture.core.pinList().usage.pinnedBytes == 0)

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import PinJSON
 import Testing
+
 @testable import PinCore
 
 /// `StateStore`: locks, pins and operations saved, replaced, listed and deleted, each change
@@ -21,7 +22,8 @@ import Testing
 
     static func operation(_ id: String, _ state: OperationState, createdAt: String) -> OperationRecord {
         OperationRecord(
-            id: id, kind: "prepare", path: "data:a.bin", state: state, doneBytes: 0, totalBytes: 4096, createdAt: createdAt)
+            id: id, kind: "prepare", path: "data:a.bin", state: state, doneBytes: 0, totalBytes: 4096,
+            createdAt: createdAt)
     }
 
     @Test func locksAreSavedReplacedListedByPathAndDeleted() throws {
@@ -46,7 +48,8 @@ import Testing
         defer { directory.remove() }
         let store = try StateStore(directory: directory.path)
         var record = Self.lock("a.bin")
-        record.violation = FileViolation(code: "immutable-flag-cleared", detail: "chattr -i \"x\"", detectedAt: 1_764_000_000_001)
+        record.violation = FileViolation(
+            code: "immutable-flag-cleared", detail: "chattr -i \"x\"", detectedAt: 1_764_000_000_001)
         try store.saveLock(record)
         let read = try #require(try StateStore(directory: directory.path).locks().first)
         #expect(read.violation == record.violation)
@@ -101,7 +104,8 @@ import Testing
         let store = try StateStore(directory: directory.path)
         try store.saveOperation(Self.operation("op_0", .running, createdAt: "2026-12-01T00:00:00.000Z"))
         for second in 1...5 {
-            try store.saveOperation(Self.operation("op_\(second)", .succeeded, createdAt: "2026-12-01T00:00:0\(second).000Z"))
+            try store.saveOperation(
+                Self.operation("op_\(second)", .succeeded, createdAt: "2026-12-01T00:00:0\(second).000Z"))
         }
         try store.pruneOperations(keeping: 2)
         #expect(Set(try store.operations().map(\.id)) == ["op_0", "op_4", "op_5"])
@@ -117,8 +121,10 @@ import Testing
         try store.saveLock(Self.lock("a.bin"))
         do {
             let database = try SQLiteDatabase(path: directory.file("pinlease.db"))
-            try database.execute("""
-                INSERT INTO locked_files (path, root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers)
+            try database.execute(
+                """
+                INSERT INTO locked_files (path, root, relative_path, device, inode, flag_set_by_daemon, phase,
+                    locked_at, writers)
                 VALUES ('data:b.bin', 'data', 'b.bin', 1, 2, 1, 'half-locked', 't', 'none'),
                        ('data:c.bin', 'data', 'c.bin', 1, 3, 1, 'locked', 't', 'everyone')
                 """)
