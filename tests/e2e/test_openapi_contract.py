@@ -134,5 +134,6 @@ def test_the_contract_is_the_committed_one():
         "the OpenAPI contract changed (regenerate openapi_contract.txt for a deliberate change):\n"
         + "".join(f"- {line}\n" for line in missing) + "".join(f"+ {line}\n" for line in added))
     # The summary itself covers every operation and status (a broken summariser cannot pass).
-    statuses = [line for line in actual if line.startswith(("GET /", "POST /", "DELETE /")) and line.split()[-1].isdigit()]
+    statuses = [line for line in actual
+                if line.startswith(("GET /", "POST /", "DELETE /")) and line.split()[-1].isdigit()]
     assert len(statuses) >= 150
