@@ -12,7 +12,9 @@ public enum SmallFile {
     ///   (call `read`) when it holds more than `limit` bytes, `ELOOP` for a symbolic link, or the
     ///   failing call's errno.
     public static func read(_ path: String, limit: Int) throws(LinuxError) -> [UInt8] {
-        let fd = try retryingOnInterrupt("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY) }
+        let fd = try retryingOnInterrupt("open", path: path) {
+            open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)
+        }
         defer { _ = close(fd) }
         var info = stat()
         _ = try retryingOnInterrupt("fstat", path: path) { fstat(fd, &info) }

@@ -24,9 +24,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         var cursor: UnsafeMutablePointer<addrinfo>? = list
         while let entry = cursor {
             cursor = entry.pointee.ai_next
-            if let address = entry.pointee.ai_addr, let copy = SocketAddress(address, length: entry.pointee.ai_addrlen) {
-                addresses.append(copy)
-            }
+            guard let address = entry.pointee.ai_addr else { continue }
+            if let copy = SocketAddress(address, length: entry.pointee.ai_addrlen) { addresses.append(copy) }
         }
         return addresses
     }
@@ -34,9 +33,11 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     /// Copies an IPv4 or IPv6 address; `nil` for any other family or a length that does not fit.
     init?(_ address: UnsafePointer<sockaddr>, length: socklen_t) {
         let family = Int32(address.pointee.sa_family)
-        guard family == AF_INET || family == AF_INET6, Int(length) <= MemoryLayout<sockaddr_storage>.size else { return nil }
+        guard family == AF_INET || family == AF_INET6 else { return nil }
+        guard Int(length) <= MemoryLayout<sockaddr_storage>.size else { return nil }
         self.length = length
-        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length))) }
+        let source = UnsafeRawBufferPointer(start: address, count: Int(length))
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
     }
 
     /// The address this socket is bound to; `nil` when it is not an IPv4 or IPv6 address.
@@ -104,7 +105,9 @@ struct UnixAddress {
     init(_ path: String, call: String) throws(LinuxError) {
         let bytes = Array(path.utf8)
         guard !bytes.isEmpty, !bytes.contains(0) else { throw LinuxError(errno: EINVAL, call: call, path: path) }
-        guard bytes.count <= Self.maximumPathLength else { throw LinuxError(errno: ENAMETOOLONG, call: call, path: path) }
+        guard bytes.count <= Self.maximumPathLength else {
+            throw LinuxError(errno: ENAMETOOLONG, call: call, path: path)
+        }
         storage.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: bytes) }
         length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + 1)

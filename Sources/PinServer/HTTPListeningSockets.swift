@@ -28,7 +28,8 @@ extension ListeningSocket {
     static func unix(path: String) throws(HTTPServerError) -> ListeningSocket {
         let length = path.utf8.count
         guard length > 0, length <= maximumUnixPathLength else {
-            throw HTTPServerError("cannot listen on unix:\(path): the path must be 1 to \(maximumUnixPathLength) bytes long")
+            throw HTTPServerError(
+                "cannot listen on unix:\(path): the path must be 1 to \(maximumUnixPathLength) bytes long")
         }
         do {
             return try ListeningSocket.unix(path: path, mode: 0o660, nonBlocking: true)
