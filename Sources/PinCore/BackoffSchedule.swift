@@ -1,4 +1,3 @@
-
 /// Exponential backoff with "full jitter" between webhook attempts.
 public struct BackoffSchedule: Sendable, Equatable {
     /// The upper bound of the first delay, in seconds.

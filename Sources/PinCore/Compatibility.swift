@@ -148,13 +148,13 @@ public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
                 probed: false)
         }
         let reason =
-            switch Errno(rawValue: result) {
-            case Errno(rawValue: 0):
+            switch result {
+            case 0:
                 "io_uring registration (FOLL_WRITE|FOLL_LONGTERM) of a shared writable mapping of a scratch file on this filesystem succeeded"
-            case .badAddress:
+            case Errno.badAddress.rawValue:
                 "the kernel refused a writable long-term pin of a shared mapping of a scratch file on this filesystem (EFAULT: "
                     + "page-cache files need dirty tracking); long-term pins work on tmpfs, hugetlbfs or device-DAX, or use RDMA ODP"
-            case .notSupported:
+            case Errno.notSupported.rawValue:
                 "the kernel refused a long-term pin of this filesystem's mappings (EOPNOTSUPP: fsdax)"
             default:
                 "io_uring registration of a scratch mapping on this filesystem failed with \(LinuxError(errno: result, call: "io_uring_register").name)"
