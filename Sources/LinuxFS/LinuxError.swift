@@ -41,6 +41,12 @@ public struct LinuxError: Error, Sendable, Equatable, CustomStringConvertible {
         let subject = path.map { "\(call)(\($0))" } ?? call
         return "\(subject): \(message) (\(name))"
     }
+
+    /// `call(path): message`: the ``description`` without the errno name, for the messages of the
+    /// HTTP layer (listening sockets, token files), whose wording predates ``LinuxError``.
+    public var briefDescription: String {
+        "\(path.map { "\(call)(\($0))" } ?? call): \(message)"
+    }
 }
 
 extension LinuxError {

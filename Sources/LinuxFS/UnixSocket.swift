@@ -26,26 +26,22 @@ public final class UnixSocket: Sendable {
     /// Binds a listening socket to a new socket file at `path` and gives the file `mode`
     /// (before any connection can be accepted). The caller removes the file when done.
     ///
-    /// An existing socket file is replaced only when it is stale: nothing accepts connections on
-    /// it (`connect` is refused). A live one is `EADDRINUSE`, any other kind of file `EEXIST`.
-    ///
-    /// The corresponding C functions are `lstat`, `connect` (non-blocking probe), `unlink`,
-    /// `socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`, `bind`, `chmod` and `listen`.
+    /// An existing socket file is replaced only when it is stale, as
+    /// ``ListeningSocket/unix(path:mode:backlog:nonBlocking:)`` describes (this is that socket,
+    /// blocking, owned by the returned object).
     /// - Throws: `LinuxError`: `ENAMETOOLONG` when `path` does not fit `sun_path` (107 bytes),
     ///   `EINVAL` for an empty path, `EADDRINUSE`, `EEXIST`, or the failing call's errno.
     public static func listen(path: String, mode: UInt32, backlog: Int32 = SOMAXCONN) throws(LinuxError) -> UnixSocket {
-        let address = try UnixAddress(path, call: "bind")
-        try removeStaleSocketFile(path, address: address)
-        let socket = try makeSocket(path: path)
-        _ = try retryingOnInterrupt("bind", path: path) { address.withPointer { bind(socket.fd, $0, $1) } }
-        do throws(LinuxError) {
-            _ = try retryingOnInterrupt("chmod", path: path) { chmod(path, mode_t(mode)) }
-            _ = try retryingOnInterrupt("listen", path: path) { Glibc.listen(socket.fd, backlog) }
-        } catch {
-            unlink(path)
-            throw error
-        }
-        return socket
+        let listening = try ListeningSocket.unix(path: path, mode: mode, backlog: backlog)
+        return UnixSocket(adopting: listening.fd, path: path)
+    }
+
+    /// Removes the socket file at ``path`` (for the listening socket that created it); errors are
+    /// ignored. The socket itself stays open.
+    ///
+    /// The corresponding C function is `unlink`.
+    public func removeSocketFile() {
+        unlink(path)
     }
 
     /// Connects to the socket listening at `path`.
@@ -126,7 +122,7 @@ public final class UnixSocket: Sendable {
     ///
     /// The corresponding C function is `shutdown(fd, SHUT_RDWR)`.
     public func shutdown() {
-        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        shutdownSocket(fd)
     }
 
     private func receiveLine(maxBytes: Int, timeout: Duration, keepingDescriptor: Bool) throws(LinuxError) -> (bytes: [UInt8], descriptor: OpenFile?) {
@@ -178,52 +174,9 @@ public final class UnixSocket: Sendable {
         }
     }
 
-    private static func makeSocket(path: String, nonBlocking: Bool = false) throws(LinuxError) -> UnixSocket {
-        let type = SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | (nonBlocking ? SOCK_NONBLOCK.rawValue : 0)
-        let fd = socket(AF_UNIX, Int32(type), 0)
+    private static func makeSocket(path: String) throws(LinuxError) -> UnixSocket {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LinuxError.current("socket", path: path) }
         return UnixSocket(adopting: fd, path: path)
-    }
-
-    /// Unlinks `path` when it is a socket file that refuses connections; see ``listen(path:mode:backlog:)``.
-    private static func removeStaleSocketFile(_ path: String, address: UnixAddress) throws(LinuxError) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }  // absent (or unreadable: bind reports it)
-        guard info.st_mode & S_IFMT == S_IFSOCK else { throw LinuxError(errno: EEXIST, call: "bind", path: path) }
-        let probe = try makeSocket(path: path, nonBlocking: true)
-        let code = address.withPointer { Glibc.connect(probe.fd, $0, $1) == 0 ? 0 : errno }
-        switch code {
-        case 0, EAGAIN:  // accepted, or a listener whose backlog is full
-            throw LinuxError(errno: EADDRINUSE, call: "bind", path: path)
-        case ECONNREFUSED:
-            guard unlink(path) == 0 || errno == ENOENT else { throw LinuxError.current("unlink", path: path) }
-        case ENOENT:
-            return
-        default:
-            throw LinuxError(errno: code, call: "connect", path: path)
-        }
-    }
-}
-
-/// A `sockaddr_un` naming a socket file.
-private struct UnixAddress {
-    private var storage = sockaddr_un()
-    private let length: socklen_t
-
-    /// - Throws: `LinuxError` for `call`: `EINVAL` when `path` is empty or holds a NUL byte,
-    ///   `ENAMETOOLONG` when it does not fit `sun_path` with its terminating NUL.
-    init(_ path: String, call: String) throws(LinuxError) {
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, !bytes.contains(0) else { throw LinuxError(errno: EINVAL, call: call, path: path) }
-        guard bytes.count < MemoryLayout.size(ofValue: storage.sun_path) else {
-            throw LinuxError(errno: ENAMETOOLONG, call: call, path: path)
-        }
-        storage.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: bytes) }
-        length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + 1)
-    }
-
-    func withPointer<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
-        withUnsafePointer(to: storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) } }
     }
 }

@@ -1,5 +1,3 @@
-import Glibc
-
 /// Exponential backoff with "full jitter" between webhook attempts.
 public struct BackoffSchedule: Sendable, Equatable {
     /// The upper bound of the first delay, in seconds.
@@ -20,8 +18,19 @@ public struct BackoffSchedule: Sendable, Equatable {
     /// Delay before attempt n+1 after n failed attempts: "full jitter" uniform in [0, min(cap, base*factor^(n-1))],
     /// but at least 10 ms. Deterministic given the generator (tests pass a seeded generator).
     public func delay(afterFailedAttempts n: Int, using generator: inout some RandomNumberGenerator) -> Double {
-        let bound = min(cap, base * pow(factor, Double(max(1, n) - 1)))
+        let bound = min(cap, base * Self.power(factor, max(1, n) - 1))
         guard bound.isFinite, bound > Self.minimumDelay else { return Self.minimumDelay }
         return max(Self.minimumDelay, Double.random(in: 0...bound, using: &generator))
+    }
+
+    /// `value` to the power of `exponent` (≥ 0) by repeated multiplication, which is exact for the
+    /// factor 2 in use, without the C library's `pow`.
+    private static func power(_ value: Double, _ exponent: Int) -> Double {
+        var result = 1.0
+        for _ in 0..<exponent {
+            result *= value
+            if !result.isFinite || result == 0 { break }
+        }
+        return result
     }
 }

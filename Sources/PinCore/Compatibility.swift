@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import PinJSON
 
@@ -93,7 +92,7 @@ public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
 
         longTermPinWrite = Self.longTermWriteRow(facts)
 
-        let fsdax = facts.isDAX || facts.probe.longTermWriteErrno == EOPNOTSUPP
+        let fsdax = facts.isDAX || facts.probe.longTermWriteErrno.map(Errno.init(rawValue:)) == .notSupported
         longTermPinRead = CompatibilityRow(
             holds: !fsdax,
             reason: fsdax
@@ -152,10 +151,10 @@ public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
             switch result {
             case 0:
                 "io_uring registration (FOLL_WRITE|FOLL_LONGTERM) of a shared writable mapping of a scratch file on this filesystem succeeded"
-            case EFAULT:
+            case Errno.badAddress.rawValue:
                 "the kernel refused a writable long-term pin of a shared mapping of a scratch file on this filesystem (EFAULT: "
                     + "page-cache files need dirty tracking); long-term pins work on tmpfs, hugetlbfs or device-DAX, or use RDMA ODP"
-            case EOPNOTSUPP:
+            case Errno.notSupported.rawValue:
                 "the kernel refused a long-term pin of this filesystem's mappings (EOPNOTSUPP: fsdax)"
             default:
                 "io_uring registration of a scratch mapping on this filesystem failed with \(LinuxError(errno: result, call: "io_uring_register").name)"

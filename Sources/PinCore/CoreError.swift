@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import PinJSON
 
@@ -31,20 +30,20 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
     /// Maps a failed system call on `path` to the most specific core error.
     static func from(_ error: LinuxError, path: String) -> CoreError {
         var extensions: JSONObject = ["path": .string(path)]
-        switch error.errno {
-        case ENOENT:
+        switch error.code {
+        case .noSuchFileOrDirectory:
             return CoreError(.notFound, "\(path) does not exist", extensions: extensions)
-        case ENAMETOOLONG:
+        case .fileNameTooLong:
             return CoreError(.invalidPath, "\(path): a component of the path is longer than the filesystem allows", extensions: extensions)
-        case ENOTDIR:
+        case .notDirectory:
             return CoreError(.notFound, "\(path): a component of the path is not a directory", extensions: extensions)
-        case ELOOP:
+        case .tooManySymbolicLinkLevels:
             return CoreError(.symlinkInPath, "\(path): a component of the path is a symbolic link", extensions: extensions)
-        case EXDEV:
+        case .improperLink:
             return CoreError(.crossesMount, "\(path): the path crosses a mount point below its root", extensions: extensions)
-        case EROFS:
+        case .readOnlyFileSystem:
             return CoreError(.readOnlyFilesystem, "\(path) is on a read-only filesystem", extensions: extensions)
-        case ENOSPC, EDQUOT:
+        case .noSpace, .diskQuotaExceeded:
             return CoreError(.noSpace, "\(path): \(error.message)", extensions: extensions)
         default:
             extensions["errno"] = .string(error.name)

@@ -1,4 +1,4 @@
-import Glibc
+import LinuxFS
 
 /// The two clocks a ``DeadlineTimer`` reads: the wall clock its deadlines are given in, and
 /// the monotonic clock it waits on. Tests pass a clock they move themselves.
@@ -11,9 +11,5 @@ struct DeadlineClock: Sendable {
     /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC`.
     static let system = DeadlineClock(
         wallMilliseconds: { WallClock.nowMilliseconds() },
-        monotonicNanoseconds: {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-        })
+        monotonicNanoseconds: { SystemClock.monotonicNanoseconds() })
 }

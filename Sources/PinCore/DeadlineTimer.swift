@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 
 /// One thread that calls `fire` with the keys whose deadline has come, in batches (all keys
 /// due at the same moment arrive in one call). Deadlines are given as wall-clock milliseconds

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import PinJSON
 
@@ -62,7 +61,7 @@ extension PinCoreService {
         }
         // SO_PEERCRED: the lease's holder_uid, or else the daemon's own uid (a lease granted
         // without holder_uid is for processes of the daemon's user, typically root).
-        let allowedUID = lease.holderUID ?? getuid()
+        let allowedUID = lease.holderUID ?? CurrentProcess.userID
         guard request.peer.uid == allowedUID else {
             throw CoreError(
                 .peerNotAllowed,

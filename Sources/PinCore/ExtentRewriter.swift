@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 
 /// Gives a range private, plain extents without changing its bytes: `FALLOC_FL_UNSHARE_RANGE`
@@ -25,7 +24,7 @@ final class ExtentRewriter {
                 try file.allocate(.unshareKeepSize, offset: range.lowerBound, length: UInt64(range.count))
                 progress.advance(by: UInt64(range.count))
                 return
-            } catch where [EOPNOTSUPP, EINVAL, ENOSYS].contains(error.errno) {
+            } catch where [.notSupported, .invalidArgument, .noFunction].contains(error.code) {
                 unshareSupported = false
             } catch {
                 throw CoreError.from(error, path: file.path)

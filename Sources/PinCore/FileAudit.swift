@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 
 /// What a locked file looked like once it was locked, for the audit to compare against.

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import Logging
 import PinJSON
@@ -291,7 +290,7 @@ final class FileLocker: Sendable {
         do throws(LinuxError) {
             try file.setLeaseSignal(LeaseBreakSignal.number)
             try file.setLease(.read)
-        } catch where error.errno == EAGAIN {
+        } catch where error.code == .resourceTemporarilyUnavailable {
             throw WriterCheck.writersPresent(path: path, status: status)
         } catch {
             throw CoreError.from(error, path: path.canonical)
@@ -303,11 +302,11 @@ final class FileLocker: Sendable {
             var flags = try file.inodeFlags()
             if on { flags.insert(.immutable) } else { flags.remove(.immutable) }
             try file.setInodeFlags(flags)
-        } catch where error.errno == EPERM {
+        } catch where error.code == .notPermitted {
             throw CoreError(
                 .missingCapability, "changing the immutable flag of \(path.canonical) needs CAP_LINUX_IMMUTABLE",
                 extensions: ["path": .string(path.canonical), "capability": "CAP_LINUX_IMMUTABLE"])
-        } catch where error.errno == ENOTTY || error.errno == EOPNOTSUPP || error.errno == EINVAL {
+        } catch where [.inappropriateIOCTLForDevice, .notSupported, .invalidArgument].contains(error.code) {
             throw CoreError(
                 .unsupportedFilesystem, "the filesystem of \(path.canonical) does not support the immutable flag",
                 extensions: ["path": .string(path.canonical)])

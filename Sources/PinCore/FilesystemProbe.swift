@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import Synchronization
 
@@ -63,7 +62,7 @@ struct FilesystemProbe: Sendable, Equatable {
             try scratch.writeAll(data, at: 0)
             return false
         } catch {
-            return error.errno == EPERM
+            return error.code == .notPermitted
         }
     }
 }

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 
 /// Reads a file's layout from the kernel: `fsync`, then FIEMAP with `FIEMAP_FLAG_SYNC`
@@ -20,7 +19,7 @@ enum LayoutInspector {
         do throws(LinuxError) {
             layout = FileLayout(size: status.size, extents: try file.extents(length: status.size, sync: true))
             source = "fiemap"
-        } catch where error.errno == EOPNOTSUPP || error.errno == ENOTTY {
+        } catch where error.code == .notSupported || error.code == .inappropriateIOCTLForDevice {
             layout = FileLayout(size: status.size, dataSegments: try file.dataSegments(size: status.size))
             source = "seek_data"
         }

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import PinJSON
 import Synchronization
@@ -37,7 +36,7 @@ final class LockedFile: Sendable {
         self.degradedReason = degradedReason
         let status = try? handle?.status()
         isDAX = status?.isDAX ?? false
-        mapSyncErrno = handle.map(Self.mapSyncResult) ?? EBADF
+        mapSyncErrno = handle.map(Self.mapSyncResult) ?? Errno.badFileDescriptor.rawValue
         baseline = handle.flatMap { AuditBaseline.read($0, fsType: fsType, writers: record.writers) }
         violationState = Mutex(violation)
     }

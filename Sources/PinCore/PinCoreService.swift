@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import Logging
 import PinJSON
@@ -252,7 +251,7 @@ public final class PinCoreService: Sendable {
     /// Whether the daemon can serve: state loaded and every root still a usable directory.
     public func readiness() -> (ready: Bool, reasons: [String]) {
         var reasons = roots.specs.compactMap { spec -> String? in
-            access(spec.path, R_OK | W_OK | X_OK) == 0 ? nil : "root '\(spec.name)' at \(spec.path) is not accessible"
+            (try? checkAccess(spec.path, [.read, .write, .execute])) != nil ? nil : "root '\(spec.name)' at \(spec.path) is not accessible"
         }
         if leases.isDraining { reasons.insert("draining: revoking every lease before the daemon stops", at: 0) }
         return (reasons.isEmpty, reasons)

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import Logging
 import PinJSON
@@ -98,7 +97,7 @@ extension PinCoreService {
             logger.notice(
                 "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
             while WallClock.nowMilliseconds() < giveUp && leases.liveCount > 0 {
-                usleep(50_000)
+                SystemClock.sleep(for: .milliseconds(50))
             }
         }
         // A lease ends in memory before its transition is durable, and its final notice is
@@ -106,7 +105,7 @@ extension PinCoreService {
         if let barrier = leaseStore.barrier() { try? leaseStore.wait(barrier) }
         let deliveriesGiveUp = WallClock.nowMilliseconds() + Self.milliseconds(deliveryTimeout)
         while WallClock.nowMilliseconds() < deliveriesGiveUp && notifier.pendingCount > 0 {
-            usleep(50_000)
+            SystemClock.sleep(for: .milliseconds(50))
         }
         let left = leases.liveCount
         logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)")

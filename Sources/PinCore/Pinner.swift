@@ -1,5 +1,4 @@
 import Dispatch
-import Glibc
 import LinuxFS
 import PinJSON
 import Synchronization
@@ -98,7 +97,7 @@ enum Pinner {
     /// first does not help: the kernel caps it at the device's readahead window.
     static func faultInAndLock(_ mapping: MemoryMapping) throws(CoreError) {
         let page = pageSize
-        let parts = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 4, mapping.length / (64 << 20)))
+        let parts = max(1, min(CurrentProcess.onlineProcessors, 4, mapping.length / (64 << 20)))
         let partLength = (mapping.length / parts + page - 1) / page * page
         let failure = Mutex<LinuxError?>(nil)
         DispatchQueue.concurrentPerform(iterations: parts) { index in
@@ -115,7 +114,7 @@ enum Pinner {
     }
 
     private static func lockFailure(_ error: LinuxError, path: String, length: Int) -> CoreError {
-        guard error.errno == ENOMEM || error.errno == EAGAIN || error.errno == EPERM else {
+        guard [.noMemory, .resourceTemporarilyUnavailable, .notPermitted].contains(error.code) else {
             return CoreError.from(error, path: path)
         }
         let limit = MemoryLockLimit.current()
@@ -150,16 +149,16 @@ enum Pinner {
         } catch {
             extensions["errno"] = .string(error.name)
             let detail =
-                switch error.errno {
-                case EFAULT:
+                switch error.code {
+                case .badAddress:
                     "the kernel refuses writable long-term pins (FOLL_WRITE|FOLL_LONGTERM) of shared page-cache mappings on "
                         + "\(locked.fsType) (EFAULT): the filesystem must be able to track dirty pages. Long-term pins work on "
                         + "tmpfs, hugetlbfs or device-DAX; for RDMA, on-demand paging (ODP) MRs need no long-term pin"
-                case EOPNOTSUPP:
+                case .notSupported:
                     "the kernel refuses long-term pins of fsdax mappings (EOPNOTSUPP); use device-DAX or RDMA ODP"
-                case ENOMEM:
+                case .noMemory:
                     "io_uring registration failed with ENOMEM: RLIMIT_MEMLOCK is too small and the daemon lacks CAP_IPC_LOCK"
-                case EPERM:
+                case .notPermitted:
                     "io_uring is disabled on this host (kernel.io_uring_disabled), so no long-term pin can be taken"
                 default:
                     "io_uring registration failed with \(error.name): \(error.message)"

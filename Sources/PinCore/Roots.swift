@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import PinJSON
 
@@ -103,7 +102,7 @@ final class Roots: Sendable {
         do throws(LinuxError) {
             _ = try openBeneath(directory, path.relative, flags: [.create, .exclusive, .writeOnly], mode: 0o644)
             return true
-        } catch where error.errno == EEXIST {
+        } catch where error.code == .fileExists {
             return false
         } catch {
             throw CoreError.from(error, path: path.canonical)

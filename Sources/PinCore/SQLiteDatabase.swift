@@ -1,5 +1,5 @@
 import CSQLite
-import Glibc
+import LinuxFS
 
 /// A value bound to or read from a SQLite statement.
 enum SQLValue: Sendable, Equatable {
@@ -57,7 +57,7 @@ final class SQLiteDatabase {
         }
         // The database holds webhook secrets: owner only. SQLite creates its -wal and -shm files
         // with the database file's mode.
-        for file in [path, path + "-wal", path + "-shm"] { _ = chmod(file, 0o600) }
+        for file in [path, path + "-wal", path + "-shm"] { try? changeFileMode(atPath: file, to: 0o600) }
         sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=FULL")
@@ -150,7 +150,7 @@ final class SQLiteDatabase {
         // SQLITE_FULL, or an I/O error (growing the -shm or -wal file) whose cause is a full disk.
         let code = sqlite3_errcode(handle)
         let systemErrno = sqlite3_system_errno(handle)
-        if code == SQLITE_FULL || (code == SQLITE_IOERR && (systemErrno == ENOSPC || systemErrno == EDQUOT)) {
+        if code == SQLITE_FULL || (code == SQLITE_IOERR && [.noSpace, .diskQuotaExceeded].contains(Errno(rawValue: systemErrno))) {
             return CoreError(
                 .stateFull,
                 "the filesystem of the state database \(path) is full (\(message)); nothing was changed: free space there and retry")

@@ -1,5 +1,5 @@
 import Foundation
-import Glibc
+import LinuxFS
 import PinJSON
 
 /// The URL prefixes webhook targets must start with (`--webhook-allow`).
@@ -135,7 +135,7 @@ private struct ParsedURL: Sendable {
         guard !host.isEmpty else { throw invalid("the URL has no host") }
         let hostText = String(decoding: host, as: UTF8.self)
         if host.first == UInt8(ascii: "[") {
-            guard let address = Self.ipAddress(String(hostText.dropFirst().dropLast()), family: AF_INET6) else {
+            guard let address = IPAddressText.ipv6Bytes(String(hostText.dropFirst().dropLast())) else {
                 throw invalid("\(hostText) is not an IPv6 address")
             }
             namesSpecialHost = WebhookAllowList.isSpecialAddress(address)
@@ -145,17 +145,10 @@ private struct ParsedURL: Sendable {
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
             }
             guard hostCharacters else { throw invalid("\(hostText) is not a host name or IP address") }
-            let address = Self.ipAddress(hostText, family: AF_INET)
+            let address = IPAddressText.ipv4Bytes(hostText)
             namesSpecialHost = hostText == "localhost" || address.map(WebhookAllowList.isSpecialAddress) == true
         }
         normalized = scheme + authority + bytes[authorityEnd...]
-    }
-
-    /// The address bytes of an IP literal in `family`, or `nil` when `text` is not one.
-    private static func ipAddress(_ text: String, family: Int32) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: 16)
-        guard inet_pton(family, text, &buffer) == 1 else { return nil }
-        return Array(buffer.prefix(family == AF_INET ? 4 : 16))
     }
 
     /// Whether this URL starts with `prefix` and the match ends at a boundary: the prefix ends

@@ -1,7 +1,7 @@
 import CCurl
 import Dispatch
 import Foundation
-import Glibc
+import LinuxFS
 import Logging
 import Synchronization
 
@@ -43,7 +43,7 @@ public final class WebhookSender: Sendable {
         self.shared = shared
         shared.finished.enter()
         let thread = Thread {
-            shared.state.withLock { $0.thread = pthread_self() }
+            shared.state.withLock { $0.thread = ThreadIdentity.current }
             let worker = Worker(
                 shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished,
                 onRedeliver: onRedeliver)
@@ -101,7 +101,7 @@ public final class WebhookSender: Sendable {
                 state.commands.removeAll()
                 curl_multi_wakeup(shared.multi.handle)
             }
-            return state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+            return state.thread == ThreadIdentity.current
         }
         if !onSenderThread { shared.finished.wait() }
     }
@@ -120,7 +120,7 @@ private final class Shared: Sendable {
         /// Ids of the messages not yet finished.
         var pending: Set<String> = []
         var stopping = false
-        var thread: pthread_t?
+        var thread: ThreadIdentity?
     }
 
     /// The multi handle, cleaned up by the sender's thread after it saw `stopping`;

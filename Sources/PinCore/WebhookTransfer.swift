@@ -1,5 +1,6 @@
 import CCurl
-import Glibc
+import Glibc  // curl's open-socket callback: sockaddr_in/sockaddr_in6 of curl_sockaddr, and socket(2) for curl
+import LinuxFS
 
 /// One webhook attempt in flight: its curl easy handle and what curl's callbacks collect.
 /// Used only on the ``WebhookSender``'s thread; the handle is cleaned up when the transfer goes
@@ -141,10 +142,7 @@ final class WebhookTransfer {
             return CURL_SOCKET_BAD
         }
         if !permitsSpecialAddresses && WebhookAllowList.isSpecialAddress(Array(bytes)) {
-            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            let printed = text.withUnsafeMutableBufferPointer { buffer in
-                inet_ntop(family, bytes.baseAddress, buffer.baseAddress, socklen_t(buffer.count)).map { String(cString: $0) }
-            }
+            let printed = IPAddressText.format(Array(bytes))
             refusedAddress = refusedAddress ?? printed ?? "a loopback/link-local address"
             return CURL_SOCKET_BAD
         }
@@ -154,13 +152,11 @@ final class WebhookTransfer {
 
 /// The clocks the sender uses, in seconds.
 enum WebhookClock {
-    static func wall() -> Double { read(CLOCK_REALTIME) }
-    static func monotonic() -> Double { read(CLOCK_MONOTONIC) }
+    static func wall() -> Double { seconds(SystemClock.realtime()) }
+    static func monotonic() -> Double { seconds(SystemClock.monotonic()) }
 
-    private static func read(_ clock: clockid_t) -> Double {
-        var now = timespec()
-        clock_gettime(clock, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    private static func seconds(_ time: (seconds: Int64, nanoseconds: Int64)) -> Double {
+        Double(time.seconds) + Double(time.nanoseconds) / 1e9
     }
 }
 

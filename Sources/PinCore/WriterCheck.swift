@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import PinJSON
 
@@ -14,7 +13,7 @@ enum WriterCheck {
             try file.setLease(.read)
             try file.setLease(.none)
             return
-        } catch where error.errno == EAGAIN {
+        } catch where error.code == .resourceTemporarilyUnavailable {
             throw writersPresent(path: path, status: status)
         } catch {
             // No leases on this filesystem: /proc is the only evidence.

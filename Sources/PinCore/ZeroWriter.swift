@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 
 /// Turns byte ranges into written zeroes, the fastest way the kernel allows here:
@@ -55,7 +54,7 @@ final class ZeroWriter {
         do throws(LinuxError) {
             try file.allocate(.writeZeroes, offset: range.lowerBound, length: range.upperBound - range.lowerBound)
             return true
-        } catch where [EOPNOTSUPP, EINVAL, ENOSYS].contains(error.errno) {
+        } catch where [.notSupported, .invalidArgument, .noFunction].contains(error.code) {
             writeZeroesSupported = false
             return false
         } catch {
@@ -70,7 +69,7 @@ final class ZeroWriter {
             do throws(LinuxError) {
                 try direct.writeAll(UnsafeRawBufferPointer(rebasing: zeroes[0..<Int(alignedEnd - start)]), at: start)
                 start = alignedEnd
-            } catch where error.errno == EINVAL {
+            } catch where error.code == .invalidArgument {
                 self.direct = nil
             } catch {
                 throw CoreError.from(error, path: file.path)

@@ -1,5 +1,4 @@
 import CJansson
-import Glibc
 
 /// Converts between JSON text and ``JSON`` values with jansson.
 public enum JSONCodec {

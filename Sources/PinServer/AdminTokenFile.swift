@@ -1,12 +1,12 @@
-import Glibc
+import LinuxFS
 import Logging
 
 /// The generated admin token in `<state-dir>/admin.token`: 32 random bytes, base64url, mode 0600.
 enum AdminTokenFile {
     /// Returns the token stored at `path`, creating the file (and the state directory) when missing or empty.
     static func loadOrCreate(path: String, stateDirectory: String, logger: Logger) throws(TokenStoreError) -> String {
-        func failure(_ error: SystemCallError) -> TokenStoreError {
-            TokenStoreError(message: "admin token \(path): \(error.description)")
+        func failure(_ error: LinuxError) -> TokenStoreError {
+            TokenStoreError(message: "admin token \(path): \(error.briefDescription)")
         }
         do {
             let existing = try SmallFile.read(path, limit: 4096)
@@ -16,7 +16,7 @@ enum AdminTokenFile {
                 return token
             }
             logger.warning("admin token file \(path) is empty; writing a new token")
-        } catch let error where error.errno == ENOENT {
+        } catch let error where error.code == .noSuchFileOrDirectory {
             // First start: create it below.
         } catch {
             throw failure(error)
@@ -38,11 +38,9 @@ enum AdminTokenFile {
     }
 
     /// Tightens a token file that others can read back to 0600.
-    private static func restrictMode(_ path: String, logger: Logger) throws(SystemCallError) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw SystemCallError("lstat", path) }
-        guard info.st_mode & 0o077 != 0 else { return }
-        guard chmod(path, 0o600) == 0 else { throw SystemCallError("chmod", path) }
+    private static func restrictMode(_ path: String, logger: Logger) throws(LinuxError) {
+        guard try fileMode(atPath: path) & 0o077 != 0 else { return }
+        try changeFileMode(atPath: path, to: 0o600)
         logger.warning("admin token file \(path) was readable by others; changed its mode to 0600")
     }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import LinuxFS
 
 /// How many connections each listener accepts. With epoll an idle connection costs a descriptor
 /// and a small memory pool, so the limit follows the descriptor limit rather than a fixed 256.
@@ -14,14 +14,7 @@ enum ConnectionLimits {
     /// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the soft limit in force.
     @discardableResult
     static func raiseDescriptorLimit() -> UInt64 {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_max) }
-        }
-        return UInt64(limit.rlim_cur)
+        DescriptorLimit.raiseToHardLimit() ?? 1024
     }
 
     /// The automatic limits for a descriptor limit of `descriptors`: three quarters of what is

@@ -1,4 +1,4 @@
-import Glibc
+import LinuxFS
 import Synchronization
 
 /// What the server tracks of one open connection: its socket, the moment by which it must have
@@ -62,8 +62,6 @@ final class ConnectionWatch: Sendable {
 /// `CLOCK_MONOTONIC` in nanoseconds: never steps with the wall clock.
 enum MonotonicClock {
     static func nanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        Int64(SystemClock.monotonicNanoseconds())
     }
 }

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import Logging
 import PinCore
@@ -72,7 +71,7 @@ struct DescriptorHandoffExchange: Sendable {
         let bytes: [UInt8]
         do throws(LinuxError) {
             bytes = try connection.receive(maxBytes: Self.maxRequestBytes, timeout: requestTimeout)
-        } catch where error.errno == ETIMEDOUT {
+        } catch where error.code == .timedOut {
             throw Problem(.invalidRequest, "No complete request line arrived within \(requestTimeout).")
         } catch {
             throw Problem(.invalidRequest, "Reading the request line failed: \(error.message).")

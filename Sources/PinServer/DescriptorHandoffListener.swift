@@ -104,7 +104,7 @@ public final class DescriptorHandoffListener: Sendable {
         stopping.socket.shutdown()
         stopping.acceptLoopEnded.wait()
         stopping.connections.waitUntilFinished()
-        unlink(path)
+        stopping.socket.removeSocketFile()
         logger.info("descriptor hand-off stopped")
     }
 
@@ -119,7 +119,7 @@ public final class DescriptorHandoffListener: Sendable {
                 if connections.isClosed { return }
                 // EMFILE and the like: the condition may pass; do not spin meanwhile.
                 logger.warning("descriptor hand-off: \(error); accepting again in 100 ms")
-                usleep(100_000)
+                SystemClock.sleep(for: .milliseconds(100))
                 continue
             }
             guard connections.admit(connection) else {

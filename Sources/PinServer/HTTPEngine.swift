@@ -1,6 +1,6 @@
 import CMicroHTTPD
 import Dispatch
-import Glibc
+import LinuxFS
 import Logging
 import PinJSON
 import Synchronization
@@ -147,7 +147,7 @@ final class HTTPEngine: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(1)
         while running.contains(where: { !$0.isCompleted }) || openEventStreams > 0, ContinuousClock.now < deadline {
-            usleep(10_000)
+            SystemClock.sleep(for: .milliseconds(10))
         }
     }
 

@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import Glibc
+import LinuxFS
 import Logging
 import PinCore
 import Synchronization
@@ -97,8 +97,8 @@ public final class PinHTTPServer: Sendable {
             MHD_stop_daemon(listener.daemon)
             if ownSocket {
                 listener.socket.close()
-            } else if let path = listener.socket.unixPath {
-                unlink(path)
+            } else {
+                listener.socket.removeSocketFile()
             }
         }
         logger.info("HTTP server stopped")

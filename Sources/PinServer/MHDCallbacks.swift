@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import Glibc
+import Glibc  // vsnprintf: libmicrohttpd's log callback hands a printf format and a va_list
 import Logging
 
 // The C callbacks given to libmicrohttpd. They are top-level functions (never closures in

@@ -1,5 +1,5 @@
 import Dispatch
-import Glibc
+import LinuxFS
 import Logging
 import Synchronization
 
@@ -102,7 +102,7 @@ final class ReceiveWatchdog: Sendable {
             for watch in watches.values where watch.isOverdue(now: now) {
                 // Cleared so that the next sweep does not shut it down again before MHD notices.
                 watch.setDeadline(0)
-                shutdown(watch.fd, Int32(SHUT_RDWR))
+                shutdownSocket(watch.fd)
                 count += 1
             }
             return count

@@ -1,4 +1,4 @@
-import Glibc
+import LinuxFS
 import Logging
 import PinJSON
 import Synchronization
@@ -121,7 +121,7 @@ public final class TokenStore: Sendable {
         do {
             bytes = try SmallFile.read(path, limit: 1 << 20)
         } catch {
-            throw failure(error.description)
+            throw failure(error.briefDescription)
         }
         let document: JSON
         do {

@@ -1,5 +1,5 @@
 import Dispatch
-import Glibc
+import Glibc  // signal(2) dispositions, signal numbers for the dispatch sources, exit(3) of the executable
 import Logging
 import PinCore
 import PinServer

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 
 /// The exclusive claim of one daemon on its state directory: an `flock` on `<state-dir>/lock`,
@@ -18,7 +17,7 @@ struct StateDirectoryLock: ~Copyable {
             file = try openOrCreate(path, mode: 0o600)
             locked = try file.tryLockExclusive()
             // The pid only names the holder in a second daemon's message: not worth failing for (a full disk).
-            if locked { try? file.replaceContents(with: "\(getpid())\n") }
+            if locked { try? file.replaceContents(with: "\(CurrentProcess.id)\n") }
         } catch {
             throw StartupError("cannot lock the state directory (\(path)): \(error.message)")
         }

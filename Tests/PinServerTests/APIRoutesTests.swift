@@ -1,4 +1,5 @@
 import Glibc
+import LinuxFS
 import Logging
 import PinCore
 import PinJSON

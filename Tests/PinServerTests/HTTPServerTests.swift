@@ -1,4 +1,5 @@
 import Foundation
+import LinuxFS
 import Logging
 import PinCore
 import PinJSON

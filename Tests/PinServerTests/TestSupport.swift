@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import LinuxFS
 import Logging
 import PinJSON
 import Synchronization
