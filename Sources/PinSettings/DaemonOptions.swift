@@ -29,7 +29,9 @@ package struct DaemonOptions: ParsableArguments, CustomReflectable {
                 let texts = try container.decode(Option<[String]>.self, forKey: key).wrappedValue
                 if !texts.isEmpty { given[setting.name] = .texts(texts) }
             case .presence:
-                if try container.decode(Flag<Bool>.self, forKey: key).wrappedValue { given[setting.name] = .text("true") }
+                if try container.decode(Flag<Bool>.self, forKey: key).wrappedValue {
+                    given[setting.name] = .text("true")
+                }
             }
         }
         printSettingsMarkdown = try container.decode(Flag<Bool>.self, forKey: OptionKey(Self.printSettingsMarkdownName))
@@ -49,7 +51,8 @@ package struct DaemonOptions: ParsableArguments, CustomReflectable {
             return (label: setting.name, value: argument)
         }
         let markdownHelp = ArgumentHelp("Print the settings as the README's Markdown table.", visibility: .private)
-        let markdown = Flag<Bool>(wrappedValue: false, name: .customLong(Self.printSettingsMarkdownName), help: markdownHelp)
+        let markdown = Flag<Bool>(
+            wrappedValue: false, name: .customLong(Self.printSettingsMarkdownName), help: markdownHelp)
         children.append((label: Self.printSettingsMarkdownName, value: markdown))
         return Mirror(self, children: children)
     }

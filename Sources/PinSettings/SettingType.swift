@@ -117,26 +117,32 @@ extension SettingType where Value == UInt64 {
 extension SettingType where Value == RetrySchedule {
     /// "0,5,300,..." seconds; in the config file such a string or an array of whole seconds.
     static var retrySchedule: Self {
-        .scalar(expected: "a retry schedule", text: { RetrySchedule.parse($0) }) { value in
-            if let text = value.stringValue { return RetrySchedule.parse(text) }
-            guard let items = value.arrayValue else { return nil }
-            let seconds = items.compactMap { $0.int64Value.map { String($0) } }
-            return seconds.count == items.count ? RetrySchedule.parse(seconds.joined(separator: ",")) : nil
-        } problem: { raw in
-            var text = raw.lastText
-            if case .json(let value) = raw {
-                if let items = value.arrayValue {
-                    let seconds = items.compactMap(\.int64Value)
-                    guard seconds.count == items.count else { return .must("be an array of whole seconds") }
-                    text = seconds.map(String.init).joined(separator: ",")
-                } else if let given = value.stringValue {
-                    text = given
-                } else {
-                    return .must("be a string")
-                }
+        .scalar(
+            expected: "a retry schedule", text: { RetrySchedule.parse($0) }, json: retrySchedule(json:),
+            problem: retryScheduleProblem)
+    }
+
+    private static func retrySchedule(json value: JSON) -> RetrySchedule? {
+        if let text = value.stringValue { return RetrySchedule.parse(text) }
+        guard let items = value.arrayValue else { return nil }
+        let seconds = items.compactMap { $0.int64Value.map { String($0) } }
+        return seconds.count == items.count ? RetrySchedule.parse(seconds.joined(separator: ",")) : nil
+    }
+
+    private static func retryScheduleProblem(_ raw: RawSettingValue) -> SettingProblem {
+        var text = raw.lastText
+        if case .json(let value) = raw {
+            if let items = value.arrayValue {
+                let seconds = items.compactMap(\.int64Value)
+                guard seconds.count == items.count else { return .must("be an array of whole seconds") }
+                text = seconds.map(String.init).joined(separator: ",")
+            } else if let given = value.stringValue {
+                text = given
+            } else {
+                return .must("be a string")
             }
-            return .must("be a comma-separated list of seconds >= 0, such as 0,5,300,1800, not '\(text)'")
         }
+        return .must("be a comma-separated list of seconds >= 0, such as 0,5,300,1800, not '\(text)'")
     }
 }
 
@@ -176,12 +182,13 @@ extension SettingType where Value == ListenAddress {
 extension SettingType where Value: FixedWidthInteger {
     /// A whole number; in the config file a non-negative JSON integer.
     static func integer(_: Value.Type = Value.self) -> Self {
-        .scalar(expected: "a whole number", text: { Value($0) }) { value in
-            value.int64Value.flatMap { $0 >= 0 ? Value(exactly: $0) : nil }
-        } problem: { raw in
-            if case .json = raw { return .must("be a non-negative integer") }
-            return .must("be a whole number\(Value.min == 0 ? " >= 0" : ""), not '\(raw.lastText)'")
-        }
+        .scalar(
+            expected: "a whole number", text: { Value($0) },
+            json: { value in value.int64Value.flatMap { $0 >= 0 ? Value(exactly: $0) : nil } },
+            problem: { raw in
+                if case .json = raw { return .must("be a non-negative integer") }
+                return .must("be a whole number\(Value.min == 0 ? " >= 0" : ""), not '\(raw.lastText)'")
+            })
     }
 
     /// Refuses 0 (and anything below).

@@ -11,7 +11,9 @@ package struct SettingsResolver {
     /// and an empty one counts as unset.
     package var environment: [String: String]
     /// Reads the config file; nil when it cannot be read.
-    package var readFile: @Sendable (String) -> [UInt8]? = { path in FileManager.default.contents(atPath: path).map(Array.init) }
+    package var readFile: @Sendable (String) -> [UInt8]? = { path in
+        FileManager.default.contents(atPath: path).map(Array.init)
+    }
 
     package init(flags: [String: RawSettingValue], environment: [String: String]) {
         self.flags = flags
@@ -32,7 +34,9 @@ package struct SettingsResolver {
     }
 
     /// Applies the sources of one setting from the lowest precedence to the highest.
-    private func resolve(_ setting: Setting, fileValue: JSON?, into settings: inout DaemonSettings) throws(SettingsError) {
+    private func resolve(_ setting: Setting, fileValue: JSON?, into settings: inout DaemonSettings)
+        throws(SettingsError)
+    {
         var given: [(SettingOrigin, RawSettingValue, source: String)] = []
         if let text = setting.defaultText { given.append((.default, .text(text), "the default of \(setting.flag)")) }
         if let fileValue, let key = setting.configKey, let path = settings.configFile {

@@ -1,5 +1,5 @@
-import PinServer
 import PinCore
+import PinServer
 
 /// Every setting of the daemon, once. Flags, environment variables, config file keys, `--help`
 /// and the README's table all come from here; add a setting by adding a row.
@@ -16,7 +16,10 @@ package enum SettingsTable {
         Setting(
             "listen", .listenAddress, "HOST:PORT", default: "127.0.0.1:8470",
             help: "Address of the HTTP API; [::1]:PORT for IPv6."
-        ) { $0.server.listenHost = $1.host; $0.server.listenPort = $1.port },
+        ) {
+            $0.server.listenHost = $1.host
+            $0.server.listenPort = $1.port
+        },
         Setting(
             "root", SettingType.list(of: "strings").map(rootSpecs), "PATH|NAME=PATH", default: "./var/data",
             key: .named("roots"),
@@ -125,7 +128,8 @@ package enum SettingsTable {
         ) { $0.core.webhookTimeoutSeconds = Double($1) },
         Setting(
             "webhook-max-per-origin", SettingType.integer(Int.self).positive, "N", default: "8",
-            help: "Most webhook requests in flight to one origin (scheme, host, port), of 64 in all; origins take turns."
+            help:
+                "Most webhook requests in flight to one origin (scheme, host, port), of 64 in all; origins take turns."
         ) { $0.core.webhookMaxTransfersPerOrigin = $1 },
         Setting(
             "webhook-retry-schedule-s", .retrySchedule, "SECONDS,...", default: "0,5,300,1800,7200,18000,36000,36000",

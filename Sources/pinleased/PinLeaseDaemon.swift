@@ -29,7 +29,8 @@ struct PinLeaseDaemon: ParsableCommand {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
         try FileManager.default.createDirectory(
-            atPath: settings.core.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            atPath: settings.core.stateDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         // Before any state is read: a second daemon on the same state would re-take its locks and pins.
         let stateLock = try StateDirectoryLock(stateDirectory: settings.core.stateDirectory)
         try stateLock.hold { try serve(settings: settings, logger: logger) }

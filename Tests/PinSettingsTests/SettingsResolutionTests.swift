@@ -13,7 +13,9 @@ private func resolve(
     let options = try DaemonOptions.parse(flags)
     var resolver = SettingsResolver(flags: options.given, environment: environment)
     resolver.readFile = { path in configFile.map { Array($0.utf8) } }
-    if configFile != nil { resolver.environment["PINLEASED_CONFIG"] = resolver.environment["PINLEASED_CONFIG"] ?? "cfg.json" }
+    if configFile != nil {
+        resolver.environment["PINLEASED_CONFIG"] = resolver.environment["PINLEASED_CONFIG"] ?? "cfg.json"
+    }
     return try resolver.resolve()
 }
 
@@ -68,7 +70,9 @@ private func failure(flags: [String] = [], environment: [String: String] = [:], 
         let flags = try resolve(flags: ["--root", "a=/x", "--root=/y/b", "--webhook-allow", "http://h/"])
         #expect(flags.core.roots == [RootSpec(name: "a", path: "/x"), RootSpec(name: "b", path: "/y/b")])
         #expect(flags.core.webhookAllow == ["http://h/"] && flags.rootsToCreate == [])
-        let env = try resolve(environment: ["PINLEASED_ROOT": "/p,q=/r", "PINLEASED_WEBHOOK_ALLOW": "http://a/,https://b/"])
+        let env = try resolve(environment: [
+            "PINLEASED_ROOT": "/p,q=/r", "PINLEASED_WEBHOOK_ALLOW": "http://a/,https://b/",
+        ])
         #expect(env.core.roots == [RootSpec(name: "p", path: "/p"), RootSpec(name: "q", path: "/r")])
         #expect(env.core.webhookAllow == ["http://a/", "https://b/"])
         let file = try resolve(configFile: #"{"roots": ["/f"], "webhook_allow": ["http://c/"]}"#)
@@ -83,8 +87,11 @@ private func failure(flags: [String] = [], environment: [String: String] = [:], 
         #expect(try resolve(environment: ["PINLEASED_PIN_BUDGET_BYTES": "6MiB"]).core.pinBudgetBytes == 6 << 20)
         #expect(try resolve(configFile: #"{"pin_budget_bytes": "1 KiB"}"#).core.pinBudgetBytes == 1024)
         #expect(try resolve(configFile: #"{"pin_budget_bytes": 4096}"#).core.pinBudgetBytes == 4096)
-        #expect(failure(flags: ["--pin-budget-bytes", "lots"])?.hasPrefix("--pin-budget-bytes: 'lots' is not a size") == true)
-        #expect(failure(configFile: #"{"pin_budget_bytes": 0}"#) == "cfg.json: 'pin_budget_bytes' must be greater than 0")
+        #expect(
+            failure(flags: ["--pin-budget-bytes", "lots"])?.hasPrefix("--pin-budget-bytes: 'lots' is not a size")
+                == true)
+        #expect(
+            failure(configFile: #"{"pin_budget_bytes": 0}"#) == "cfg.json: 'pin_budget_bytes' must be greater than 0")
         #expect(
             failure(configFile: #"{"pin_budget_bytes": true}"#)
                 == #"cfg.json: 'pin_budget_bytes' must be a number of bytes or a size such as "64GiB""#)
@@ -95,9 +102,14 @@ private func failure(flags: [String] = [], environment: [String: String] = [:], 
         #expect(flag.core.webhookRetrySchedule.delays == [0, 1, 2])
         let env = try resolve(environment: ["PINLEASED_WEBHOOK_RETRY_SCHEDULE_S": "3, 4"])
         #expect(env.core.webhookRetrySchedule.delays == [3, 4])
-        #expect(try resolve(configFile: #"{"webhook_retry_schedule_s": [0, 5]}"#).core.webhookRetrySchedule.delays == [0, 5])
+        #expect(
+            try resolve(configFile: #"{"webhook_retry_schedule_s": [0, 5]}"#).core.webhookRetrySchedule.delays == [
+                0, 5,
+            ])
         #expect(try resolve(configFile: #"{"webhook_retry_schedule_s": "7"}"#).core.webhookRetrySchedule.delays == [7])
-        #expect(failure(configFile: #"{"webhook_retry_schedule_s": [0, 1.5]}"#)?.hasSuffix("must be an array of whole seconds") == true)
+        #expect(
+            failure(configFile: #"{"webhook_retry_schedule_s": [0, 1.5]}"#)?.hasSuffix(
+                "must be an array of whole seconds") == true)
         #expect(failure(flags: ["--webhook-retry-schedule-s", "1,-2"])?.hasSuffix("not '1,-2'") == true)
     }
 
@@ -113,18 +125,26 @@ private func failure(flags: [String] = [], environment: [String: String] = [:], 
         #expect(try resolve(environment: ["PINLEASED_DRAIN": "true"]).drain)
         #expect(try resolve(environment: ["PINLEASED_DRAIN": "0"]).drain == false)
         #expect(try resolve(configFile: #"{"drain": true, "request_receive_timeout_s": 3}"#).drain)
-        #expect(failure(flags: ["--request-receive-timeout-s", "0"])?.hasSuffix("must be greater than 0 and at most 86400 seconds") == true)
-        #expect(failure(environment: ["PINLEASED_LISTEN": "nowhere"]) == "PINLEASED_LISTEN must be HOST:PORT, got 'nowhere'")
-        #expect(failure(environment: ["PINLEASED_LOG_LEVEL": "loud"])?.hasPrefix("PINLEASED_LOG_LEVEL must be trace,") == true)
+        #expect(
+            failure(flags: ["--request-receive-timeout-s", "0"])?.hasSuffix(
+                "must be greater than 0 and at most 86400 seconds") == true)
+        #expect(
+            failure(environment: ["PINLEASED_LISTEN": "nowhere"]) == "PINLEASED_LISTEN must be HOST:PORT, got 'nowhere'"
+        )
+        #expect(
+            failure(environment: ["PINLEASED_LOG_LEVEL": "loud"])?.hasPrefix("PINLEASED_LOG_LEVEL must be trace,")
+                == true)
     }
 
     @Test func integersKeepTheirRangesPerSource() throws {
-        #expect(failure(environment: ["PINLEASED_PIN_MAX_COUNT": "0"]) == "PINLEASED_PIN_MAX_COUNT must be greater than 0")
+        #expect(
+            failure(environment: ["PINLEASED_PIN_MAX_COUNT": "0"]) == "PINLEASED_PIN_MAX_COUNT must be greater than 0")
         #expect(failure(flags: ["--threads", "-1"]) != nil)
         #expect(failure(flags: ["--threads=x"]) == "--threads must be a whole number >= 0, not 'x'")
         #expect(failure(configFile: #"{"ttl_min_s": -1}"#) == "cfg.json: 'ttl_min_s' must be a non-negative integer")
         #expect(failure(configFile: #"{"threads": "4"}"#) == "cfg.json: 'threads' must be a non-negative integer")
-        #expect(failure(configFile: #"{"threads": 4294967296}"#) == "cfg.json: 'threads' must be a non-negative integer")
+        #expect(
+            failure(configFile: #"{"threads": 4294967296}"#) == "cfg.json: 'threads' must be a non-negative integer")
         // A flag may give a negative TTL bound, as before; the lease policy refuses it at start.
         #expect(try resolve(flags: ["--ttl-min-s=-5"]).core.leasePolicy.ttlMinSeconds == -5)
     }
