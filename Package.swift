@@ -36,10 +36,19 @@ let package = Package(
             dependencies: ["PinCore", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .target(
+            name: "PinSettings",
+            dependencies: [
+                "PinServer", "PinCore", "PinJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinJSON",
+                "PinServer", "PinCore", "PinJSON", "PinSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -52,6 +61,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "PinSettingsTests",
+            dependencies: ["PinSettings", "PinCore", "PinServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -488,6 +488,7 @@ class Daemon:
         tokens_file: Path | None = None,
         extra_args: Iterable[str] = (),
         registry: MountRegistry | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.roots = list(roots)
         self.state_dir = state_dir
@@ -495,6 +496,8 @@ class Daemon:
         self.tokens_file = tokens_file
         self.extra_args = list(extra_args)
         self.registry = registry
+        # Added to (not replacing) this process's environment, e.g. PINLEASED_* settings.
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.token: str | None = None
@@ -527,7 +530,8 @@ class Daemon:
         log = open(self.log_path, "ab")
         log.write(f"\n==== {' '.join(self.command())}\n".encode())
         log.flush()
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, **self.env})
         log.close()
         if self.registry is not None:
             self.registry.processes.append(self.proc)
