@@ -4,9 +4,11 @@ import Foundation
 import Logging
 import PinCore
 import PinServer
+import ServiceLifecycle
 
-/// `pinleased`: the pinlease host daemon.
-struct PinLeaseDaemon: ParsableCommand {
+/// `pinleased`: the pinlease host daemon (the entry point).
+@main
+struct PinLeaseDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinleased",
         abstract: "Prepares, locks and pins files for long-term page pinning, with a REST control plane.")
@@ -116,7 +118,7 @@ struct PinLeaseDaemon: ParsableCommand {
         return settings
     }
 
-    func run() throws {
+    func run() async throws {
         let settings = try settings()
         guard let level = Logger.Level(rawValue: settings.logLevel) else { throw ValidationError("unknown log level '\(settings.logLevel)'") }
         // Every message and metadata value is escaped, so request text can never forge a log line.
@@ -136,11 +138,14 @@ struct PinLeaseDaemon: ParsableCommand {
             atPath: settings.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Before any state is read: a second daemon on the same state would re-take its locks and pins.
         let stateLock = try StateDirectoryLock(stateDirectory: settings.stateDirectory)
-        try stateLock.hold { try serve(settings: settings, rootArguments: rootArguments, host: host, port: port, logger: logger) }
+        try await stateLock.hold {
+            try await serve(settings: settings, rootArguments: rootArguments, host: host, port: port, logger: logger)
+        }
     }
 
-    /// Opens the core and serves until a signal stops the daemon (never returns normally).
-    private func serve(settings: DaemonSettings, rootArguments: [String], host: String, port: UInt16, logger: Logger) throws {
+    /// Opens the core and serves until SIGTERM or SIGINT stops the daemon: its services run in
+    /// one group, started in this order and stopped in the reverse one (see ``services(core:server:handoff:settings:)``).
+    private func serve(settings: DaemonSettings, rootArguments: [String], host: String, port: UInt16, logger: Logger) async throws {
         do {
             let roots = try rootArguments.map { text throws(CoreError) in try RootSpec.parse(text) }
             var configuration = CoreConfiguration(
@@ -159,24 +164,33 @@ struct PinLeaseDaemon: ParsableCommand {
                     connectionLimit: settings.connectionLimit, connectionTimeoutSeconds: settings.connectionTimeoutSeconds,
                     requestReceiveTimeoutSeconds: settings.requestReceiveTimeoutSeconds, threads: settings.threads),
                 core: core, tokens: tokenStore, logger: logger)
-            try server.start()
             // Beside the API socket, holders fetch descriptors of their leased files on PATH.fd.
             let handoff = settings.unixSocket.map { path in
                 DescriptorHandoffListener(path: path + ".fd", tokens: tokenStore, logger: logger) { request throws(CoreError) in
                     try core.handOffDescriptor(request)
                 }
             }
-            do {
-                try handoff?.start()
-            } catch {
-                server.stop()
-                throw error
-            }
             for spec in roots { logger.info("root \(spec.name) = \(spec.path)") }
-            SignalHandling.run(server: server, handoff: handoff, core: core, tokens: tokenStore, drain: drain,
-                drainDeliveryTimeout: .seconds(settings.drainDeliveryTimeoutSeconds), logger: logger)
+            let signals = await DaemonSignals(tokens: tokenStore, logger: logger)
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [signals, core, server] + (handoff.map { [$0] } ?? []) + drainPhase(core, settings), logger: logger))
+            signals.stops(group)
+            try await group.run()
+            logger.info("stopped")
         } catch let error as CoreError {
             throw StartupError(error.detail)
         }
+    }
+
+    /// With `--drain`, the first phase of the shutdown: every lease is revoked and the daemon waits
+    /// for the holders (or the deadlines) and, bounded, for the last webhooks, while the API (`/readyz`
+    /// 503 `draining`), the descriptor hand-off and the core's background work still run. Then the
+    /// hand-off stops, then the HTTP server, then the core's background work, then the signals.
+    /// Locks, pins and leases stay: they are durable.
+    private func drainPhase(_ core: PinCoreService, _ settings: DaemonSettings) -> [any Service] {
+        guard drain else { return [] }
+        let timeout = Duration.seconds(settings.drainDeliveryTimeoutSeconds)
+        return [ShutdownPhase(name: "drain") { core.drain(deliveryTimeout: timeout) }]
     }
 }
