@@ -59,38 +59,12 @@ public final class WebhookSender: Service {
     /// Delivers on the sender's thread until graceful shutdown or cancellation, then stops as
     /// ``shutdown()`` does; returns once the thread ended.
     public func run() async throws {
-        guard let thread = try startThread() else { return }
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await thread.joined()
-        } onCancelOrGracefulShutdown: { [shared] in
-            shared.requestStop()
-        }
+        try await shared.thread.run(work, requestStop: { [shared] in shared.requestStop() })
     }
 
     /// Starts the sender's thread without a service group (tests); ``shutdown()`` ends it.
     public func start() throws(CoreError) {
-        _ = try startThread()
-    }
-
-    /// Starts the thread unless it was started or the sender stopped; the thread it started.
-    private func startThread() throws(CoreError) -> JoinableThread? {
-        let first = shared.state.withLock { state in
-            guard !state.stopping, !state.started else { return false }
-            state.started = true
-            return true
-        }
-        guard first else { return nil }
-        do throws(CoreError) {
-            guard let thread = try shared.thread.start(work) else {
-                shared.cleanUp()  // ``shutdown()`` came in between: the thread never runs
-                return nil
-            }
-            return thread
-        } catch {
-            shared.requestStop()
-            shared.cleanUp()
-            throw error
-        }
+        try shared.thread.start(work)
     }
 
     /// Queues a message for delivery now; returns at once, callable from any thread. A message with the id of one
@@ -149,13 +123,10 @@ private final class Shared: Sendable {
         /// Ids of the messages not yet finished.
         var pending: Set<String> = []
         var stopping = false
-        /// Whether the thread was started: it cleans the multi handle up then, else ``requestStop()`` does.
-        var started = false
-        var cleanedUp = false
     }
 
-    /// The multi handle, cleaned up by the sender's thread after it saw `stopping`;
-    /// `curl_multi_wakeup` is called on it only under the lock and before `stopping`.
+    /// The multi handle: driven by the sender's thread, woken from any thread with
+    /// `curl_multi_wakeup` (thread-safe), cleaned up when the last owner lets go of it.
     struct Multi: @unchecked Sendable {
         let handle: UnsafeMutableRawPointer
     }
@@ -168,26 +139,19 @@ private final class Shared: Sendable {
         self.multi = Multi(handle: multi)
     }
 
-    /// Marks the sender stopping: the queues are dropped and the thread (if it runs) wakes to
-    /// end and clean the multi handle up; a sender whose thread never started cleans it up here.
+    /// The thread is done with the handle once nothing refers to this any more.
+    deinit {
+        curl_multi_cleanup(multi.handle)
+    }
+
+    /// Marks the sender stopping: the queues are dropped and the thread (if it runs) wakes to end.
     func requestStop() {
         state.withLock { state in
             guard !state.stopping else { return }
             state.stopping = true
             state.pending.removeAll()
             state.commands.removeAll()
-            if state.started { curl_multi_wakeup(multi.handle) }
-        }
-        if !state.withLock({ $0.started }) { cleanUp() }
-    }
-
-    /// Cleans the multi handle up, once: by the thread when it ends, else by whoever stopped a
-    /// sender whose thread never ran.
-    func cleanUp() {
-        state.withLock { state in
-            guard !state.cleanedUp else { return }
-            state.cleanedUp = true
-            curl_multi_cleanup(multi.handle)
+            curl_multi_wakeup(multi.handle)
         }
     }
 
@@ -287,7 +251,6 @@ private final class Worker {
         }
         for easy in inFlight.keys { curl_multi_remove_handle(multi, easy) }
         inFlight.removeAll()
-        shared.cleanUp()
     }
 
     private func apply(_ command: Shared.Command) {
