@@ -65,7 +65,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PinServerTests",
-            dependencies: ["PinServer", "PinCore", "PinJSON", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "PinServer", "PinCore", "PinJSON", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
     ],

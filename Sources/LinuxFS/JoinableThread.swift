@@ -21,7 +21,9 @@ public final class JoinableThread: Sendable {
     ///
     /// The corresponding C function is `pthread_create`.
     /// - Throws: `LinuxError` from `pthread_create` (`EAGAIN` at the thread limit).
-    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(LinuxError) -> JoinableThread {
+    public static func start(
+        name: String, _ body: @escaping @Sendable () -> Void
+    ) throws(LinuxError) -> JoinableThread {
         let completion = Completion()
         let start = Unmanaged.passRetained(Start(name: name, body: body, completion: completion))
         var handle = pthread_t()

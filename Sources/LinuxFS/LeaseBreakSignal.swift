@@ -56,7 +56,9 @@ public enum LeaseBreakSignal {
             let count = withUnsafeMutableBytes(of: &descriptor) { Glibc.read(pipe, $0.baseAddress, $0.count) }
             if count == MemoryLayout<Int32>.size { return descriptor }
             // EAGAIN (empty pipe), EINTR: sleep in poll until the handler writes again.
-            var requests = [pollfd(fd: pipe, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            var requests = [
+                pollfd(fd: pipe, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+            ]
             guard poll(&requests, 2, -1) > 0 else { continue }
             if requests[1].revents != 0 { return nil }
             if requests[0].revents & Int16(POLLNVAL | POLLHUP | POLLERR) != 0 {
@@ -169,7 +171,8 @@ private final class LeaseBreakDispatch: Sendable {
     /// A break read just as the last subscriber leaves reaches no one (the read cannot be undone).
     private func run(_ reader: Reader) {
         while !reader.stopped.load(ordering: .sequentiallyConsistent) {
-            guard let descriptor = LeaseBreakSignal.waitForBrokenDescriptor(orWake: reader.wakeRead), descriptor >= 0 else { return }
+            guard let descriptor = LeaseBreakSignal.waitForBrokenDescriptor(orWake: reader.wakeRead), descriptor >= 0
+            else { return }
             // Called outside the lock: a handler may subscribe or cancel.
             for handler in state.withLock({ Array($0.handlers.values) }) { handler(descriptor) }
         }

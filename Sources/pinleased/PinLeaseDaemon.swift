@@ -143,9 +143,12 @@ struct PinLeaseDaemon: AsyncParsableCommand {
         }
     }
 
-    /// Opens the core and serves until SIGTERM or SIGINT stops the daemon: its services run in
-    /// one group, started in this order and stopped in the reverse one (see ``services(core:server:handoff:settings:)``).
-    private func serve(settings: DaemonSettings, rootArguments: [String], host: String, port: UInt16, logger: Logger) async throws {
+    /// Opens the core and serves until SIGTERM or SIGINT stops the daemon. Its services run in
+    /// one group: started in the order signals, core, HTTP server, hand-off, drain phase, and
+    /// stopped in the reverse order (see ``drainPhase(_:_:)``).
+    private func serve(
+        settings: DaemonSettings, rootArguments: [String], host: String, port: UInt16, logger: Logger
+    ) async throws {
         do {
             let roots = try rootArguments.map { text throws(CoreError) in try RootSpec.parse(text) }
             var configuration = CoreConfiguration(
@@ -172,9 +175,8 @@ struct PinLeaseDaemon: AsyncParsableCommand {
             }
             for spec in roots { logger.info("root \(spec.name) = \(spec.path)") }
             let signals = await DaemonSignals(tokens: tokenStore, logger: logger)
-            let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: [signals, core, server] + (handoff.map { [$0] } ?? []) + drainPhase(core, settings), logger: logger))
+            let services: [any Service] = [signals, core, server] + (handoff.map { [$0] } ?? []) + drainPhase(core, settings)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
             signals.stops(group)
             try await group.run()
             logger.info("stopped")

@@ -38,7 +38,8 @@ import Testing
     static func runGroup(
         _ services: [any Service], _ body: () async throws -> Void
     ) async throws -> Bool {
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: Logger(label: "lifecycle-test")))
+        let configuration = ServiceGroupConfiguration(services: services, logger: Logger(label: "lifecycle-test"))
+        let group = ServiceGroup(configuration: configuration)
         let running = Task { try await group.run() }
         try await body()
         await group.triggerGracefulShutdown()
@@ -114,14 +115,14 @@ import Testing
     }
 
     @Test func theWebhookSenderStopsOnGracefulShutdown() async throws {
+        let configuration = WebhookConfiguration(allowList: try WebhookAllowList(prefixes: []))
         let sender = WebhookSender(
-            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [])), logger: Logger(label: "lifecycle-test"),
-            onAttempt: { _ in }, onFinished: { _, _ in })
+            configuration: configuration, logger: Logger(label: "lifecycle-test"), onAttempt: { _ in }, onFinished: { _, _ in })
         #expect(try await Self.runGroup([sender]) {}, "the webhook sender did not stop on graceful shutdown")
         // Stopped for good: a message sent now is ignored, and a second run returns at once.
         sender.send(WebhookMessage(
-            id: "msg_1", leaseID: "lease_1", eventType: .leaseRevoked, url: "http://127.0.0.1:9/h", secret: "whsec_x", body: [],
-            retryUntil: 0, attemptsAfterDeadline: 0, followsRetrySchedule: true, attemptsMade: 0, firstAttemptAt: nil))
+            id: "msg_1", leaseID: "lease_1", eventType: .leaseRevoked, url: "http://127.0.0.1:9/h", secret: "whsec_x",
+            body: [], retryUntil: 0, attemptsAfterDeadline: 0, followsRetrySchedule: true, attemptsMade: 0, firstAttemptAt: nil))
         #expect(sender.pendingCount == 0)
         try await sender.run()
     }
