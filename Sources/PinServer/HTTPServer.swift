@@ -75,7 +75,12 @@ public final class PinHTTPServer: Service {
                 throw error
             }
         }
-        engine.watchdog.start()
+        do throws(HTTPServerError) {
+            try engine.watchdog.start()
+        } catch {
+            stop()
+            throw error
+        }
         let receiveLimit = configuration.requestReceiveTimeoutSeconds
         for listener in listeners.withLock({ $0 }) {
             logger.info("listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, requests within \(receiveLimit)s)")
