@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")], linkerSettings: [.linkedLibrary("uring")]),
@@ -28,12 +29,18 @@ let package = Package(
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
         .target(
             name: "PinCore",
-            dependencies: ["LinuxFS", "PinJSON", "CSQLite", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "LinuxFS", "PinJSON", "CSQLite", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "PinServer",
-            dependencies: ["PinCore", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PinCore", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -51,16 +58,27 @@ let package = Package(
                 "PinServer", "PinCore", "PinJSON", "PinSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
         .testTarget(
             name: "PinCoreTests",
-            dependencies: ["PinCore", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PinCore", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "PinServerTests",
+            dependencies: [
+                "PinServer", "PinCore", "PinJSON", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PinSettingsTests",
             dependencies: ["PinSettings", "PinCore", "PinServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -42,23 +42,26 @@ public enum LeaseBreakSignal {
         return try LeaseBreakDispatch.shared.add(handler)
     }
 
-    /// Blocks until a lease break is signalled and returns the leased descriptor
-    /// (`si_fd`); only the dispatch thread of ``subscribe(_:)`` calls it, since a
-    /// notification read here is gone for everyone else.
-    /// Installs the handler if ``install()`` was not called; returns -1 only if that fails
-    /// (or if the pipe's read end was closed by someone else).
+    /// Waits until a lease break is signalled or `wake` becomes readable; returns the leased
+    /// descriptor (`si_fd`), nil when woken, or -1 when the handler's pipe is unusable. Only
+    /// the dispatch thread of ``subscribe(_:)`` calls it, since a notification read here is
+    /// gone for everyone else.
     ///
     /// The corresponding C functions are `poll` and `read` on the handler's pipe;
     /// `EINTR` is retried.
-    static func waitForBrokenDescriptor() -> Int32 {
+    static func waitForBrokenDescriptor(orWake wake: Int32) -> Int32? {
         guard let pipe = try? readDescriptor() else { return -1 }
         while true {
             var descriptor: Int32 = -1
             let count = withUnsafeMutableBytes(of: &descriptor) { Glibc.read(pipe, $0.baseAddress, $0.count) }
             if count == MemoryLayout<Int32>.size { return descriptor }
             // EAGAIN (empty pipe), EINTR: sleep in poll until the handler writes again.
-            var request = pollfd(fd: pipe, events: Int16(POLLIN), revents: 0)
-            if poll(&request, 1, -1) > 0 && request.revents & Int16(POLLNVAL | POLLHUP | POLLERR) != 0 {
+            var requests = [
+                pollfd(fd: pipe, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+            ]
+            guard poll(&requests, 2, -1) > 0 else { continue }
+            if requests[1].revents != 0 { return nil }
+            if requests[0].revents & Int16(POLLNVAL | POLLHUP | POLLERR) != 0 {
                 return -1  // the pipe was closed behind our back: never spin
             }
         }
@@ -83,58 +86,93 @@ public final class LeaseBreakSubscription: Sendable {
         self.id = id
     }
 
-    /// Stops the calls; one already running may still finish after this returns. Idempotent.
+    /// Stops the calls; one already running finishes before this returns, unless this is called
+    /// from a handler. The last cancelled subscription stops the dispatch thread and joins it;
+    /// breaks signalled from then on stay in the pipe for the next subscriber. Idempotent.
     public func cancel() {
         LeaseBreakDispatch.shared.remove(id)
     }
 }
 
-/// The subscribers, and the thread (started with the first one) that reads the pipe for them.
+/// The subscribers, and the thread that reads the pipe for them while there are any (started
+/// with the first one, stopped and joined with the last).
 private final class LeaseBreakDispatch: Sendable {
     static let shared = LeaseBreakDispatch()
 
     private struct State {
         var handlers: [UInt64: @Sendable (Int32) -> Void] = [:]
         var nextID: UInt64 = 0
-        var started = false
+        var reader: Reader?
+    }
+
+    /// One dispatch thread and the pipe that wakes it to stop; each thread has its own, so a
+    /// thread told to stop never takes a wake-up meant for its successor.
+    private final class Reader: Sendable {
+        let wakeRead: Int32
+        let wakeWrite: Int32
+        let thread = Mutex<JoinableThread?>(nil)
+        let stopped = Atomic<Bool>(false)
+
+        init(wakeRead: Int32, wakeWrite: Int32) {
+            self.wakeRead = wakeRead
+            self.wakeWrite = wakeWrite
+        }
+
+        deinit {
+            close(wakeRead)
+            close(wakeWrite)
+        }
     }
 
     private let state = Mutex(State())
+    /// Held while a thread is started or stopped, so that a subscriber added meanwhile finds a
+    /// thread running once it returns.
+    private let lifecycle = Mutex(())
 
     func add(_ handler: @escaping @Sendable (Int32) -> Void) throws(LinuxError) -> LeaseBreakSubscription {
-        let (id, start) = state.withLock { state in
-            state.nextID += 1
-            state.handlers[state.nextID] = handler
-            defer { state.started = true }
-            return (state.nextID, !state.started)
-        }
-        if start {
-            var thread = pthread_t()
-            let result = pthread_create(&thread, nil, { _ in
-                clinux_name_this_thread("lease-break")
-                LeaseBreakDispatch.shared.run()
-                return nil
-            }, nil)
-            guard result == 0 else {
-                state.withLock { state in
-                    state.handlers[id] = nil
-                    state.started = false
-                }
-                throw LinuxError(errno: result, call: "pthread_create", path: nil)
+        try lifecycle.withLock { _ throws(LinuxError) in
+            let (id, needsReader) = state.withLock { state in
+                state.nextID += 1
+                state.handlers[state.nextID] = handler
+                return (state.nextID, state.reader == nil)
             }
-            pthread_detach(thread)
+            guard needsReader else { return LeaseBreakSubscription(id: id) }
+            do throws(LinuxError) {
+                var fds: [Int32] = [-1, -1]
+                guard pipe(&fds) == 0 else { throw LinuxError.current("pipe") }
+                for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                let reader = Reader(wakeRead: fds[0], wakeWrite: fds[1])
+                let thread = try JoinableThread.start(name: "lease-break") { [self] in run(reader) }
+                reader.thread.withLock { $0 = thread }
+                state.withLock { $0.reader = reader }
+            } catch {
+                _ = state.withLock { $0.handlers.removeValue(forKey: id) }
+                throw error
+            }
+            return LeaseBreakSubscription(id: id)
         }
-        return LeaseBreakSubscription(id: id)
     }
 
     func remove(_ id: UInt64) {
-        _ = state.withLock { $0.handlers.removeValue(forKey: id) }
+        lifecycle.withLock { _ in
+            let stopping = state.withLock { state -> Reader? in
+                guard state.handlers.removeValue(forKey: id) != nil, state.handlers.isEmpty else { return nil }
+                defer { state.reader = nil }
+                return state.reader
+            }
+            guard let stopping else { return }
+            stopping.stopped.store(true, ordering: .sequentiallyConsistent)
+            var byte: UInt8 = 1
+            _ = write(stopping.wakeWrite, &byte, 1)
+            if let thread = stopping.thread.withLock({ $0 }), !thread.isCurrent { thread.join() }
+        }
     }
 
-    private func run() {
-        while true {
-            let descriptor = LeaseBreakSignal.waitForBrokenDescriptor()
-            guard descriptor >= 0 else { return }
+    /// A break read just as the last subscriber leaves reaches no one (the read cannot be undone).
+    private func run(_ reader: Reader) {
+        while !reader.stopped.load(ordering: .sequentiallyConsistent) {
+            guard let descriptor = LeaseBreakSignal.waitForBrokenDescriptor(orWake: reader.wakeRead), descriptor >= 0
+            else { return }
             // Called outside the lock: a handler may subscribe or cancel.
             for handler in state.withLock({ Array($0.handlers.values) }) { handler(descriptor) }
         }

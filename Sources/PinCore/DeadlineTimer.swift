@@ -1,10 +1,13 @@
 import Foundation
+import ServiceLifecycle
 
 /// One thread that calls `fire` with the keys whose deadline has come, in batches (all keys
 /// due at the same moment arrive in one call). Deadlines are given as wall-clock milliseconds
 /// (how they are stored) and converted to the monotonic clock when set, so a clock step while
-/// a timer waits does not move it. Setting a key again replaces its deadline.
-final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
+/// a timer waits does not move it. Setting a key again replaces its deadline. A service: the
+/// thread runs from ``run()`` (or ``start(fire:)``) until graceful shutdown, cancellation or
+/// ``stop()``; deadlines set before it runs fire once it does.
+final class DeadlineTimer<Key: Hashable & Sendable>: Service, @unchecked Sendable {
     private struct Entry: Comparable {
         let due: UInt64  // monotonic nanoseconds
         let key: Key
@@ -23,20 +26,33 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
     /// all at once when they outnumber the live ones).
     private var stale = 0
     private var stopped = false
-    private let name: String
+    private var fire: @Sendable ([Key]) -> Void = { _ in }
+    private let thread: ServiceThread
     private let clock: DeadlineClock
 
-    /// A timer that fires nothing until ``start(fire:)``; tests pass their own `clock`.
+    /// A timer that fires nothing until it runs; tests pass their own `clock`.
     init(name: String, clock: DeadlineClock = .system) {
-        self.name = name
+        thread = ServiceThread(name: name)
         self.clock = clock
     }
 
-    /// Starts the thread that calls `fire` (on that thread) with every batch of due keys.
-    func start(fire: @escaping @Sendable ([Key]) -> Void) {
-        let thread = Thread { [self] in run(fire) }
-        thread.name = name
-        thread.start()
+    /// Sets what is called (on the timer's thread) with every batch of due keys; before it runs.
+    func onFire(_ fire: @escaping @Sendable ([Key]) -> Void) {
+        condition.lock()
+        self.fire = fire
+        condition.unlock()
+    }
+
+    /// Fires deadlines until graceful shutdown or cancellation; returns once the thread ended
+    /// (nothing fires after that).
+    func run() async throws {
+        try await thread.run({ [self] in loop() }, requestStop: { [self] in requestStop() })
+    }
+
+    /// Starts the thread that calls `fire` without a service group (tests); ``stop()`` ends it.
+    func start(fire: @escaping @Sendable ([Key]) -> Void) throws(CoreError) {
+        onFire(fire)
+        try thread.start { [self] in loop() }
     }
 
     /// Fires `key` at `wallMilliseconds` (at once if that has passed).
@@ -72,16 +88,22 @@ final class DeadlineTimer<Key: Hashable & Sendable>: @unchecked Sendable {
         stale = 0
     }
 
-    /// Ends the thread; nothing fires after this returns.
+    /// Ends the thread and waits for it (unless called from `fire`); nothing fires after this returns.
     func stop() {
+        requestStop()
+        thread.stop()
+    }
+
+    private func requestStop() {
         condition.lock()
         stopped = true
         condition.signal()
         condition.unlock()
     }
 
-    private func run(_ fire: @Sendable ([Key]) -> Void) {
+    private func loop() {
         condition.lock()
+        let fire = self.fire
         while !stopped {
             let now = clock.monotonicNanoseconds()
             var due: [Key] = []

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import PinJSON
+import ServiceLifecycle
 import Synchronization
 
 /// Every lease, its state machine and its timers. Each transition is made in memory under one
@@ -169,8 +170,11 @@ final class LeaseBook: Sendable {
         self.logger = logger
         self.tearDownPin = tearDownPin
         self.leaseEnded = leaseEnded
-        timer.start { [weak self] keys in self?.fire(keys) }
+        timer.onFire { [weak self] keys in self?.fire(keys) }
     }
+
+    /// The expiry and deadline timers: a service of the core (its thread runs only while it does).
+    var timers: any Service { timer }
 
     func stop() {
         timer.stop()

@@ -1,12 +1,27 @@
 import LinuxFS
+import ServiceLifecycle
 import Synchronization
 
 /// Receives the kernel's lease-break signal (a real-time signal set with `F_SETSIG`, so it
-/// cannot kill the daemon) and hands each broken descriptor to the daemon's recall.
-final class LeaseBreakMonitor: Sendable {
-    private let subscription = Mutex<LeaseBreakSubscription?>(nil)
+/// cannot kill the daemon) and hands each broken descriptor to the daemon's recall. A service:
+/// it hears breaks from ``run()`` until graceful shutdown, cancellation or ``stop()``; breaks
+/// signalled before stay queued in the handler's pipe.
+final class LeaseBreakMonitor: Service {
+    private struct State: ~Copyable {
+        var subscription: LeaseBreakSubscription?
+        var stopped = false
+    }
 
-    /// Installs the signal handler; breaks are queued (in its pipe) until ``run(onBreak:)``.
+    private let onBreak: @Sendable (Int32) -> Void
+    private let state = Mutex(State())
+
+    /// A monitor that calls `onBreak` with each broken descriptor, on the process's lease-break
+    /// thread, while it runs.
+    init(onBreak: @escaping @Sendable (Int32) -> Void) {
+        self.onBreak = onBreak
+    }
+
+    /// Installs the signal handler; breaks are queued (in its pipe) until a monitor runs.
     static func install() throws(CoreError) {
         do {
             try LeaseBreakSignal.install()
@@ -15,19 +30,31 @@ final class LeaseBreakMonitor: Sendable {
         }
     }
 
-    /// Calls `onBreak` with each broken descriptor, on the process's lease-break thread,
-    /// until ``stop()``. Every monitor sees every break (there is one signal per process).
-    func run(onBreak: @escaping @Sendable (Int32) -> Void) throws(CoreError) {
-        do {
-            let started = try LeaseBreakSignal.subscribe(onBreak)
-            subscription.withLock { $0 = started }
-        } catch {
-            throw CoreError(.systemError, "cannot start the lease-break thread: \(error)")
+    /// Hears breaks until graceful shutdown or cancellation; returns once no call is running
+    /// and none will follow (the lease-break thread is joined when no monitor is left).
+    func run() async throws {
+        try start()
+        await shutdownRequested()
+        try await blocking("lease-break-end") { [self] in stop() }
+    }
+
+    /// Subscribes to the breaks unless stopped; without a service group (tests).
+    func start() throws(CoreError) {
+        try state.withLock { (state: inout State) throws(CoreError) in
+            guard !state.stopped, state.subscription == nil else { return }
+            do {
+                state.subscription = try LeaseBreakSignal.subscribe(onBreak)
+            } catch {
+                throw CoreError(.systemError, "cannot start the lease-break thread: \(error)")
+            }
         }
     }
 
-    /// Ends the calls of ``run(onBreak:)``; one in progress may still finish.
+    /// Ends the calls of `onBreak` (one in progress finishes first, unless this is called from it).
     func stop() {
-        subscription.withLock { $0.take() }?.cancel()
+        state.withLock { state -> LeaseBreakSubscription? in
+            state.stopped = true
+            return state.subscription.take()
+        }?.cancel()
     }
 }

@@ -1,12 +1,15 @@
+import Foundation
 import Logging
 import PinJSON
+import ServiceLifecycle
 import Synchronization
 
 /// Sends the lease book's webhook messages (``WebhookSender``) and keeps their traces: every
 /// attempt goes to the delivery log, and the durable outbox follows each message (attempts
 /// made, next attempt, outcome), so a restart resumes where it was. Both are written in
-/// batches (every 100 ms), off the request and commit paths.
-final class LeaseNotifier: Sendable {
+/// batches (every 100 ms), off the request and commit paths. A service: it sends and writes
+/// from ``run()`` until graceful shutdown or cancellation.
+final class LeaseNotifier: Service {
     private struct Pending: Sendable {
         var attempts: [DeliveryRecord] = []
         var outbox: [OutboxUpdate] = []
@@ -19,6 +22,8 @@ final class LeaseNotifier: Sendable {
     private let writing = Mutex(())
     private let sender: Mutex<WebhookSender?> = Mutex(nil)
     private let flusher: Mutex<PeriodicTask?> = Mutex(nil)
+    /// Told each time a message finished, for ``waitUntilDelivered(by:)``.
+    private let finishedMessages = ChangeSignal()
 
     init(configuration: WebhookConfiguration, store: LeaseStore, logger: Logger) {
         self.store = store
@@ -42,6 +47,7 @@ final class LeaseNotifier: Sendable {
                     case .retrying: "retrying"  // never reported as finished
                     }
                 self?.pending.withLock { $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds())) }
+                self?.finishedMessages.changed()
             },
             onRedeliver: { [weak self] message, attempts in
                 self?.pending.withLock { $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds())) }
@@ -101,6 +107,24 @@ final class LeaseNotifier: Sendable {
 
     /// Messages not yet finished.
     var pendingCount: Int { sender.withLock { $0 }?.pendingCount ?? 0 }
+
+    /// Waits until no message is pending or `deadline` (wall clock) passed; true when none is.
+    @discardableResult
+    func waitUntilDelivered(by deadline: Date) -> Bool {
+        finishedMessages.wait(until: deadline) { pendingCount == 0 }
+    }
+
+    /// Runs the sender's thread and the delivery log's writer until graceful shutdown or
+    /// cancellation, then stops as ``stop()`` does.
+    func run() async throws {
+        guard let sender = sender.withLock({ $0 }), let flusher = flusher.withLock({ $0 }) else { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sender.run() }
+            group.addTask { try await flusher.run() }
+            try await group.waitForAll()
+        }
+        try await blocking("delivery-log-end") { [self] in stop() }
+    }
 
     /// Stops sending (what is unfinished stays in the outbox for the next start) and writes
     /// what the log still holds.

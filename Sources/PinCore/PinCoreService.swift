@@ -1,11 +1,13 @@
 import LinuxFS
 import Logging
 import PinJSON
+import ServiceLifecycle
 import Synchronization
 
 /// The core of pinleased: every file operation of the API, with no HTTP in sight. All methods
-/// may be called from any thread; they block while they do real I/O.
-public final class PinCoreService: Sendable {
+/// may be called from any thread; they block while they do real I/O. A service: its background
+/// work (webhooks, lease timers, audit, checkpoint, lease-break monitor) runs from ``run()``.
+public final class PinCoreService: Service {
     let roots: Roots
     let store: StateStore
     let locker: FileLocker
@@ -15,9 +17,11 @@ public final class PinCoreService: Sendable {
     let notifier: LeaseNotifier
     let leases: LeaseBook
     let recall: LeaseRecall
-    let leaseBreaks = LeaseBreakMonitor()
     let auditInterval: Duration
-    let background = Mutex<[PeriodicTask]>([])
+    /// The background services, made (not started) at the end of the initializer.
+    let background = Mutex<Background?>(nil)
+    /// Told each time a lease ended (durably), for ``drain(extra:deliveryTimeout:)``.
+    let leasesEnded = ChangeSignal()
     /// Every lease and file event, for `GET /v1/events`.
     public let events: EventLog
     private let probes = FilesystemProbeCache()
@@ -25,8 +29,8 @@ public final class PinCoreService: Sendable {
     let logger: Logger
 
     /// Opens the roots and the state database, raises RLIMIT_MEMLOCK as far as it may, then
-    /// re-establishes every recorded lock, pin and lease, resumes unfinished webhooks, and
-    /// starts the audit of locked files.
+    /// re-establishes every recorded lock, pin and lease, and queues the unfinished webhooks.
+    /// Starts no thread: the background work runs from ``run()``.
     public init(configuration: CoreConfiguration, logger: Logger) throws(CoreError) {
         try configuration.leasePolicy.validate()
         guard configuration.auditIntervalMilliseconds >= 10 else {
@@ -68,7 +72,10 @@ public final class PinCoreService: Sendable {
                     logger.debug("pin \(pinID) stays: \(error.detail)")
                 }
             },
-            leaseEnded: { lease in recall.leaseEnded(lease.id) })
+            leaseEnded: { [leasesEnded] lease in
+                recall.leaseEnded(lease.id)
+                leasesEnded.changed()
+            })
         try LeaseBreakMonitor.install()
         try locker.recover(
             open: { [roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },
@@ -79,8 +86,7 @@ public final class PinCoreService: Sendable {
             logger.notice("pin \(pinID) was made for leases and no lease uses it any more: tearing it down")
             try? pins.remove(id: pinID)
         }
-        try leaseBreaks.run { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
-        startBackgroundWork()
+        background.withLock { $0 = makeBackground() }
     }
 
     /// The layout report of the file at `path`.
@@ -257,15 +263,48 @@ public final class PinCoreService: Sendable {
         return (reasons.isEmpty, reasons)
     }
 
-    /// Cancels running operations and stops timers, audit and webhooks. Locks, pins and leases
-    /// stay: they are durable and resumed on the next start, active leases with the TTL they
-    /// have left now.
+    /// Runs the background work until graceful shutdown or cancellation, as services of a group
+    /// of its own: webhook delivery, the lease timers, the clock checkpoint, the audit of locked
+    /// files and the lease-break monitor. On graceful shutdown they stop in the reverse order
+    /// (running operations are cancelled first, webhooks stop last), each joined before the
+    /// next; then the daemon's clock is recorded. Locks, pins and leases stay: they are durable
+    /// and resumed on the next start, active leases with the TTL they have left then.
+    public func run() async throws {
+        guard let background = background.withLock({ $0 }) else { return }
+        let services: [any Service] = [
+            notifier, leases.timers, background.checkpoint, background.audit, background.leaseBreaks,
+            ClosureService { [operations] in
+                await shutdownRequested()
+                operations.cancelAll()
+            },
+        ]
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            recordClock()
+            throw error
+        }
+        recordClock()
+    }
+
+    /// Cancels running operations and stops timers, audit and webhooks, joining their threads,
+    /// in the order ``run()`` stops them; for a core whose ``run()`` is not awaited (tests).
+    /// Locks, pins and leases stay: they are durable and resumed on the next start, active
+    /// leases with the TTL they have left now.
     public func shutdown() {
         operations.cancelAll()
-        leaseBreaks.stop()
-        for task in background.withLock({ $0 }) { task.stop() }
+        if let background = background.withLock({ $0 }) {
+            background.leaseBreaks.stop()
+            background.audit.stop()
+            background.checkpoint.stop()
+        }
         leases.stop()
         notifier.stop()
+        recordClock()
+    }
+
+    private func recordClock() {
         try? leaseStore.markAlive(at: WallClock.nowMilliseconds())
     }
 

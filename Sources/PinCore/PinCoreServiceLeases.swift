@@ -1,3 +1,4 @@
+import Foundation
 import LinuxFS
 import Logging
 import PinJSON
@@ -85,8 +86,10 @@ extension PinCoreService {
     /// until all of them ended, at most until the last deadline plus `extra`; then waits for
     /// the webhooks still pending (the final `lease.revoked` / `lease.released` notices) to be
     /// delivered or given up, at most `deliveryTimeout` more. What is still pending then stays
-    /// in the durable outbox for the next start. For a shutdown that lets every holder go first.
-    /// `/readyz` answers 503 `draining` from the moment this starts.
+    /// in the durable outbox for the next start. For a shutdown that lets every holder go first:
+    /// the daemon's first shutdown phase, while the API and the core's background work still run.
+    /// `/readyz` answers 503 `draining` from the moment this starts. Blocks; waits on the ends
+    /// of leases and of deliveries, not on a clock.
     public func drain(extra: Duration = .seconds(10), deliveryTimeout: Duration = .seconds(30)) {
         leases.refuseGrants()
         let live = leases.liveLeases(onPins: nil)
@@ -96,19 +99,19 @@ extension PinCoreService {
             let giveUp = lastDeadline + Self.milliseconds(extra)
             logger.notice(
                 "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
-            while WallClock.nowMilliseconds() < giveUp && leases.liveCount > 0 {
-                SystemClock.sleep(for: .milliseconds(50))
-            }
+            leasesEnded.wait(until: Self.date(wallMilliseconds: giveUp)) { leases.liveCount == 0 }
         }
         // A lease ends in memory before its transition is durable, and its final notice is
         // handed to the sender only then: wait for every queued write (and its actions) first.
         if let barrier = leaseStore.barrier() { try? leaseStore.wait(barrier) }
         let deliveriesGiveUp = WallClock.nowMilliseconds() + Self.milliseconds(deliveryTimeout)
-        while WallClock.nowMilliseconds() < deliveriesGiveUp && notifier.pendingCount > 0 {
-            SystemClock.sleep(for: .milliseconds(50))
-        }
+        notifier.waitUntilDelivered(by: Self.date(wallMilliseconds: deliveriesGiveUp))
         let left = leases.liveCount
         logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)")
+    }
+
+    private static func date(wallMilliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(wallMilliseconds) / 1000)
     }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {
@@ -199,7 +202,15 @@ extension PinCoreService {
 
     // MARK: background work
 
-    func startBackgroundWork() {
+    /// The services of the core's background work besides webhooks and lease timers.
+    struct Background: Sendable {
+        let audit: PeriodicTask
+        let checkpoint: PeriodicTask
+        let leaseBreaks: LeaseBreakMonitor
+    }
+
+    /// Makes the background services (their threads start when they run).
+    func makeBackground() -> Background {
         let audit = PeriodicTask(name: "audit", interval: auditInterval) { [weak self] in self?.auditLockedFiles() }
         let checkpoint = PeriodicTask(name: "checkpoint", interval: .seconds(1)) { [weak self] in
             guard let self else { return }
@@ -213,6 +224,7 @@ extension PinCoreService {
                 logger.warning("checkpoint of the state database failed: \(error.detail)")
             }
         }
-        background.withLock { $0 = [audit, checkpoint] }
+        let leaseBreaks = LeaseBreakMonitor { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
+        return Background(audit: audit, checkpoint: checkpoint, leaseBreaks: leaseBreaks)
     }
 }

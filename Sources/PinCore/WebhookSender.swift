@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import LinuxFS
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated
@@ -18,13 +19,16 @@ import Synchronization
 /// `onAttempt` and `onFinished` run on the sender's thread: they must return quickly, and may
 /// call ``send(_:)``, ``cancel(leaseID:eventTypes:)`` and ``pendingCount`` (``shutdown()``
 /// from there does not wait for the thread).
-public final class WebhookSender: Sendable {
+public final class WebhookSender: Service {
     private let shared: Shared
+    /// The sender's thread's work (made in the initializer, run by ``run()`` or ``start()``).
+    private let work: @Sendable () -> Void
 
     /// Calls `curl_global_init` once per process, before the first handle.
     private static let curlInitialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
-    /// Starts the sender's thread.
+    /// A sender that delivers nothing until it runs (``run()`` or ``start()``); messages sent
+    /// before are queued.
     /// - Parameters:
     ///   - onAttempt: called for every attempt, including refused connections and timeouts (the delivery log).
     ///   - onFinished: called once per message, with `.delivered` or `.failed(reason)`.
@@ -41,20 +45,26 @@ public final class WebhookSender: Sendable {
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max(1, configuration.maxConcurrentTransfers))
         let shared = Shared(multi: multi)
         self.shared = shared
-        shared.finished.enter()
-        let thread = Thread {
-            shared.state.withLock { $0.thread = ThreadIdentity.current }
-            let worker = Worker(
+        work = { [shared] in
+            Worker(
                 shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished,
-                onRedeliver: onRedeliver)
-            worker.run()
-            shared.finished.leave()
+                onRedeliver: onRedeliver
+            ).run()
         }
-        thread.name = "webhooks"
-        thread.start()
     }
 
     deinit { shutdown() }
+
+    /// Delivers on the sender's thread until graceful shutdown or cancellation, then stops as
+    /// ``shutdown()`` does; returns once the thread ended.
+    public func run() async throws {
+        try await shared.thread.run(work, requestStop: { [shared] in shared.requestStop() })
+    }
+
+    /// Starts the sender's thread without a service group (tests); ``shutdown()`` ends it.
+    public func start() throws(CoreError) {
+        try shared.thread.start(work)
+    }
 
     /// Queues a message for delivery now; returns at once, callable from any thread. A message with the id of one
     /// already pending replaces nothing (ignored). Ignored after ``shutdown()``.
@@ -94,16 +104,8 @@ public final class WebhookSender: Sendable {
     /// Stops the thread; pending messages are dropped without onFinished (the daemon keeps them in its outbox). Idempotent; also from deinit.
     /// Returns when the thread has stopped (no callback runs after that), except when called from a callback.
     public func shutdown() {
-        let onSenderThread = shared.state.withLock { state in
-            if !state.stopping {
-                state.stopping = true
-                state.pending.removeAll()
-                state.commands.removeAll()
-                curl_multi_wakeup(shared.multi.handle)
-            }
-            return state.thread == ThreadIdentity.current
-        }
-        if !onSenderThread { shared.finished.wait() }
+        shared.requestStop()
+        shared.thread.stop()
     }
 }
 
@@ -120,21 +122,36 @@ private final class Shared: Sendable {
         /// Ids of the messages not yet finished.
         var pending: Set<String> = []
         var stopping = false
-        var thread: ThreadIdentity?
     }
 
-    /// The multi handle, cleaned up by the sender's thread after it saw `stopping`;
-    /// `curl_multi_wakeup` is called on it only under the lock and before `stopping`.
+    /// The multi handle: driven by the sender's thread, woken from any thread with
+    /// `curl_multi_wakeup` (thread-safe), cleaned up when the last owner lets go of it.
     struct Multi: @unchecked Sendable {
         let handle: UnsafeMutableRawPointer
     }
 
     let multi: Multi
     let state = Mutex(State())
-    let finished = DispatchGroup()
+    let thread = ServiceThread(name: "webhooks")
 
     init(multi: UnsafeMutableRawPointer) {
         self.multi = Multi(handle: multi)
+    }
+
+    /// The thread is done with the handle once nothing refers to this any more.
+    deinit {
+        curl_multi_cleanup(multi.handle)
+    }
+
+    /// Marks the sender stopping: the queues are dropped and the thread (if it runs) wakes to end.
+    func requestStop() {
+        state.withLock { state in
+            guard !state.stopping else { return }
+            state.stopping = true
+            state.pending.removeAll()
+            state.commands.removeAll()
+            curl_multi_wakeup(multi.handle)
+        }
     }
 
     /// Runs `change` under the lock unless the sender is stopping, and wakes the thread when it returns true.
@@ -233,7 +250,6 @@ private final class Worker {
         }
         for easy in inFlight.keys { curl_multi_remove_handle(multi, easy) }
         inFlight.removeAll()
-        curl_multi_cleanup(multi)
     }
 
     private func apply(_ command: Shared.Command) {

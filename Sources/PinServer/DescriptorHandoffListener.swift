@@ -3,6 +3,7 @@ import Foundation
 import LinuxFS
 import Logging
 import PinCore
+import ServiceLifecycle
 import Synchronization
 
 /// Hands lease holders an open descriptor of their leased file over a Unix socket, by
@@ -27,8 +28,9 @@ import Synchronization
 /// The socket file gets mode 0660: the daemon's group may connect, and must still present a
 /// token. Each connection is served on its own thread, at most 64 at once (more are closed
 /// unanswered), so a client that sends nothing holds up no one else. Tokens are never logged;
-/// hand-offs are logged at info level, refusals at notice.
-public final class DescriptorHandoffListener: Sendable {
+/// hand-offs are logged at info level, refusals at notice. A service: ``run()`` listens until
+/// graceful shutdown or cancellation.
+public final class DescriptorHandoffListener: Service {
     /// Decides whether `request` may have its lease's descriptor, and which.
     public typealias Authorize = @Sendable (DescriptorHandoffRequest) throws(CoreError) -> HandedOffDescriptor
 
@@ -88,6 +90,15 @@ public final class DescriptorHandoffListener: Sendable {
             running = Running(socket: socket, connections: connections, acceptLoopEnded: acceptLoopEnded)
         }
         logger.info("descriptor hand-off listening on unix:\(path)")
+    }
+
+    /// Listens (``start()``) until graceful shutdown or cancellation, then stops (``stop()``);
+    /// returns once the accepting thread and every connection's thread ended.
+    /// - Throws: ``HTTPServerError`` when it cannot listen.
+    public func run() async throws {
+        try start()
+        await shutdownRequested()
+        try await blocking("fd-handoff-stop") { [self] in stop() }
     }
 
     /// How many connections are being served right now (for tests).

@@ -1,7 +1,9 @@
 import CMicroHTTPD
 import Dispatch
+import Foundation
 import LinuxFS
 import Logging
+import PinCore
 import PinJSON
 import Synchronization
 
@@ -18,6 +20,8 @@ final class HTTPEngine: Sendable {
     let watchdog: ReceiveWatchdog
     private let inFlight = DispatchGroup()
     private let registry = Mutex(Registry())
+    /// Told when a request completed or an event stream closed, for ``drain(grace:)``.
+    private let settled = ChangeSignal()
 
     private struct Registry: ~Copyable {
         var stopping = false
@@ -111,6 +115,7 @@ final class HTTPEngine: Sendable {
     /// Access log line once MHD is done with the request.
     func completed(_ context: RequestContext, termination: MHD_RequestTerminationCode) {
         context.markCompleted()
+        settled.changed()
         if let watch = context.watch { watchdog.requestCompleted(watch) }
         let elapsed = ContinuousClock.now - context.started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
@@ -145,9 +150,8 @@ final class HTTPEngine: Sendable {
         for context in running {
             context.finish(with: .problem(Problem(.shuttingDown, "The daemon stopped before the request finished.")))
         }
-        let deadline = ContinuousClock.now + .seconds(1)
-        while running.contains(where: { !$0.isCompleted }) || openEventStreams > 0, ContinuousClock.now < deadline {
-            SystemClock.sleep(for: .milliseconds(10))
+        settled.wait(until: Date(timeIntervalSinceNow: 1)) {
+            !running.contains(where: { !$0.isCompleted }) && openEventStreams == 0
         }
     }
 
@@ -206,6 +210,7 @@ final class HTTPEngine: Sendable {
     private func openStream(_ subscription: EventSubscription, on connection: ConnectionHandle) -> EventStream? {
         let stream = EventStream(subscription, connection: connection, heartbeatInterval: heartbeatInterval) { [weak self] stream in
             _ = self?.registry.withLock { $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
+            self?.settled.changed()
         }
         let registered = registry.withLock { registry in
             guard !registry.stopping else { return false }

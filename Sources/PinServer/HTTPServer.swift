@@ -2,12 +2,14 @@ import CMicroHTTPD
 import LinuxFS
 import Logging
 import PinCore
+import ServiceLifecycle
 import Synchronization
 
 /// The REST API over libmicrohttpd: one daemon (an epoll thread pool) per listener, TCP and
 /// optionally a Unix socket. Handlers run on worker threads while their connection is
-/// suspended, so a long `prepare` never blocks MHD's event loops.
-public final class PinHTTPServer: Sendable {
+/// suspended, so a long `prepare` never blocks MHD's event loops. A service: ``run()`` serves
+/// until graceful shutdown or cancellation.
+public final class PinHTTPServer: Service {
     private let configuration: ServerConfiguration
     private let engine: HTTPEngine
     private let logger: Logger
@@ -73,11 +75,25 @@ public final class PinHTTPServer: Sendable {
                 throw error
             }
         }
-        engine.watchdog.start()
+        do throws(HTTPServerError) {
+            try engine.watchdog.start()
+        } catch {
+            stop()
+            throw error
+        }
         let receiveLimit = configuration.requestReceiveTimeoutSeconds
         for listener in listeners.withLock({ $0 }) {
             logger.info("listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, requests within \(receiveLimit)s)")
         }
+    }
+
+    /// Binds and serves (``start()``) until graceful shutdown or cancellation, then stops
+    /// (``stop()``); returns once the listeners and their threads are gone.
+    /// - Throws: ``HTTPServerError`` when it cannot start; nothing is left listening then.
+    public func run() async throws {
+        try start()
+        await shutdownRequested()
+        try await blocking("http-stop") { [self] in stop() }
     }
 
     /// Stops accepting connections, ends every event stream, lets running handlers finish (up to

@@ -23,7 +23,7 @@ final class ReceiveWatchdog: Sendable {
     private let watches = Mutex<[ObjectIdentifier: ConnectionWatch]>([:])
     private let stopped = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchGroup()
+    private let thread = Mutex<JoinableThread?>(nil)
     private let running = Atomic<Bool>(false)
 
     init(receiveLimitSeconds: Double, idleLimitSeconds: Double, logger: Logger) {
@@ -37,25 +37,29 @@ final class ReceiveWatchdog: Sendable {
         min(1, max(0.05, Double(receiveLimit) / 1e10))
     }
 
-    /// Starts the sweeping thread. Idempotent.
-    func start() {
+    /// Starts the sweeping thread (the server's ``PinHTTPServer/start()`` does). Idempotent.
+    func start() throws(HTTPServerError) {
         guard !running.exchange(true, ordering: .relaxed) else { return }
-        finished.enter()
-        DispatchQueue(label: "pinlease.http.receive-watchdog").async { [self] in
-            while !stopped.load(ordering: .relaxed) {
-                _ = wake.wait(timeout: .now() + sweepInterval)
-                if stopped.load(ordering: .relaxed) { break }
-                sweep()
+        do throws(LinuxError) {
+            let started = try JoinableThread.start(name: "http-watchdog") { [self] in
+                while !stopped.load(ordering: .relaxed) {
+                    _ = wake.wait(timeout: .now() + sweepInterval)
+                    if stopped.load(ordering: .relaxed) { break }
+                    sweep()
+                }
             }
-            finished.leave()
+            thread.withLock { $0 = started }
+        } catch {
+            running.store(false, ordering: .relaxed)
+            throw HTTPServerError("cannot start the receive watchdog: \(error)")
         }
     }
 
-    /// Stops the sweeping thread and waits for it. Idempotent.
+    /// Stops the sweeping thread and joins it. Idempotent.
     func stop() {
         guard running.load(ordering: .relaxed), !stopped.exchange(true, ordering: .relaxed) else { return }
         wake.signal()
-        finished.wait()
+        thread.withLock { $0 }?.join()
     }
 
     /// A connection was accepted: its first request must arrive within the limit.

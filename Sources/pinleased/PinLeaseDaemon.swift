@@ -5,9 +5,11 @@ import Logging
 import PinCore
 import PinServer
 import PinSettings
+import ServiceLifecycle
 
-/// `pinleased`: the pinlease host daemon.
-struct PinLeaseDaemon: ParsableCommand {
+/// `pinleased`: the pinlease host daemon (the entry point).
+@main
+struct PinLeaseDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinleased",
         abstract: "Prepares, locks and pins files for long-term page pinning, with a REST control plane.",
@@ -16,7 +18,7 @@ struct PinLeaseDaemon: ParsableCommand {
     /// Every setting, from ``SettingsTable``.
     @OptionGroup var options: DaemonOptions
 
-    func run() throws {
+    func run() async throws {
         let settings = try options.resolve()
         // Every message and metadata value is escaped, so request text can never forge a log line.
         LoggingSystem.bootstrap { label in
@@ -33,34 +35,46 @@ struct PinLeaseDaemon: ParsableCommand {
             attributes: [.posixPermissions: 0o700])
         // Before any state is read: a second daemon on the same state would re-take its locks and pins.
         let stateLock = try StateDirectoryLock(stateDirectory: settings.core.stateDirectory)
-        try stateLock.hold { try serve(settings: settings, logger: logger) }
+        try await stateLock.hold { try await serve(settings: settings, logger: logger) }
     }
 
-    /// Opens the core and serves until a signal stops the daemon (never returns normally).
-    private func serve(settings: DaemonSettings, logger: Logger) throws {
+    /// Opens the core and serves until SIGTERM or SIGINT stops the daemon. Its services run in
+    /// one group: started in the order signals, core, HTTP server, hand-off, drain phase, and
+    /// stopped in the reverse order (see ``drainPhase(_:_:)``).
+    private func serve(settings: DaemonSettings, logger: Logger) async throws {
         do {
             let core = try PinCoreService(configuration: settings.core, logger: logger)
             let tokenStore = try TokenStore.load(
                 tokensFile: settings.tokensFile, stateDirectory: settings.core.stateDirectory, logger: logger)
             let server = PinHTTPServer(configuration: settings.server, core: core, tokens: tokenStore, logger: logger)
-            try server.start()
             // Beside the API socket, holders fetch descriptors of their leased files on PATH.fd.
             let handoff = settings.server.unixSocketPath.map { path in
-                DescriptorHandoffListener(path: path + ".fd", tokens: tokenStore, logger: logger) { request throws(CoreError) in
+                DescriptorHandoffListener(path: path + ".fd", tokens: tokenStore, logger: logger) {
+                    request throws(CoreError) in
                     try core.handOffDescriptor(request)
                 }
             }
-            do {
-                try handoff?.start()
-            } catch {
-                server.stop()
-                throw error
-            }
             for spec in settings.core.roots { logger.info("root \(spec.name) = \(spec.path)") }
-            SignalHandling.run(server: server, handoff: handoff, core: core, tokens: tokenStore, drain: settings.drain,
-                drainDeliveryTimeout: .seconds(settings.drainDeliveryTimeoutSeconds), logger: logger)
+            let signals = await DaemonSignals(tokens: tokenStore, logger: logger)
+            let services: [any Service] =
+                [signals, core, server] + (handoff.map { [$0] } ?? []) + drainPhase(core, settings)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
+            signals.stops(group)
+            try await group.run()
+            logger.info("stopped")
         } catch let error as CoreError {
             throw StartupError(error.detail)
         }
+    }
+
+    /// With `--drain`, the first phase of the shutdown: every lease is revoked and the daemon waits
+    /// for the holders (or the deadlines) and, bounded, for the last webhooks, while the API (`/readyz`
+    /// 503 `draining`), the descriptor hand-off and the core's background work still run. Then the
+    /// hand-off stops, then the HTTP server, then the core's background work, then the signals.
+    /// Locks, pins and leases stay: they are durable.
+    private func drainPhase(_ core: PinCoreService, _ settings: DaemonSettings) -> [any Service] {
+        guard settings.drain else { return [] }
+        let timeout = Duration.seconds(settings.drainDeliveryTimeoutSeconds)
+        return [ShutdownPhase(name: "drain") { core.drain(deliveryTimeout: timeout) }]
     }
 }

@@ -1,48 +1,56 @@
-import Dispatch
-import Glibc  // signal(2) dispositions, signal numbers for the dispatch sources, exit(3) of the executable
+import Glibc  // signal(2) dispositions for SIGPIPE and the trapped signals
 import Logging
-import PinCore
 import PinServer
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
 
-/// SIGTERM and SIGINT stop the daemon gracefully: with `drain` every lease is revoked first
-/// and the daemon waits for the holders (or the deadlines) and, bounded, for the last webhooks; then the descriptor hand-off stops
-/// while the core still serves it, then the core and the HTTP server. Locks, pins and leases
-/// stay: they are durable. SIGHUP re-reads the tokens file. Never returns.
-enum SignalHandling {
-    static func run(
-        server: PinHTTPServer, handoff: DescriptorHandoffListener?, core: PinCoreService, tokens: TokenStore, drain: Bool,
-        drainDeliveryTimeout: Duration, logger: Logger
-    ) -> Never {
+/// The daemon's signals, as the first service of its group (so it stops last and SIGHUP is
+/// still heard during a drain). SIGTERM and SIGINT start the group's graceful shutdown, logged
+/// as `signal N: stopping` before any shutdown phase runs; later ones are ignored, as is
+/// SIGPIPE. SIGHUP re-reads the tokens file.
+///
+/// The signals are trapped when this is made (before the group runs), so one that arrives while
+/// the services start is acted on once they run.
+final class DaemonSignals: Service {
+    private let signals: UnixSignalsSequence
+    private let tokens: TokenStore
+    private let logger: Logger
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    init(tokens: TokenStore, logger: Logger) async {
         signal(SIGPIPE, SIG_IGN)
-        let queue = DispatchQueue(label: "signals")
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                logger.info("signal \(number): stopping")
-                if drain { core.drain(deliveryTimeout: drainDeliveryTimeout) }
-                handoff?.stop()
-                core.shutdown()
-                server.stop()
-                logger.info("stopped")
-                exit(0)
-            }
-            source.resume()
-            sources.append(source)
-        }
-        signal(SIGHUP, SIG_IGN)
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        hangup.setEventHandler {
-            do {
-                try tokens.reload()
-                logger.info("SIGHUP: tokens reloaded")
-            } catch {
-                logger.error("SIGHUP: tokens not reloaded, the previous set stays: \(error)")
+        // A signal source receives them; their default actions (ending the process) must not.
+        for number in [SIGTERM, SIGINT, SIGHUP] { signal(number, SIG_IGN) }
+        signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        self.tokens = tokens
+        self.logger = logger
+    }
+
+    /// The group whose graceful shutdown SIGTERM and SIGINT trigger.
+    func stops(_ group: ServiceGroup) {
+        self.group.withLock { $0 = group }
+    }
+
+    func run() async {
+        var stopping = false
+        for await received in signals.cancelOnGracefulShutdown() {
+            if received == .sighup {
+                reloadTokens()
+            } else if !stopping {
+                stopping = true
+                logger.info("signal \(received.rawValue): stopping")
+                await group.withLock({ $0 })?.triggerGracefulShutdown()
             }
         }
-        hangup.resume()
-        sources.append(hangup)
-        withExtendedLifetime(sources) { dispatchMain() }
+    }
+
+    private func reloadTokens() {
+        do {
+            try tokens.reload()
+            logger.info("SIGHUP: tokens reloaded")
+        } catch {
+            logger.error("SIGHUP: tokens not reloaded, the previous set stays: \(error)")
+        }
     }
 }

@@ -30,9 +30,11 @@ struct StateDirectoryLock: ~Copyable {
         self.file = file
     }
 
-    /// Keeps the lock until `body` returns (it never does for the daemon's main loop).
-    func hold<T>(_ body: () throws -> T) rethrows -> T {
-        try withExtendedLifetime(file) { try body() }
+    /// Keeps the lock until `body` returns (when the daemon has stopped).
+    func hold<T>(_ body: () async throws -> T) async rethrows -> T {
+        let result = try await body()
+        withExtendedLifetime(file) {}
+        return result
     }
 }
 

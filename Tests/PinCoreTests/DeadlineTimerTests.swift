@@ -60,17 +60,17 @@ import Testing
         }
     }
 
-    private func withTimer(_ body: (DeadlineTimer<String>, ManualClock, Firings) throws -> Void) rethrows {
+    private func withTimer(_ body: (DeadlineTimer<String>, ManualClock, Firings) throws -> Void) throws {
         let clock = ManualClock()
         let timer = DeadlineTimer<String>(name: "test-timer", clock: clock.deadlineClock)
         let firings = Firings()
-        timer.start { firings.add($0) }
+        try timer.start { firings.add($0) }
         defer { timer.stop() }
         try body(timer, clock, firings)
     }
 
-    @Test func firesDueKeysAndHonoursReplaceAndCancel() {
-        withTimer { timer, clock, firings in
+    @Test func firesDueKeysAndHonoursReplaceAndCancel() throws {
+        try withTimer { timer, clock, firings in
             let now = clock.wallMilliseconds
             timer.set("past", at: now - 1000)
             timer.set("soon", at: now + 50)
@@ -96,8 +96,8 @@ import Testing
         }
     }
 
-    @Test func keysDueTogetherFireInOneBatch() {
-        withTimer { timer, clock, firings in
+    @Test func keysDueTogetherFireInOneBatch() throws {
+        try withTimer { timer, clock, firings in
             let due = clock.wallMilliseconds + 200
             for key in ["a", "b", "c"] { timer.set(key, at: due) }
             timer.set("later", at: due + 1)
@@ -110,8 +110,8 @@ import Testing
         }
     }
 
-    @Test func aWallClockStepDoesNotMoveDeadlinesAlreadySet() {
-        withTimer { timer, clock, firings in
+    @Test func aWallClockStepDoesNotMoveDeadlinesAlreadySet() throws {
+        try withTimer { timer, clock, firings in
             timer.set("in 500 ms", at: clock.wallMilliseconds + 500)
             clock.stepWall(milliseconds: 3_600_000)  // an hour ahead: past the deadline on the wall
             timer.set("in 200 ms", at: clock.wallMilliseconds + 200)

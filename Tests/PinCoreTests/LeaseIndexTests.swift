@@ -3,6 +3,7 @@ import Glibc
 import LinuxFS
 import Logging
 import PinJSON
+import ServiceLifecycle
 import Testing
 @testable import PinCore
 
@@ -85,6 +86,8 @@ import Testing
             book = LeaseBook(
                 store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test")),
                 policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in })
+            // The expiry and deadline timers run (until `book.stop()` in deinit joins their thread).
+            Task { [timers = book.timers] in try await timers.run() }
         }
 
         deinit {

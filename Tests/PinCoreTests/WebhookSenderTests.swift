@@ -14,11 +14,14 @@ private final class Reports: Sendable {
     func attempts(of id: String) -> [DeliveryAttempt] { attempts.filter { $0.messageID == id } }
     func outcome(of id: String) -> DeliveryAttempt.Outcome? { finished.first { $0.message.id == id }?.outcome }
 
-    func makeSender(_ configuration: WebhookConfiguration) -> WebhookSender {
-        WebhookSender(
+    /// A sender whose thread runs (until `shutdown()` or its release).
+    func makeSender(_ configuration: WebhookConfiguration) throws -> WebhookSender {
+        let sender = WebhookSender(
             configuration: configuration, logger: Logger(label: "webhook-test"),
             onAttempt: { attempt in self.state.withLock { $0.attempts.append(attempt) } },
             onFinished: { message, outcome in self.state.withLock { $0.finished.append((message, outcome)) } })
+        try sender.start()
+        return sender
     }
 }
 
@@ -92,7 +95,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver { _, _ in .init(status: 204) }
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL + "/"]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL + "/"]))
         defer { sender.shutdown() }
         let sent = message(receiver.baseURL + "/hooks?x=1")
         sender.send(sent)
@@ -121,7 +124,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver { index, _ in .init(status: index == 0 ? 500 : 200) }
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL]))
         defer { sender.shutdown() }
         let sent = message(receiver.baseURL + "/h")
         sender.send(sent)
@@ -144,7 +147,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver()
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL]))
         defer { sender.shutdown() }
         for count in 1...5 {
             sender.send(message(receiver.baseURL + "/h"))
@@ -157,7 +160,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver { index, _ in index == 0 ? .init(status: 503, headers: [("Retry-After", "1")]) : .init(status: 200) }
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL]))
         defer { sender.shutdown() }
         let sent = message(receiver.baseURL + "/h")
         sender.send(sent)
@@ -176,7 +179,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver { _, _ in .init(status: 410) }
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL]))
         defer { sender.shutdown() }
         let sent = message(receiver.baseURL + "/h")
         sender.send(sent)
@@ -194,7 +197,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver { _, _ in .init(status: 302, headers: [("Location", location)]) }
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL, landing.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL, landing.baseURL]))
         defer { sender.shutdown() }
         let sent = message(receiver.baseURL + "/h", retryFor: 1)
         sender.send(sent)
@@ -214,7 +217,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
     @Test func unreachableReceiverIsRetriedUntilTheDeadline() async throws {
         let port = try LoopbackReceiver.unusedPort()
         let reports = Reports()
-        let sender = reports.makeSender(try configuration(["http://127.0.0.1:\(port)/"]))
+        let sender = try reports.makeSender(try configuration(["http://127.0.0.1:\(port)/"]))
         defer { sender.shutdown() }
         let sent = message("http://127.0.0.1:\(port)/h", retryFor: 1.5)
         sender.send(sent)
@@ -235,7 +238,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         var short = try configuration([receiver.baseURL])
         short.requestTimeout = 0.3
-        let sender = reports.makeSender(short)
+        let sender = try reports.makeSender(short)
         defer { sender.shutdown() }
         let sent = message(receiver.baseURL + "/h", retryFor: 0.5)
         sender.send(sent)
@@ -249,7 +252,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
     @Test func attemptsAfterTheDeadlineAreCounted() async throws {
         let port = try LoopbackReceiver.unusedPort()
         let reports = Reports()
-        let sender = reports.makeSender(try configuration(["http://127.0.0.1:\(port)/"]))
+        let sender = try reports.makeSender(try configuration(["http://127.0.0.1:\(port)/"]))
         defer { sender.shutdown() }
         let late = message("http://127.0.0.1:\(port)/h", type: .leaseRevoked, retryFor: -10, afterDeadline: 3)
         let tooLate = message("http://127.0.0.1:\(port)/h", retryFor: -10)
@@ -270,7 +273,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         // that does not name loopback: the connection is refused on the address curl connects to.
         var refusing = try configuration(["http://pinlease-test.invalid:\(receiver.port)/", "http://localhost:\(receiver.port)/"])
         refusing.resolve = ["pinlease-test.invalid:\(receiver.port):127.0.0.1"]
-        let sender = reports.makeSender(refusing)
+        let sender = try reports.makeSender(refusing)
         defer { sender.shutdown() }
         let named = message("http://pinlease-test.invalid:\(receiver.port)/h", retryFor: 0.5)
         sender.send(named)
@@ -297,7 +300,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver { _, _ in .init(status: 500) }
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL]))
         defer { sender.shutdown() }
         let revoking = message(receiver.baseURL + "/h", type: .leaseRevoking, retryFor: 120)
         let revoked = message(receiver.baseURL + "/h", type: .leaseRevoked, retryFor: 120)
@@ -335,7 +338,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         var settings = try configuration([receiver.baseURL])
         settings.maxTransfersPerOrigin = settings.maxConcurrentTransfers  // one receiver may take every transfer here
         settings.requestTimeout = 120  // longer than the receiver ever holds a request
-        let sender = reports.makeSender(settings)
+        let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
         let messages = (0..<200).map { index in message(receiver.baseURL + "/h", lease: "lease_\(index)", retryFor: 300) }
         for sent in messages { sender.send(sent) }
@@ -355,7 +358,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         var configuration = try configuration([slow.baseURL, "http://127.0.0.1:\(port)"])
         configuration.requestTimeout = 300
-        let sender = reports.makeSender(configuration)
+        let sender = try reports.makeSender(configuration)
         for index in 0..<5 {
             sender.send(message(slow.baseURL + "/h", lease: "slow_\(index)", retryFor: 600))
             sender.send(message("http://127.0.0.1:\(port)/h", lease: "down_\(index)", retryFor: 600))
@@ -377,7 +380,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let port = try LoopbackReceiver.unusedPort()
         let reports = Reports()
         do {
-            let sender = reports.makeSender(try configuration(["http://127.0.0.1:\(port)/"]))
+            let sender = try reports.makeSender(try configuration(["http://127.0.0.1:\(port)/"]))
             sender.send(message("http://127.0.0.1:\(port)/h", retryFor: 120))
             #expect(try await eventually { reports.attempts.count >= 2 })
         }
@@ -399,7 +402,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         var settings = try configuration([hanging.baseURL, healthy.baseURL])
         settings.requestTimeout = 300  // the hanging receiver holds every attempt it gets for the whole test
-        let sender = reports.makeSender(settings)
+        let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
         let stuck = (0..<200).map { index in message(hanging.baseURL + "/h", lease: "stuck_\(index)", retryFor: 600) }
         for sent in stuck { sender.send(sent) }
@@ -419,7 +422,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         var settings = try configuration([receiver.baseURL])
         settings.maxTransfersPerOrigin = 1
-        let sender = reports.makeSender(settings)
+        let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
         let messages = (0..<100).map { index in message(receiver.baseURL + "/h", lease: "queued_\(index)", retryFor: 600) }
         for sent in messages { sender.send(sent) }
@@ -435,7 +438,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         var settings = try configuration([receiver.baseURL, "http://127.0.0.1:\(port)"])
         settings.retrySchedule = try #require(RetrySchedule(delays: [0, 0.1, 0.1, 0.1, 0.1]))
-        let sender = reports.makeSender(settings)
+        let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
         let recovering = final(message(receiver.baseURL + "/h", type: .leaseRevoked, retryFor: -60))
         let down = final(message("http://127.0.0.1:\(port)/h", type: .leaseRevoked, retryFor: -60))
@@ -453,7 +456,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         var settings = try configuration(["http://127.0.0.1:\(port)"])
         settings.retrySchedule = try #require(RetrySchedule(delays: [0, 0.1, 0.1, 0.1]))
-        let sender = reports.makeSender(settings)
+        let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
         let resumed = final(message("http://127.0.0.1:\(port)/h", type: .leaseRevoked), attemptsMade: 2)
         sender.send(resumed)
@@ -466,7 +469,7 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let receiver = try LoopbackReceiver()
         defer { receiver.stop() }
         let reports = Reports()
-        let sender = reports.makeSender(try configuration([receiver.baseURL]))
+        let sender = try reports.makeSender(try configuration([receiver.baseURL]))
         defer { sender.shutdown() }
         let sent = final(message(receiver.baseURL + "/h", type: .leaseRevoked))
         sender.send(sent)
