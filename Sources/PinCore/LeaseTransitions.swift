@@ -40,6 +40,13 @@ extension LeaseBook {
         }
     }
 
+    /// Checks `request` (``checkGrant(_:)``), then grants it on pin `pinID`.
+    func grant(
+        pinID: String, _ request: LeaseGrantRequest, autoPin: Bool, admissible: () throws(CoreError) -> Void = {}
+    ) throws(CoreError) -> Lease {
+        try grant(pinID: pinID, try checkGrant(request), autoPin: autoPin, admissible: admissible)
+    }
+
     /// Extends an active lease to now + TTL (its own, or `ttlSeconds`, which becomes its TTL).
     func renew(id: String, ttlSeconds: Int?, caller: LeaseCaller) throws(CoreError) -> Lease {
         let record = try transition { book, transition, now throws(CoreError) in
