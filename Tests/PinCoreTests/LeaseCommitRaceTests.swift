@@ -88,9 +88,10 @@ import Testing
             awaitSleeping(tids.withLock { $0[index] })
         }
         gate.open()
-        #expect(committer.wait(timeout: .now() + 60) == .success, "the committing transition never returned")
+        let deadline = DispatchTime.now() + 60  // one for all: a hang costs a minute, not one per thread
+        #expect(committer.wait(timeout: deadline) == .success, "the committing transition never returned")
         for (index, noOp) in noOps.enumerated() {
-            #expect(noOp.wait(timeout: .now() + 60) == .success, "no-op transition \(index) never returned after the commit")
+            #expect(noOp.wait(timeout: deadline) == .success, "no-op transition \(index) never returned after the commit")
         }
         #expect(harness.state(active.id) == .revoking)
     }
@@ -127,8 +128,9 @@ import Testing
                 }
             })
         }
+        let deadline = DispatchTime.now() + 120
         for (index, thread) in threads.enumerated() {
-            #expect(thread.wait(timeout: .now() + 120) == .success, "worker \(index) never finished")
+            #expect(thread.wait(timeout: deadline) == .success, "worker \(index) never finished")
         }
         #expect(failures.withLock { $0 } == [])
         #expect(book.liveCount == 1)
