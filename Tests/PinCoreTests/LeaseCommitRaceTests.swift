@@ -111,7 +111,7 @@ import Testing
         var threads: [DispatchSemaphore] = []
         for worker in 0..<6 {
             threads.append(onThread {
-                for _ in 0..<100 {
+                for _ in 0..<60 {
                     do {
                         if worker < 2 {
                             let lease = try harness.grant(on: "pin_a")
