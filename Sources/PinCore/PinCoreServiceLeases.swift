@@ -13,18 +13,14 @@ extension PinCoreService {
     /// with its last lease). Returns once the grant is durable, with the webhook secret (the
     /// only time it is shown).
     public func grantLease(_ request: LeaseGrantRequest) throws(CoreError) -> Lease {
+        let grant = try leases.checkGrant(request)  // before pinning anything for a new pin
         switch request.target {
         case .pin(let id):
-            return try leases.grant(pinID: id, request, autoPin: false) { () throws(CoreError) in try requireUnviolated(pinID: id) }
+            return try leases.grant(pinID: id, grant, autoPin: false) { () throws(CoreError) in try requireUnviolated(pinID: id) }
         case .newPin(let pinRequest):
-            // Check what the lease itself needs before pinning anything.
-            _ = try leases.policy.ttl(request.ttlSeconds)
-            _ = try leases.policy.grace(request.graceSeconds)
-            try LeaseBook.validateHolder(request.holder)
-            if let url = request.webhookURL { try leases.allowList.check(url) }
             let pin = try pin(pinRequest, autoPin: true)
             do throws(CoreError) {
-                return try leases.grant(pinID: pin.id, request, autoPin: true) { () throws(CoreError) in try requireUnviolated(pinID: pin.id) }
+                return try leases.grant(pinID: pin.id, grant, autoPin: true) { () throws(CoreError) in try requireUnviolated(pinID: pin.id) }
             } catch {
                 try? unpin(id: pin.id)
                 throw error
