@@ -28,7 +28,20 @@ let package = Package(
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
         .target(
             name: "PinCore",
-            dependencies: ["LinuxFS", "PinJSON", "CSQLite", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Infrastructure beside the domain: each implements protocols PinCore declares.
+        .target(name: "PinStore", dependencies: ["PinCore", "PinJSON", "CSQLite"], swiftSettings: strict),
+        .target(
+            name: "PinWebhooks",
+            dependencies: ["PinCore", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The one place that builds a core from the real infrastructure (the daemon and the tests use it).
+        .target(
+            name: "PinAssembly",
+            dependencies: ["PinCore", "PinStore", "PinWebhooks", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -39,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinJSON",
+                "PinServer", "PinCore", "PinAssembly", "PinJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -48,10 +61,24 @@ let package = Package(
         .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
         .testTarget(
             name: "PinCoreTests",
-            dependencies: ["PinCore", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PinCore", "PinStore", "PinWebhooks", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "PinStoreTests",
+            dependencies: ["PinStore", "PinCore", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PinWebhooksTests",
+            dependencies: ["PinWebhooks", "PinCore", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinAssembly", "PinJSON"], swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

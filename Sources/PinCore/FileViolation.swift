@@ -10,7 +10,7 @@ public struct FileViolation: Sendable, Equatable, JSONRepresentable {
     /// Wall-clock milliseconds since the epoch.
     public let detectedAt: Int64
 
-    init(code: String, detail: String, detectedAt: Int64 = WallClock.nowMilliseconds()) {
+    package init(code: String, detail: String, detectedAt: Int64 = WallClock.nowMilliseconds()) {
         self.code = code
         self.detail = detail
         self.detectedAt = detectedAt
@@ -23,7 +23,7 @@ public struct FileViolation: Sendable, Equatable, JSONRepresentable {
         .object(["code": .string(code), "detail": .string(detail), "detected_at": .string(WallClock.format(milliseconds: detectedAt))])
     }
 
-    init?(json: JSON) {
+    package init?(json: JSON) {
         guard let object = json.objectValue, let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue else {
             return nil
         }
@@ -31,7 +31,7 @@ public struct FileViolation: Sendable, Equatable, JSONRepresentable {
     }
 
     /// What is stored (with the time as a number).
-    var stored: JSON {
+    package var stored: JSON {
         .object(["code": .string(code), "detail": .string(detail), "detected_at_ms": .int(detectedAt)])
     }
 }

@@ -27,26 +27,51 @@ public enum RevokeReason {
 }
 
 /// A lease as recorded durably. Times are wall-clock milliseconds since the epoch.
-struct LeaseRecord: Sendable, Equatable {
-    var id: String
-    var pinID: String
-    var path: RootedPath
-    var holder: String
-    var state: LeaseState
-    var ttlSeconds: Int
-    var graceSeconds: Int
-    var webhookURL: String?
-    var webhookSecret: String?
+package struct LeaseRecord: Sendable, Equatable {
+    package var id: String
+    package var pinID: String
+    package var path: RootedPath
+    package var holder: String
+    package var state: LeaseState
+    package var ttlSeconds: Int
+    package var graceSeconds: Int
+    package var webhookURL: String?
+    package var webhookSecret: String?
     /// When set, only a process of this uid receives the file descriptor (SO_PEERCRED).
-    var holderUID: UInt32?
-    var autoPin: Bool
-    var grantedAt: Int64
-    var renewedAt: Int64
-    var expiresAt: Int64
-    var reason: String?
+    package var holderUID: UInt32?
+    package var autoPin: Bool
+    package var grantedAt: Int64
+    package var renewedAt: Int64
+    package var expiresAt: Int64
+    package var reason: String?
     /// While revoking (and after): when the daemon tears its side down if the holder has not let go.
-    var deadline: Int64?
-    var endedAt: Int64?
+    package var deadline: Int64?
+    package var endedAt: Int64?
+
+    package init(
+        id: String, pinID: String, path: RootedPath, holder: String, state: LeaseState, ttlSeconds: Int,
+        graceSeconds: Int, webhookURL: String? = nil, webhookSecret: String? = nil, holderUID: UInt32? = nil,
+        autoPin: Bool, grantedAt: Int64, renewedAt: Int64, expiresAt: Int64, reason: String? = nil,
+        deadline: Int64? = nil, endedAt: Int64? = nil
+    ) {
+        self.id = id
+        self.pinID = pinID
+        self.path = path
+        self.holder = holder
+        self.state = state
+        self.ttlSeconds = ttlSeconds
+        self.graceSeconds = graceSeconds
+        self.webhookURL = webhookURL
+        self.webhookSecret = webhookSecret
+        self.holderUID = holderUID
+        self.autoPin = autoPin
+        self.grantedAt = grantedAt
+        self.renewedAt = renewedAt
+        self.expiresAt = expiresAt
+        self.reason = reason
+        self.deadline = deadline
+        self.endedAt = endedAt
+    }
 }
 
 /// A lease as the API shows it. `webhookSecret` is only ever shown in the answer to the grant.

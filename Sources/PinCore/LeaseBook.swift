@@ -146,7 +146,7 @@ final class LeaseBook: Sendable {
     private let book = Mutex(Book())
     /// Set by a drain: no new lease from then on.
     private let draining = Atomic<Bool>(false)
-    private let store: LeaseStore
+    private let store: any LeaseJournal
     private let pins: PinBook
     private let events: EventLog
     private let notifier: LeaseNotifier
@@ -158,7 +158,7 @@ final class LeaseBook: Sendable {
     private let leaseEnded: @Sendable (LeaseRecord) -> Void
 
     init(
-        store: LeaseStore, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
+        store: any LeaseJournal, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
         logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void, leaseEnded: @escaping @Sendable (LeaseRecord) -> Void
     ) {
         self.store = store
@@ -561,7 +561,7 @@ final class LeaseBook: Sendable {
     /// never stays ahead of what is durable, the daemon keeps serving, and the next
     /// transition succeeds once there is space again.
     private func transition<T>(_ change: (inout Book, inout Transition, Int64) throws(CoreError) -> T) throws(CoreError) -> T {
-        let (result, ticket, changed) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?, [String]) in
+        let (result, ticket, changed) = try book.withLock { book throws(CoreError) -> (T, (any CommitTicket)?, [String]) in
             var transition = Transition()
             let result = try change(&book, &transition, WallClock.nowMilliseconds())
             guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.barrier(), []) }

@@ -2,30 +2,33 @@ import Logging
 import PinJSON
 import Synchronization
 
-/// Sends the lease book's webhook messages (``WebhookSender``) and keeps their traces: every
-/// attempt goes to the delivery log, and the durable outbox follows each message (attempts
-/// made, next attempt, outcome), so a restart resumes where it was. Both are written in
-/// batches (every 100 ms), off the request and commit paths.
+/// Sends the lease book's webhook messages (through a ``WebhookTransport``) and keeps their
+/// traces: every attempt goes to the delivery log, and the durable outbox follows each message
+/// (attempts made, next attempt, outcome), so a restart resumes where it was. Both are written
+/// in batches (every 100 ms), off the request and commit paths. The outbox policy (what is
+/// resent, what a final notice is, what an operator's retry reopens) is decided here; the
+/// transport only attempts.
 final class LeaseNotifier: Sendable {
     private struct Pending: Sendable {
         var attempts: [DeliveryRecord] = []
         var outbox: [OutboxUpdate] = []
     }
 
-    private let store: LeaseStore
+    private let store: any LeaseJournal
     private let logger: Logger
     private let pending = Mutex(Pending())
     /// Held while a batch is written, so batches reach the database in the order they were taken.
     private let writing = Mutex(())
-    private let sender: Mutex<WebhookSender?> = Mutex(nil)
+    private let sender: Mutex<(any WebhookTransport)?> = Mutex(nil)
     private let flusher: Mutex<PeriodicTask?> = Mutex(nil)
 
-    init(configuration: WebhookConfiguration, store: LeaseStore, logger: Logger) {
+    init(
+        configuration: WebhookConfiguration, store: any LeaseJournal, logger: Logger, makeTransport: WebhookTransportFactory
+    ) {
         self.store = store
         self.logger = logger
-        let webhookSender = WebhookSender(
-            configuration: configuration, logger: logger,
-            onAttempt: { [weak self] attempt in
+        let reports = WebhookDeliveryReports(
+            attempted: { [weak self] attempt in
                 guard case .object(let json) = attempt.json else { return }
                 self?.pending.withLock { pending in
                     pending.attempts.append(DeliveryRecord(leaseID: attempt.leaseID, json: json))
@@ -34,7 +37,7 @@ final class LeaseNotifier: Sendable {
                     pending.outbox.append(.attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
                 }
             },
-            onFinished: { [weak self] message, outcome in
+            finished: { [weak self] message, outcome in
                 let text: String =
                     switch outcome {
                     case .delivered: "delivered"
@@ -43,9 +46,10 @@ final class LeaseNotifier: Sendable {
                     }
                 self?.pending.withLock { $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds())) }
             },
-            onRedeliver: { [weak self] message, attempts in
+            reopened: { [weak self] message, attempts in
                 self?.pending.withLock { $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds())) }
             })
+        let webhookSender = makeTransport(configuration, logger, reports)
         sender.withLock { $0 = webhookSender }
         flusher.withLock { $0 = PeriodicTask(name: "delivery-log", interval: .milliseconds(100)) { [weak self] in self?.flush() } }
     }
@@ -96,7 +100,7 @@ final class LeaseNotifier: Sendable {
     /// The delivery log of a lease, oldest attempt first.
     func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {
         let unflushed = pending.withLock { $0.attempts.filter { $0.leaseID == leaseID }.map(\.json) }
-        return try store.deliveries(leaseID: leaseID) + unflushed
+        return try store.deliveries(leaseID: leaseID).map(\.json) + unflushed
     }
 
     /// Messages not yet finished.

@@ -12,7 +12,7 @@ final class OperationRegistry: Sendable {
         let progress: PrepareProgress
     }
 
-    private let store: StateStore
+    private let store: any FileRecordStore
     private let logger: Logger
     private let running = Mutex<[String: Running]>([:])
     /// Finished operations whose end could not be recorded (state full): answered from here,
@@ -20,7 +20,7 @@ final class OperationRegistry: Sendable {
     private let unrecorded = Mutex<[String: OperationRecord]>([:])
     private static let retained = 1000
 
-    init(store: StateStore, logger: Logger) throws(CoreError) {
+    init(store: any FileRecordStore, logger: Logger) throws(CoreError) {
         self.store = store
         self.logger = logger
         for var record in try store.operations() where record.state == .running {

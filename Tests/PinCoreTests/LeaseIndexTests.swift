@@ -3,6 +3,8 @@ import Glibc
 import LinuxFS
 import Logging
 import PinJSON
+import PinStore
+import PinWebhooks
 import Testing
 @testable import PinCore
 
@@ -83,7 +85,9 @@ import Testing
             var policy = LeasePolicy()
             policy.graceDefaultSeconds = 0
             book = LeaseBook(
-                store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test")),
+                store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(
+                    configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test"),
+                    makeTransport: { WebhookSender(configuration: $0, logger: $1, reports: $2) }),
                 policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in })
         }
 

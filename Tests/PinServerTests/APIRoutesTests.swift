@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import PinAssembly
 import PinCore
 import PinJSON
 import Testing

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 import Logging
+import PinCore
 import Synchronization
 
 /// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated

@@ -1,6 +1,7 @@
 import PinJSON
 import Testing
 @testable import PinCore
+@testable import PinWebhooks
 
 /// A seeded generator (SplitMix64), so jittered delays are reproducible.
 private struct SeededGenerator: RandomNumberGenerator {

@@ -1,5 +1,6 @@
 import CCurl
 import Glibc
+import PinCore
 
 /// One webhook attempt in flight: its curl easy handle and what curl's callbacks collect.
 /// Used only on the ``WebhookSender``'s thread; the handle is cleaned up when the transfer goes
