@@ -6,7 +6,8 @@ import Testing
 /// The SQLite lease store through the domain's ``LeaseJournal`` protocol: what LeaseBook relies on.
 @Suite struct LeaseJournalTests {
     private func withJournal(_ body: (any LeaseJournal, String) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-journal-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pinlease-journal-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try body(try LeaseStore(directory: directory), directory)
