@@ -38,6 +38,8 @@ let package = Package(
             dependencies: ["PinCore", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // The JSON forms of domain values (the API's views), beside the domain.
+        .target(name: "PinWire", dependencies: ["PinCore", "PinJSON"], swiftSettings: strict),
         // The one place that builds a core from the real infrastructure (the daemon and the tests use it).
         .target(
             name: "PinAssembly",
@@ -46,7 +48,9 @@ let package = Package(
         ),
         .target(
             name: "PinServer",
-            dependencies: ["PinCore", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PinCore", "PinWire", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -77,7 +81,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinAssembly", "PinJSON"], swiftSettings: strict
+            name: "PinServerTests", dependencies: ["PinServer", "PinCore", "PinWire", "PinAssembly", "PinJSON"],
+            swiftSettings: strict
         ),
     ],
     swiftLanguageModes: [.v6]

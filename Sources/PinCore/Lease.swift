@@ -1,5 +1,3 @@
-import PinJSON
-
 /// Where a lease is in its life: `active → revoking → (released | revoked)`, `active →
 /// released`, and for a TTL that passed without renewal `active → revoking (reason "expired")
 /// → (released | expired)`.
@@ -75,47 +73,18 @@ package struct LeaseRecord: Sendable, Equatable {
 }
 
 /// A lease as the API shows it. `webhookSecret` is only ever shown in the answer to the grant.
-public struct Lease: Sendable, JSONRepresentable {
-    let record: LeaseRecord
-    let revealSecret: Bool
+public struct Lease: Sendable {
+    package let record: LeaseRecord
+    package let revealSecret: Bool
 
     public var id: String { record.id }
     public var state: LeaseState { record.state }
     public var holder: String { record.holder }
-
-    public var json: JSON {
-        let now = WallClock.nowMilliseconds()
-        var object: JSONObject = [
-            "id": .string(record.id),
-            "pin_id": .string(record.pinID),
-            "path": .string(record.path.canonical),
-            "holder": .string(record.holder),
-            "state": .string(record.state.rawValue),
-            "ttl_s": .int(Int64(record.ttlSeconds)),
-            "grace_s": .int(Int64(record.graceSeconds)),
-            "granted_at": .string(WallClock.format(milliseconds: record.grantedAt)),
-            "renewed_at": .string(WallClock.format(milliseconds: record.renewedAt)),
-            "expires_at": .string(WallClock.format(milliseconds: record.expiresAt)),
-            "auto_pin": .bool(record.autoPin),
-        ]
-        if record.state == .active {
-            object["remaining_ttl_ms"] = .int(max(0, record.expiresAt - now))
-        }
-        if let url = record.webhookURL { object["webhook_url"] = .string(url) }
-        if revealSecret, let secret = record.webhookSecret { object["webhook_secret"] = .string(secret) }
-        if let uid = record.holderUID { object["holder_uid"] = .int(Int64(uid)) }
-        if let reason = record.reason { object["reason"] = .string(reason) }
-        if let deadline = record.deadline { object["deadline"] = .string(WallClock.format(milliseconds: deadline)) }
-        if let ended = record.endedAt { object["ended_at"] = .string(WallClock.format(milliseconds: ended)) }
-        return .object(object)
-    }
 }
 
 /// `GET /v1/leases`: the leases that match a filter, oldest grant first (one page of them).
-public struct LeaseList: Sendable, JSONRepresentable {
+public struct LeaseList: Sendable {
     public let leases: [Lease]
     /// The sort key to continue after (``PageRequest/after``), when more leases match.
     public var next: String? = nil
-
-    public var json: JSON { .object(["items": .array(leases.map(\.json))]) }
 }

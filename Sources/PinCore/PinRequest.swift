@@ -15,7 +15,7 @@ public enum LongTermMode: String, Sendable, CaseIterable {
     /// A long-term pin where the kernel allows it; otherwise the pin is made without it.
     case ifPossible = "if-possible"
 
-    var json: JSON {
+    package var json: JSON {
         switch self {
         case .no: .bool(false)
         case .required: .bool(true)

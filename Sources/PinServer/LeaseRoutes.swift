@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 
 /// `/v1/leases*`: grant and revoke (admin), list, show, renew, release and the delivery log
 /// (admin, or the holder for its own leases: another holder's lease is 404).
