@@ -32,7 +32,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Infrastructure beside the domain: each implements protocols PinCore declares.
-        .target(name: "PinStore", dependencies: ["PinCore", "PinJSON", "CSQLite"], swiftSettings: strict),
+        .target(name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "CSQLite"], swiftSettings: strict),
         .target(
             name: "PinWebhooks",
             dependencies: ["PinCore", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
@@ -70,6 +70,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "PinWireTests", dependencies: ["PinWire", "PinCore", "PinJSON"], swiftSettings: strict),
         .testTarget(
             name: "PinStoreTests",
             dependencies: ["PinStore", "PinCore", "PinJSON", .product(name: "Logging", package: "swift-log")],

@@ -16,7 +16,7 @@ public struct OperationSnapshot: Sendable {
     public let createdAt: String
     public let finishedAt: String?
     public let result: JSON?
-    public let error: JSONObject?
+    public let error: CoreError?
 
     init(_ record: OperationRecord, progress: PrepareProgress?) {
         id = record.id

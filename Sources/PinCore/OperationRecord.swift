@@ -11,11 +11,11 @@ package struct OperationRecord: Sendable {
     package var createdAt: String
     package var finishedAt: String?
     package var result: JSON?
-    package var error: JSONObject?
+    package var error: CoreError?
 
     package init(
         id: String, kind: String, path: String, state: OperationState, doneBytes: UInt64, totalBytes: UInt64,
-        createdAt: String, finishedAt: String? = nil, result: JSON? = nil, error: JSONObject? = nil
+        createdAt: String, finishedAt: String? = nil, result: JSON? = nil, error: CoreError? = nil
     ) {
         self.id = id
         self.kind = kind

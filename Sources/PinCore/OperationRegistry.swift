@@ -26,7 +26,7 @@ final class OperationRegistry: Sendable {
         for var record in try store.operations() where record.state == .running {
             record.state = .failed
             record.finishedAt = Timestamp.now()
-            record.error = CoreError(.cancelled, "the daemon stopped while this operation was running").problemJSON
+            record.error = CoreError(.cancelled, "the daemon stopped while this operation was running")
             try store.saveOperation(record)
             logger.warning("operation \(record.id) on \(record.path) was interrupted by a restart; marked failed")
         }
@@ -50,7 +50,7 @@ final class OperationRegistry: Sendable {
                 finished.state = .succeeded
             } catch {
                 finished.state = error.code == .cancelled ? .cancelled : .failed
-                finished.error = error.problemJSON
+                finished.error = error
             }
             finished.doneBytes = progress.doneBytes
             finished.totalBytes = progress.totalBytes

@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 import Synchronization
 
 /// The daemon's durable state in `<state-dir>/pinlease.db` (SQLite, WAL, synchronous=FULL).
@@ -125,7 +126,7 @@ package final class StateStore: FileRecordStore {
                  .int(Int64(record.doneBytes)), .int(Int64(record.totalBytes)), .text(record.createdAt),
                  record.finishedAt.map(SQLValue.text) ?? .null,
                  record.result.map { .text(JSONCodec.encode($0)) } ?? .null,
-                 record.error.map { .text(JSONCodec.encode(.object($0))) } ?? .null])
+                 record.error.map { .text(JSONCodec.encode(.object($0.problemJSON))) } ?? .null])
         }
     }
 
@@ -148,7 +149,7 @@ package final class StateStore: FileRecordStore {
                 id: id, kind: kind, path: path, state: state, doneBytes: UInt64(done), totalBytes: UInt64(total),
                 createdAt: createdAt, finishedAt: row[7].text,
                 result: row[8].text.flatMap { try? JSONCodec.parse(Array($0.utf8)) },
-                error: row[9].text.flatMap { try? JSONCodec.parse(Array($0.utf8)).objectValue })
+                error: row[9].text.flatMap { try? JSONCodec.parse(Array($0.utf8)).objectValue }.flatMap(CoreError.init(problemJSON:)))
         }
     }
 

@@ -14,7 +14,7 @@ extension OperationSnapshot: JSONRepresentable {
         ]
         if let finishedAt { object["finished_at"] = .string(finishedAt) }
         if let result { object["result"] = result }
-        if let error { object["error"] = .object(error) }
+        if let error { object["error"] = .object(error.problemJSON) }
         return .object(object)
     }
 }
