@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "CSQLite"], swiftSettings: strict),
         .target(
             name: "PinWebhooks",
-            dependencies: ["PinCore", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PinCore", "PinWire", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The JSON forms of domain values (the API's views), beside the domain.
@@ -66,7 +66,8 @@ let package = Package(
         .testTarget(
             name: "PinCoreTests",
             dependencies: [
-                "PinCore", "PinStore", "PinWebhooks", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log"),
+                "PinCore", "PinStore", "PinWebhooks", "PinWire", "LinuxFS", "PinJSON",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -78,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinWebhooksTests",
-            dependencies: ["PinWebhooks", "PinCore", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PinWebhooks", "PinCore", "PinWire", "PinJSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

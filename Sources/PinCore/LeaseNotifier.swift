@@ -29,9 +29,8 @@ final class LeaseNotifier: Sendable {
         self.logger = logger
         let reports = WebhookDeliveryReports(
             attempted: { [weak self] attempt in
-                guard case .object(let json) = attempt.json else { return }
                 self?.pending.withLock { pending in
-                    pending.attempts.append(DeliveryRecord(leaseID: attempt.leaseID, json: json))
+                    pending.attempts.append(DeliveryRecord(attempt))
                     var next: Int64?
                     if case .retrying(let at) = attempt.outcome { next = Int64(at * 1000) }
                     pending.outbox.append(.attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
@@ -98,9 +97,9 @@ final class LeaseNotifier: Sendable {
     }
 
     /// The delivery log of a lease, oldest attempt first.
-    func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {
-        let unflushed = pending.withLock { $0.attempts.filter { $0.leaseID == leaseID }.map(\.json) }
-        return try store.deliveries(leaseID: leaseID).map(\.json) + unflushed
+    func deliveries(leaseID: String) throws(CoreError) -> [DeliveryRecord] {
+        let unflushed = pending.withLock { $0.attempts.filter { $0.leaseID == leaseID } }
+        return try store.deliveries(leaseID: leaseID) + unflushed
     }
 
     /// Messages not yet finished.

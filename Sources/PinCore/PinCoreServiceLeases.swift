@@ -68,12 +68,13 @@ extension PinCoreService {
     /// The webhook attempts made for a lease, oldest first, one page at a time; `next` is the
     /// sort key to continue after. The log of a lease only grows (until the lease is forgotten),
     /// so an attempt's position in it is its key.
-    public func deliveries(leaseID: String, caller: LeaseCaller, page: PageRequest = .all) throws(CoreError) -> (json: JSON, next: String?) {
+    package func deliveries(
+        leaseID: String, caller: LeaseCaller, page: PageRequest = .all
+    ) throws(CoreError) -> (leaseID: String, attempts: [DeliveryRecord], next: String?) {
         let lease = try leases.record(id: leaseID, caller: caller)
         let attempts = try notifier.deliveries(leaseID: lease.id)
         let (positions, next) = page.slice(Array(attempts.indices), key: Self.positionKey)
-        let items = positions.map { JSON.object(attempts[$0]) }
-        return (.object(["lease_id": .string(lease.id), "items": .array(items)]), next)
+        return (lease.id, positions.map { attempts[$0] }, next)
     }
 
     /// A position as a key that sorts as the number does.

@@ -40,7 +40,9 @@ enum LeaseRoutes {
             Route("GET", "/v1/leases/{id}/deliveries", access: .authenticated) { request in
                 try PageQuery.rejectUnknown(request)
                 let page = try PageQuery.decode(request, list: "deliveries").page
-                let (log, next) = try core.deliveries(leaseID: id(request), caller: caller(request), page: page)
+                let (leaseID, attempts, next) = try core.deliveries(
+                    leaseID: id(request), caller: caller(request), page: page)
+                let log: JSON = .object(["lease_id": .string(leaseID), "items": .array(attempts.map(\.json))])
                 return .json(PageQuery.paged(log, list: "deliveries", next: next))
             },
             Route("POST", "/v1/leases/{id}/deliveries/{msg_id}/retry", access: .authenticated) { request in

@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 import Synchronization
 
 /// The durable state of leases, events, the webhook outbox and the delivery log, in the same
@@ -157,7 +158,7 @@ package final class LeaseStore: LeaseJournal {
             for record in records {
                 try database.execute(
                     "INSERT INTO deliveries (lease_id, attempt) VALUES (?, ?)",
-                    [.text(record.leaseID), .text(JSONCodec.encode(.object(record.json)))])
+                    [.text(record.leaseID), .text(JSONCodec.encode(record.json))])
             }
             for update in updates {
                 switch update {
@@ -301,7 +302,7 @@ package final class LeaseStore: LeaseJournal {
             try database.query("SELECT attempt FROM deliveries WHERE lease_id = ? ORDER BY id", [.text(leaseID)])
         }
         return rows.compactMap { row in
-            row[0].text.flatMap { try? JSONCodec.parse($0) }?.objectValue.map { DeliveryRecord(leaseID: leaseID, json: $0) }
+            row[0].text.flatMap { try? JSONCodec.parse($0) }?.objectValue.flatMap(DeliveryRecord.init(json:))
         }
     }
 

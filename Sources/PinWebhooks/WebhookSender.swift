@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Logging
 import PinCore
+import PinWire
 import Synchronization
 
 /// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated

@@ -54,7 +54,7 @@ import Testing
             messageID: "msg_1", leaseID: "lease_1", eventType: .leaseRevoked, url: "http://receiver.invalid/h",
             attempt: 1, startedAt: 1, durationSeconds: 0.5, statusCode: 500, error: nil, outcome: .retrying(at: 6))
         try #require(transport.reports).attempted(attempt)
-        #expect(try notifier.deliveries(leaseID: "lease_1").map { JSON.object($0) } == [attempt.json])
+        #expect(try notifier.deliveries(leaseID: "lease_1") == [DeliveryRecord(attempt)])
         #expect(try notifier.deliveries(leaseID: "lease_2").isEmpty)
     }
 }

@@ -15,7 +15,8 @@ import Testing
     /// An operation's error is stored as its problem document and read back: the document
     /// shown after a restart must be the same bytes.
     @Test func aStoredProblemReadsBackToTheSameDocument() throws {
-        let error = CoreError(.noSpace, "data:f: no space", extensions: ["path": "data:f", "errno": "ENOSPC", "pids": [3]])
+        let error = CoreError(
+            .noSpace, "data:f: no space", extensions: ["path": "data:f", "errno": "ENOSPC", "pids": [3]])
         let stored = JSONCodec.encode(.object(error.problemJSON))
         let parsed = try #require(try JSONCodec.parse(stored).objectValue)
         let decoded = try #require(CoreError(problemJSON: parsed))
