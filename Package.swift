@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "PinWireTests", dependencies: ["PinWire", "PinCore", "PinJSON"], swiftSettings: strict),
         .testTarget(
             name: "PinStoreTests",
-            dependencies: ["PinStore", "PinCore", "PinJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PinStore", "PinCore", "PinWire", "PinJSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

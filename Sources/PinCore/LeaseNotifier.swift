@@ -64,9 +64,9 @@ final class LeaseNotifier: Sendable {
     }
 
     /// An operator's retry: attempts outbox entry `messageID` of lease `leaseID` now, whether it
-    /// is pending or finished, and returns its state. Throws `.deliveryNotFound` when the lease
+    /// is pending or finished, and returns it as it is now. Throws `.deliveryNotFound` when the lease
     /// has no such message. The entry is pending again in the outbox with the next batch.
-    func redeliver(messageID: String, leaseID: String, secret: String?) throws(CoreError) -> JSONObject {
+    func redeliver(messageID: String, leaseID: String, secret: String?) throws(CoreError) -> OutboxEntry {
         guard var entry = try store.outboxEntry(id: messageID), entry.leaseID == leaseID else {
             throw CoreError(
                 .deliveryNotFound, "lease \(leaseID) has no webhook message '\(messageID)'",
@@ -80,7 +80,7 @@ final class LeaseNotifier: Sendable {
         entry.outcome = nil
         entry.nextAttemptAt = now
         if let message = message(entry, secrets: [leaseID: secret], redelivery: true) { sender.redeliver(message) }
-        return entry.stateJSON
+        return entry
     }
 
     /// Drops outbox entries that no longer need sending (finished with the next flush).

@@ -1,5 +1,3 @@
-import PinJSON
-
 /// A webhook message: kept durably from the transition that caused it, pending until it was
 /// delivered or given up (so a restart resumes it, with the same `webhook-id`, its attempt
 /// count and its next attempt time), then kept finished with its lease, so that an operator can
@@ -25,22 +23,6 @@ package struct OutboxEntry: Sendable, Equatable {
     /// deadline: it follows the sender's ``RetrySchedule``. Derived from the event so that rows
     /// written before the schedule existed follow it too.
     package var followsRetrySchedule: Bool { event != .leaseRevoking && event != .leaseExpired }
-
-    /// `{"webhook_id","lease_id","event","state":"pending"|"delivered"|"failed","attempts","next_attempt_at"?,"finished_at"?,"reason"?}`.
-    package var stateJSON: JSONObject {
-        var object: JSONObject = [
-            "webhook_id": .string(id), "lease_id": .string(leaseID), "event": .string(event.rawValue), "attempts": .int(Int64(attempts)),
-        ]
-        if let finishedAt {
-            object["state"] = outcome == "delivered" ? "delivered" : "failed"
-            object["finished_at"] = .string(WallClock.format(milliseconds: finishedAt))
-            if let outcome, outcome != "delivered" { object["reason"] = .string(outcome) }
-        } else {
-            object["state"] = "pending"
-            object["next_attempt_at"] = .string(WallClock.format(milliseconds: nextAttemptAt ?? WallClock.nowMilliseconds()))
-        }
-        return object
-    }
 
     package init(
         id: String, leaseID: String, event: EventType, url: String, body: String, retryUntil: Int64,

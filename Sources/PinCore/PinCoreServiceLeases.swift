@@ -58,11 +58,13 @@ extension PinCoreService {
     }
 
     /// An operator's (or the lease holder's) retry of webhook message `messageID` of a lease:
-    /// attempted now, pending or finished, with the same `webhook-id`. Returns the message's
-    /// state; `.leaseNotFound` / `.deliveryNotFound` when either is unknown (or not the caller's).
-    public func retryDelivery(leaseID: String, messageID: String, caller: LeaseCaller) throws(CoreError) -> JSON {
+    /// attempted now, pending or finished, with the same `webhook-id`. Returns the message as it
+    /// is now; `.leaseNotFound` / `.deliveryNotFound` when either is unknown (or not the caller's).
+    package func retryDelivery(
+        leaseID: String, messageID: String, caller: LeaseCaller
+    ) throws(CoreError) -> OutboxEntry {
         let lease = try leases.record(id: leaseID, caller: caller)
-        return .object(try notifier.redeliver(messageID: messageID, leaseID: lease.id, secret: lease.webhookSecret))
+        return try notifier.redeliver(messageID: messageID, leaseID: lease.id, secret: lease.webhookSecret)
     }
 
     /// The webhook attempts made for a lease, oldest first, one page at a time; `next` is the

@@ -48,7 +48,8 @@ enum LeaseRoutes {
             Route("POST", "/v1/leases/{id}/deliveries/{msg_id}/retry", access: .authenticated) { request in
                 _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])
                 let messageID = request.parameters["msg_id", default: ""]
-                return .json(try core.retryDelivery(leaseID: id(request), messageID: messageID, caller: caller(request)), status: 202)
+                let entry = try core.retryDelivery(leaseID: id(request), messageID: messageID, caller: caller(request))
+                return .json(.object(entry.stateJSON), status: 202)
             },
         ]
     }
