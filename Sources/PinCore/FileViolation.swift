@@ -22,16 +22,4 @@ public struct FileViolation: Sendable, Equatable, JSONRepresentable {
     public var json: JSON {
         .object(["code": .string(code), "detail": .string(detail), "detected_at": .string(WallClock.format(milliseconds: detectedAt))])
     }
-
-    package init?(json: JSON) {
-        guard let object = json.objectValue, let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue else {
-            return nil
-        }
-        self.init(code: code, detail: detail, detectedAt: object["detected_at_ms"]?.int64Value ?? WallClock.nowMilliseconds())
-    }
-
-    /// What is stored (with the time as a number).
-    package var stored: JSON {
-        .object(["code": .string(code), "detail": .string(detail), "detected_at_ms": .int(detectedAt)])
-    }
 }
