@@ -6,6 +6,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
 let package = Package(
     name: "pinlease",
     platforms: [.macOS(.v15)],
@@ -19,46 +23,41 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
+        // C libraries, from Debian's -dev packages.
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")], linkerSettings: [.linkedLibrary("uring")]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // The one syscall layer, and JSON (jansson).
         .target(name: "LinuxFS", dependencies: ["CLinux"], swiftSettings: strict),
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
+        // The domain: files, locks, pins, leases. No SQLite, curl or crypto.
+        .target(name: "PinCore", dependencies: ["LinuxFS", "PinJSON", logging, serviceLifecycle], swiftSettings: strict),
+        // The JSON forms of domain values (the API's views, and the documents the store keeps).
+        .target(name: "PinWire", dependencies: ["PinCore", "PinJSON"], swiftSettings: strict),
+        // Infrastructure beside the domain: each implements protocols PinCore declares.
+        .target(name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CSQLite"], swiftSettings: strict),
         .target(
-            name: "PinCore",
-            dependencies: [
-                "LinuxFS", "PinJSON", "CSQLite", "CCurl", "CCrypto", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            name: "PinWebhooks",
+            dependencies: ["PinCore", "PinWire", "LinuxFS", "CCurl", "CCrypto", logging, serviceLifecycle],
             swiftSettings: strict
         ),
+        // The one place that builds a core from the real infrastructure (the daemon and the tests use it).
+        .target(name: "PinAssembly", dependencies: ["PinCore", "PinStore", "PinWebhooks", logging], swiftSettings: strict),
+        // HTTP on libmicrohttpd: routing, auth, SSE, problem+json.
         .target(
             name: "PinServer",
-            dependencies: [
-                "PinCore", "PinJSON", "LinuxFS", "CMicroHTTPD", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CMicroHTTPD", logging, serviceLifecycle],
             swiftSettings: strict
         ),
-        .target(
-            name: "PinSettings",
-            dependencies: [
-                "PinServer", "PinCore", "PinJSON",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        // Every daemon setting, declared once (flags, environment, config file, docs).
+        .target(name: "PinSettings", dependencies: ["PinServer", "PinCore", "PinJSON", argumentParser, logging], swiftSettings: strict),
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinJSON", "PinSettings",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PinServer", "PinCore", "PinAssembly", "PinJSON", "PinSettings", argumentParser, logging, serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -66,22 +65,28 @@ let package = Package(
         .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
         .testTarget(
             name: "PinCoreTests",
-            dependencies: [
-                "PinCore", "LinuxFS", "PinJSON", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", "LinuxFS", "PinJSON", logging, serviceLifecycle],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PinWireTests", dependencies: ["PinWire", "PinCore", "PinJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "PinStoreTests",
+            dependencies: ["PinStore", "PinCore", "PinWire", "PinJSON", logging],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PinWebhooksTests",
+            dependencies: ["PinWebhooks", "PinCore", "PinWire", "PinJSON", logging, serviceLifecycle],
             swiftSettings: strict
         ),
         .testTarget(
             name: "PinServerTests",
-            dependencies: [
-                "PinServer", "PinCore", "PinJSON", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["PinServer", "PinCore", "PinWire", "PinAssembly", "PinJSON", serviceLifecycle],
             swiftSettings: strict
         ),
         .testTarget(
             name: "PinSettingsTests",
-            dependencies: ["PinSettings", "PinCore", "PinServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PinSettings", "PinCore", "PinServer", argumentParser],
             swiftSettings: strict
         ),
     ],

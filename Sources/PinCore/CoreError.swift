@@ -16,17 +16,6 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code.rawValue): \(detail)" }
 
-    /// The error as an RFC 9457 problem body without `status` (that belongs to the transport).
-    public var problemJSON: JSONObject {
-        var object: JSONObject = [
-            "type": .string("https://pinlease.dev/problems/\(code.rawValue)"),
-            "title": .string(code.title),
-            "detail": .string(detail),
-        ]
-        for key in extensions.keys { object[key] = extensions[key] }
-        return object
-    }
-
     /// Maps a failed system call on `path` to the most specific core error.
     static func from(_ error: LinuxError, path: String) -> CoreError {
         var extensions: JSONObject = ["path": .string(path)]

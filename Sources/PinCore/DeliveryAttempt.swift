@@ -1,7 +1,5 @@
-import PinJSON
-
 /// One attempt to deliver a webhook, as the delivery log records it (`GET /v1/leases/{id}/deliveries`).
-public struct DeliveryAttempt: Sendable, Equatable, JSONRepresentable {
+public struct DeliveryAttempt: Sendable, Equatable {
     /// What the attempt led to.
     public enum Outcome: Sendable, Equatable {
         /// A 2xx answer: the message is done.
@@ -41,30 +39,5 @@ public struct DeliveryAttempt: Sendable, Equatable, JSONRepresentable {
         self.statusCode = statusCode
         self.error = error
         self.outcome = outcome
-    }
-
-    /// `{"webhook_id","lease_id","event","url","attempt","started_at","duration_ms","status"?,"error"?,
-    /// "outcome":"delivered"|"retrying"|"failed","next_attempt_at"?,"reason"?}`; times are RFC 3339 UTC
-    /// with milliseconds, `duration_ms` an integer.
-    public var json: JSON {
-        var object: JSONObject = [
-            "webhook_id": .string(messageID), "lease_id": .string(leaseID), "event": .string(eventType.rawValue),
-            "url": .string(url), "attempt": .int(Int64(attempt)),
-            "started_at": .string(WallClock.format(epochSeconds: startedAt)),
-            "duration_ms": .int(Int64((durationSeconds * 1000).rounded())),
-        ]
-        if let statusCode { object["status"] = .int(Int64(statusCode)) }
-        if let error { object["error"] = .string(error) }
-        switch outcome {
-        case .delivered:
-            object["outcome"] = "delivered"
-        case .retrying(let at):
-            object["outcome"] = "retrying"
-            object["next_attempt_at"] = .string(WallClock.format(epochSeconds: at))
-        case .failed(let reason):
-            object["outcome"] = "failed"
-            object["reason"] = .string(reason)
-        }
-        return .object(object)
     }
 }

@@ -2,9 +2,16 @@ import PinJSON
 import Synchronization
 
 /// The identity of an inode: what the daemon compares, never the path alone.
-struct FileID: Hashable, Sendable {
-    let device: UInt64
-    let inode: UInt64
+package struct FileID: Hashable, Sendable {
+    package let device: UInt64
+    package let inode: UInt64
+
+    package init(
+        device: UInt64, inode: UInt64
+    ) {
+        self.device = device
+        self.inode = inode
+    }
 }
 
 /// At most one mutating operation (prepare, lock, unlock) per inode at a time.

@@ -9,11 +9,11 @@ import Synchronization
 /// the proof that there are no writers. Every step is recorded durably before it is taken, so
 /// a crash never leaves behind a flag the daemon set and no longer tracks.
 final class FileLocker: Sendable {
-    private let store: StateStore
+    private let store: any FileRecordStore
     private let logger: Logger
     private let files = Mutex<[RootedPath: LockedFile]>([:])
 
-    init(store: StateStore, logger: Logger) {
+    init(store: any FileRecordStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }

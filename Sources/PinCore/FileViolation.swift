@@ -10,7 +10,7 @@ public struct FileViolation: Sendable, Equatable, JSONRepresentable {
     /// Wall-clock milliseconds since the epoch.
     public let detectedAt: Int64
 
-    init(code: String, detail: String, detectedAt: Int64 = WallClock.nowMilliseconds()) {
+    package init(code: String, detail: String, detectedAt: Int64 = WallClock.nowMilliseconds()) {
         self.code = code
         self.detail = detail
         self.detectedAt = detectedAt
@@ -21,17 +21,5 @@ public struct FileViolation: Sendable, Equatable, JSONRepresentable {
 
     public var json: JSON {
         .object(["code": .string(code), "detail": .string(detail), "detected_at": .string(WallClock.format(milliseconds: detectedAt))])
-    }
-
-    init?(json: JSON) {
-        guard let object = json.objectValue, let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue else {
-            return nil
-        }
-        self.init(code: code, detail: detail, detectedAt: object["detected_at_ms"]?.int64Value ?? WallClock.nowMilliseconds())
-    }
-
-    /// What is stored (with the time as a number).
-    var stored: JSON {
-        .object(["code": .string(code), "detail": .string(detail), "detected_at_ms": .int(detectedAt)])
     }
 }

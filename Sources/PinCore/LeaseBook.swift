@@ -18,7 +18,7 @@ final class LeaseBook: Sendable {
     let book = Mutex(Book())
     /// Set by a drain: no new lease from then on.
     let draining = Atomic<Bool>(false)
-    let store: LeaseStore
+    let store: any LeaseJournal
     let pins: PinBook
     let events: EventLog
     let notifier: LeaseNotifier
@@ -32,7 +32,7 @@ final class LeaseBook: Sendable {
     let leaseEnded: @Sendable (LeaseRecord) -> Void
 
     init(
-        store: LeaseStore, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
+        store: any LeaseJournal, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
         logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void, leaseEnded: @escaping @Sendable (LeaseRecord) -> Void,
         clock: DeadlineClock = .system
     ) {

@@ -14,7 +14,7 @@ extension LeaseBook {
     /// never stays ahead of what is durable, the daemon keeps serving, and the next
     /// transition succeeds once there is space again.
     func transition<T>(_ change: (inout Book, inout Transition, Int64) throws(CoreError) -> T) throws(CoreError) -> T {
-        let (result, ticket, changed) = try book.withLock { book throws(CoreError) -> (T, GroupCommit.Ticket?, [String]) in
+        let (result, ticket, changed) = try book.withLock { book throws(CoreError) -> (T, (any CommitTicket)?, [String]) in
             var transition = Transition()
             let result = try change(&book, &transition, clock.wallMilliseconds())
             guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.barrier(), []) }

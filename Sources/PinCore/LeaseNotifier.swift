@@ -4,42 +4,44 @@ import PinJSON
 import ServiceLifecycle
 import Synchronization
 
-/// Sends the lease book's webhook messages (``WebhookSender``) and keeps their traces: every
-/// attempt goes to the delivery log, and the durable outbox follows each message (attempts
-/// made, next attempt, outcome), so a restart resumes where it was. Both are written in
-/// batches (every 100 ms), off the request and commit paths. A service: it sends and writes
-/// from ``run()`` until graceful shutdown or cancellation.
+/// Sends the lease book's webhook messages (through a ``WebhookTransport``) and keeps their
+/// traces: every attempt goes to the delivery log, and the durable outbox follows each message
+/// (attempts made, next attempt, outcome), so a restart resumes where it was. Both are written
+/// in batches (every 100 ms), off the request and commit paths. The outbox policy (what is
+/// resent, what a final notice is, what an operator's retry reopens) is decided here; the
+/// transport only attempts. A service: it sends and writes from ``run()`` until graceful
+/// shutdown or cancellation.
 final class LeaseNotifier: Service {
     private struct Pending: Sendable {
         var attempts: [DeliveryRecord] = []
         var outbox: [OutboxUpdate] = []
     }
 
-    private let store: LeaseStore
+    private let store: any LeaseJournal
     private let logger: Logger
     private let pending = Mutex(Pending())
     /// Held while a batch is written, so batches reach the database in the order they were taken.
     private let writing = Mutex(())
-    private let sender: Mutex<WebhookSender?> = Mutex(nil)
+    private let sender: Mutex<(any WebhookTransport)?> = Mutex(nil)
     private let flusher: Mutex<PeriodicTask?> = Mutex(nil)
     /// Told each time a message finished, for ``waitUntilDelivered(by:)``.
     private let finishedMessages = ChangeSignal()
 
-    init(configuration: WebhookConfiguration, store: LeaseStore, logger: Logger) {
+    init(
+        configuration: WebhookConfiguration, store: any LeaseJournal, logger: Logger, makeTransport: WebhookTransportFactory
+    ) {
         self.store = store
         self.logger = logger
-        let webhookSender = WebhookSender(
-            configuration: configuration, logger: logger,
-            onAttempt: { [weak self] attempt in
-                guard case .object(let json) = attempt.json else { return }
+        let reports = WebhookDeliveryReports(
+            attempted: { [weak self] attempt in
                 self?.pending.withLock { pending in
-                    pending.attempts.append(DeliveryRecord(leaseID: attempt.leaseID, json: json))
+                    pending.attempts.append(DeliveryRecord(attempt))
                     var next: Int64?
                     if case .retrying(let at) = attempt.outcome { next = Int64(at * 1000) }
                     pending.outbox.append(.attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
                 }
             },
-            onFinished: { [weak self] message, outcome in
+            finished: { [weak self] message, outcome in
                 let text: String =
                     switch outcome {
                     case .delivered: "delivered"
@@ -49,9 +51,10 @@ final class LeaseNotifier: Service {
                 self?.pending.withLock { $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds())) }
                 self?.finishedMessages.changed()
             },
-            onRedeliver: { [weak self] message, attempts in
+            reopened: { [weak self] message, attempts in
                 self?.pending.withLock { $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds())) }
             })
+        let webhookSender = makeTransport(configuration, logger, reports)
         sender.withLock { $0 = webhookSender }
         flusher.withLock { $0 = PeriodicTask(name: "delivery-log", interval: .milliseconds(100)) { [weak self] in self?.flush() } }
     }
@@ -67,9 +70,9 @@ final class LeaseNotifier: Service {
     }
 
     /// An operator's retry: attempts outbox entry `messageID` of lease `leaseID` now, whether it
-    /// is pending or finished, and returns its state. Throws `.deliveryNotFound` when the lease
+    /// is pending or finished, and returns it as it is now. Throws `.deliveryNotFound` when the lease
     /// has no such message. The entry is pending again in the outbox with the next batch.
-    func redeliver(messageID: String, leaseID: String, secret: String?) throws(CoreError) -> JSONObject {
+    func redeliver(messageID: String, leaseID: String, secret: String?) throws(CoreError) -> OutboxEntry {
         guard var entry = try store.outboxEntry(id: messageID), entry.leaseID == leaseID else {
             throw CoreError(
                 .deliveryNotFound, "lease \(leaseID) has no webhook message '\(messageID)'",
@@ -83,7 +86,7 @@ final class LeaseNotifier: Service {
         entry.outcome = nil
         entry.nextAttemptAt = now
         if let message = message(entry, secrets: [leaseID: secret], redelivery: true) { sender.redeliver(message) }
-        return entry.stateJSON
+        return entry
     }
 
     /// Drops outbox entries that no longer need sending (finished with the next flush).
@@ -99,10 +102,13 @@ final class LeaseNotifier: Service {
         sender.withLock { $0 }?.cancel(leaseID: leaseID, eventTypes: [.leaseRevoking, .leaseExpired])
     }
 
-    /// The delivery log of a lease, oldest attempt first.
-    func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {
-        let unflushed = pending.withLock { $0.attempts.filter { $0.leaseID == leaseID }.map(\.json) }
-        return try store.deliveries(leaseID: leaseID) + unflushed
+    /// The delivery log of a lease, oldest attempt first. Read under `writing`: a batch being
+    /// written is in neither the store nor `pending`, so the log would briefly miss it.
+    func deliveries(leaseID: String) throws(CoreError) -> [DeliveryRecord] {
+        try writing.withLock { _ throws(CoreError) in
+            let unflushed = pending.withLock { $0.attempts.filter { $0.leaseID == leaseID } }
+            return try store.deliveries(leaseID: leaseID) + unflushed
+        }
     }
 
     /// Messages not yet finished.

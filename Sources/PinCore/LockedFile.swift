@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 import Synchronization
 
 /// A file the daemon tracks as locked. `handle` is the read-only descriptor holding the kernel
@@ -106,7 +105,7 @@ final class LockedFile: Sendable {
 }
 
 /// The answer to lock-immutable.
-public struct LockReport: Sendable, JSONRepresentable {
+public struct LockReport: Sendable {
     public let path: RootedPath
     public let immutable: Bool
     public let readLease: Bool
@@ -114,41 +113,18 @@ public struct LockReport: Sendable, JSONRepresentable {
     public let flagSetByDaemon: Bool
     public let lockedAt: String
     public let compatibility: CompatibilityReport
-
-    public var json: JSON {
-        .object([
-            "path": .string(path.canonical),
-            "immutable": .bool(immutable),
-            "read_lease": .bool(readLease),
-            "writers": .string(writers.rawValue),
-            "flag_set_by_daemon": .bool(flagSetByDaemon),
-            "locked_at": .string(lockedAt),
-            "compat": compatibility.json,
-        ])
-    }
 }
 
 /// The answer to unlock.
-public struct UnlockReport: Sendable, JSONRepresentable {
+public struct UnlockReport: Sendable {
     public let path: RootedPath
     public let immutable: Bool
     public let flagCleared: Bool
     public let note: String?
-
-    public var json: JSON {
-        var object: JSONObject = [
-            "path": .string(path.canonical),
-            "immutable": .bool(immutable),
-            "read_lease": .bool(false),
-            "flag_cleared": .bool(flagCleared),
-        ]
-        if let note { object["note"] = .string(note) }
-        return .object(object)
-    }
 }
 
 /// A file in `GET /v1/files`.
-public struct TrackedFile: Sendable, JSONRepresentable {
+public struct TrackedFile: Sendable {
     public let path: RootedPath
     public let device: UInt64
     public let inode: UInt64
@@ -163,25 +139,4 @@ public struct TrackedFile: Sendable, JSONRepresentable {
     public let compatibility: CompatibilityReport
     /// The pins on this file (active or failed).
     public var pinIDs: [String]
-
-    public var json: JSON {
-        var object: JSONObject = [
-            "path": .string(path.canonical),
-            "root": .string(path.root),
-            "relative_path": .string(path.relative),
-            "device": .int(Int64(bitPattern: device)),
-            "inode": .int(Int64(bitPattern: inode)),
-            "state": .string(state),
-            "immutable": .bool(immutable),
-            "read_lease": .bool(readLease),
-            "writers": .string(writers.rawValue),
-            "flag_set_by_daemon": .bool(flagSetByDaemon),
-            "locked_at": .string(lockedAt),
-            "compat": compatibility.json,
-            "pins": .array(pinIDs.map { .string($0) }),
-        ]
-        if let reason { object["reason"] = .string(reason) }
-        if let violation { object["violation"] = violation.json }
-        return .object(object)
-    }
 }

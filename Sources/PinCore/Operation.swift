@@ -6,7 +6,7 @@ public enum OperationState: String, Sendable {
 }
 
 /// A point-in-time view of an operation, as the API shows it.
-public struct OperationSnapshot: Sendable, JSONRepresentable {
+public struct OperationSnapshot: Sendable {
     public let id: String
     public let kind: String
     public let path: String
@@ -16,7 +16,7 @@ public struct OperationSnapshot: Sendable, JSONRepresentable {
     public let createdAt: String
     public let finishedAt: String?
     public let result: JSON?
-    public let error: JSONObject?
+    public let error: CoreError?
 
     init(_ record: OperationRecord, progress: PrepareProgress?) {
         id = record.id
@@ -29,20 +29,5 @@ public struct OperationSnapshot: Sendable, JSONRepresentable {
         finishedAt = record.finishedAt
         result = record.result
         error = record.error
-    }
-
-    public var json: JSON {
-        var object: JSONObject = [
-            "id": .string(id),
-            "kind": .string(kind),
-            "state": .string(state.rawValue),
-            "path": .string(path),
-            "progress": .object(["done_bytes": .int(Int64(doneBytes)), "total_bytes": .int(Int64(totalBytes))]),
-            "created_at": .string(createdAt),
-        ]
-        if let finishedAt { object["finished_at"] = .string(finishedAt) }
-        if let result { object["result"] = result }
-        if let error { object["error"] = .object(error) }
-        return .object(object)
     }
 }

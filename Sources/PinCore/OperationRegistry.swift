@@ -12,7 +12,7 @@ final class OperationRegistry: Sendable {
         let progress: PrepareProgress
     }
 
-    private let store: StateStore
+    private let store: any FileRecordStore
     private let logger: Logger
     private let running = Mutex<[String: Running]>([:])
     /// Finished operations whose end could not be recorded (state full): answered from here,
@@ -20,13 +20,13 @@ final class OperationRegistry: Sendable {
     private let unrecorded = Mutex<[String: OperationRecord]>([:])
     private static let retained = 1000
 
-    init(store: StateStore, logger: Logger) throws(CoreError) {
+    init(store: any FileRecordStore, logger: Logger) throws(CoreError) {
         self.store = store
         self.logger = logger
         for var record in try store.operations() where record.state == .running {
             record.state = .failed
             record.finishedAt = Timestamp.now()
-            record.error = CoreError(.cancelled, "the daemon stopped while this operation was running").problemJSON
+            record.error = CoreError(.cancelled, "the daemon stopped while this operation was running")
             try store.saveOperation(record)
             logger.warning("operation \(record.id) on \(record.path) was interrupted by a restart; marked failed")
         }
@@ -50,7 +50,7 @@ final class OperationRegistry: Sendable {
                 finished.state = .succeeded
             } catch {
                 finished.state = error.code == .cancelled ? .cancelled : .failed
-                finished.error = error.problemJSON
+                finished.error = error
             }
             finished.doneBytes = progress.doneBytes
             finished.totalBytes = progress.totalBytes

@@ -45,10 +45,10 @@ final class PinBook: Sendable {
 
     let budget: PinBudget
     private let book = Mutex(Book())
-    private let store: StateStore
+    private let store: any FileRecordStore
     private let logger: Logger
 
-    init(budget: PinBudget, store: StateStore, logger: Logger) {
+    init(budget: PinBudget, store: any FileRecordStore, logger: Logger) {
         self.budget = budget
         self.store = store
         self.logger = logger

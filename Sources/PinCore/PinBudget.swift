@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// The most the daemon will pin: bytes (page-rounded) and number of pins.
 public struct PinBudget: Sendable, Equatable {
@@ -29,17 +28,8 @@ public struct PinBudget: Sendable, Equatable {
 }
 
 /// How much of the budget is in use.
-public struct PinBudgetUsage: Sendable, JSONRepresentable {
+public struct PinBudgetUsage: Sendable {
     public let budget: PinBudget
     public let pinnedBytes: UInt64
     public let pins: Int
-
-    public var json: JSON {
-        .object([
-            "budget_bytes": .int(Int64(clamping: budget.maxBytes)),
-            "pinned_bytes": .int(Int64(clamping: pinnedBytes)),
-            "max_pins": .int(Int64(budget.maxPins)),
-            "pins": .int(Int64(pins)),
-        ])
-    }
 }

@@ -9,11 +9,11 @@ import Synchronization
 /// work (webhooks, lease timers, audit, checkpoint, lease-break monitor) runs from ``run()``.
 public final class PinCoreService: Service {
     let roots: Roots
-    let store: StateStore
+    let store: any FileRecordStore
     let locker: FileLocker
     private let operations: OperationRegistry
     let pins: PinBook
-    let leaseStore: LeaseStore
+    let leaseStore: any LeaseJournal
     let notifier: LeaseNotifier
     let leases: LeaseBook
     let recall: LeaseRecall
@@ -30,8 +30,10 @@ public final class PinCoreService: Service {
 
     /// Opens the roots and the state database, raises RLIMIT_MEMLOCK as far as it may, then
     /// re-establishes every recorded lock, pin and lease, and queues the unfinished webhooks.
-    /// Starts no thread: the background work runs from ``run()``.
-    public init(configuration: CoreConfiguration, logger: Logger) throws(CoreError) {
+    /// Starts no thread: the background work runs from ``run()``. The state and the webhook
+    /// transport come from `infrastructure` (``CoreInfrastructure``; the real one is built in
+    /// `PinAssembly`).
+    package init(configuration: CoreConfiguration, logger: Logger, infrastructure: CoreInfrastructure) throws(CoreError) {
         try configuration.leasePolicy.validate()
         guard configuration.auditIntervalMilliseconds >= 10 else {
             throw CoreError(.systemError, "the audit interval must be at least 10 ms, not \(configuration.auditIntervalMilliseconds)")
@@ -39,7 +41,7 @@ public final class PinCoreService: Service {
         let allowList = try WebhookAllowList(prefixes: configuration.webhookAllow)
         self.logger = logger
         roots = try Roots(configuration.roots)
-        store = try StateStore(directory: configuration.stateDirectory)
+        store = try infrastructure.openFileRecords(configuration.stateDirectory)
         locker = FileLocker(store: store, logger: logger)
         operations = try OperationRegistry(store: store, logger: logger)
         let memoryLockLimit = MemoryLockLimit.raise()
@@ -52,7 +54,7 @@ public final class PinCoreService: Service {
         }
         pins = PinBook(budget: budget, store: store, logger: logger)
         logger.info("pin budget: \(budget.maxBytes) bytes, \(budget.maxPins) pins")
-        leaseStore = try LeaseStore(directory: configuration.stateDirectory)
+        leaseStore = try infrastructure.openLeaseJournal(configuration.stateDirectory)
         events = EventLog(lastSequence: try leaseStore.lastEventSequence()) { [leaseStore] after, limit in
             leaseStore.events(after: after, limit: limit)
         }
@@ -60,7 +62,8 @@ public final class PinCoreService: Service {
         webhooks.requestTimeout = configuration.webhookTimeoutSeconds
         webhooks.maxTransfersPerOrigin = configuration.webhookMaxTransfersPerOrigin
         webhooks.retrySchedule = configuration.webhookRetrySchedule
-        notifier = LeaseNotifier(configuration: webhooks, store: leaseStore, logger: logger)
+        notifier = LeaseNotifier(
+            configuration: webhooks, store: leaseStore, logger: logger, makeTransport: infrastructure.makeWebhookTransport)
         let recall = LeaseRecall(logger: logger)
         self.recall = recall
         auditInterval = .milliseconds(configuration.auditIntervalMilliseconds)

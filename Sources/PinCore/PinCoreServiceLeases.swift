@@ -54,22 +54,25 @@ extension PinCoreService {
     }
 
     /// An operator's (or the lease holder's) retry of webhook message `messageID` of a lease:
-    /// attempted now, pending or finished, with the same `webhook-id`. Returns the message's
-    /// state; `.leaseNotFound` / `.deliveryNotFound` when either is unknown (or not the caller's).
-    public func retryDelivery(leaseID: String, messageID: String, caller: LeaseCaller) throws(CoreError) -> JSON {
+    /// attempted now, pending or finished, with the same `webhook-id`. Returns the message as it
+    /// is now; `.leaseNotFound` / `.deliveryNotFound` when either is unknown (or not the caller's).
+    package func retryDelivery(
+        leaseID: String, messageID: String, caller: LeaseCaller
+    ) throws(CoreError) -> OutboxEntry {
         let lease = try leases.record(id: leaseID, caller: caller)
-        return .object(try notifier.redeliver(messageID: messageID, leaseID: lease.id, secret: lease.webhookSecret))
+        return try notifier.redeliver(messageID: messageID, leaseID: lease.id, secret: lease.webhookSecret)
     }
 
     /// The webhook attempts made for a lease, oldest first, one page at a time; `next` is the
     /// sort key to continue after. The log of a lease only grows (until the lease is forgotten),
     /// so an attempt's position in it is its key.
-    public func deliveries(leaseID: String, caller: LeaseCaller, page: PageRequest = .all) throws(CoreError) -> (json: JSON, next: String?) {
+    package func deliveries(
+        leaseID: String, caller: LeaseCaller, page: PageRequest = .all
+    ) throws(CoreError) -> (leaseID: String, attempts: [DeliveryRecord], next: String?) {
         let lease = try leases.record(id: leaseID, caller: caller)
         let attempts = try notifier.deliveries(leaseID: lease.id)
         let (positions, next) = page.slice(Array(attempts.indices), key: Self.positionKey)
-        let items = positions.map { JSON.object(attempts[$0]) }
-        return (.object(["lease_id": .string(lease.id), "items": .array(items)]), next)
+        return (lease.id, positions.map { attempts[$0] }, next)
     }
 
     /// A position as a key that sorts as the number does.

@@ -15,7 +15,7 @@ public enum LongTermMode: String, Sendable, CaseIterable {
     /// A long-term pin where the kernel allows it; otherwise the pin is made without it.
     case ifPossible = "if-possible"
 
-    var json: JSON {
+    package var json: JSON {
         switch self {
         case .no: .bool(false)
         case .required: .bool(true)
@@ -43,15 +43,30 @@ public struct PinRequest: Sendable {
 }
 
 /// A pin as recorded durably: enough to re-create it after a restart.
-struct PinRecord: Sendable, Equatable {
-    var id: String
-    var path: RootedPath
-    var file: FileID
-    var offset: UInt64
-    var length: UInt64
-    var access: PinAccess
-    var longTerm: LongTermMode
+package struct PinRecord: Sendable, Equatable {
+    package var id: String
+    package var path: RootedPath
+    package var file: FileID
+    package var offset: UInt64
+    package var length: UInt64
+    package var access: PinAccess
+    package var longTerm: LongTermMode
     /// Created for a lease, and torn down with its last lease.
-    var autoPin: Bool
-    var createdAt: String
+    package var autoPin: Bool
+    package var createdAt: String
+
+    package init(
+        id: String, path: RootedPath, file: FileID, offset: UInt64, length: UInt64, access: PinAccess,
+        longTerm: LongTermMode, autoPin: Bool, createdAt: String
+    ) {
+        self.id = id
+        self.path = path
+        self.file = file
+        self.offset = offset
+        self.length = length
+        self.access = access
+        self.longTerm = longTerm
+        self.autoPin = autoPin
+        self.createdAt = createdAt
+    }
 }

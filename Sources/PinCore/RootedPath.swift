@@ -4,4 +4,9 @@ public struct RootedPath: Sendable, Hashable {
     public let root: String
     public let relative: String
     public var canonical: String { "\(root):\(relative)" }
+
+    package init(root: String, relative: String) {
+        self.root = root
+        self.relative = relative
+    }
 }

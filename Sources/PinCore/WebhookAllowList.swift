@@ -34,7 +34,7 @@ public struct WebhookAllowList: Sendable, Equatable {
 
     /// Checks `url` like ``check(_:)`` and tells whether a prefix that allows it names a loopback,
     /// unspecified or link-local host literally (then connections to such addresses are allowed).
-    func permitsSpecialAddresses(_ url: String) throws(CoreError) -> Bool {
+    package func permitsSpecialAddresses(_ url: String) throws(CoreError) -> Bool {
         let target = try ParsedURL(url, what: "webhook URL")
         var allowed = false
         var special = false
@@ -53,7 +53,7 @@ public struct WebhookAllowList: Sendable, Equatable {
     /// Whether a connection to this address (4 bytes IPv4 or 16 bytes IPv6, network order) needs a
     /// prefix that names such a host literally: loopback, unspecified (0.0.0.0/8, ::), link-local
     /// (169.254.0.0/16, fe80::/10), also as IPv4-mapped IPv6. Other lengths count as special.
-    static func isSpecialAddress(_ bytes: [UInt8]) -> Bool {
+    package static func isSpecialAddress(_ bytes: [UInt8]) -> Bool {
         switch bytes.count {
         case 4:
             return bytes[0] == 127 || bytes[0] == 0 || (bytes[0] == 169 && bytes[1] == 254)

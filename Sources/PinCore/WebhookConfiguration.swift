@@ -18,7 +18,7 @@ public struct WebhookConfiguration: Sendable {
     public var userAgent = "pinleased"
     /// Extra `CURLOPT_RESOLVE` entries ("host:port:address"), for tests that need a host name
     /// resolving to a chosen address without touching /etc/hosts.
-    var resolve: [String] = []
+    package var resolve: [String] = []
 
     public init(allowList: WebhookAllowList) {
         self.allowList = allowList

@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 
 /// `/v1/files*`: inspect, prepare, lock and unlock files, and list the tracked ones. Admin only.
 enum FilesRoutes {

@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 
 /// `/v1/leases*`: grant and revoke (admin), list, show, renew, release and the delivery log
 /// (admin, or the holder for its own leases: another holder's lease is 404).
@@ -39,13 +40,16 @@ enum LeaseRoutes {
             Route("GET", "/v1/leases/{id}/deliveries", access: .authenticated) { request in
                 try PageQuery.rejectUnknown(request)
                 let page = try PageQuery.decode(request, list: "deliveries").page
-                let (log, next) = try core.deliveries(leaseID: id(request), caller: caller(request), page: page)
+                let (leaseID, attempts, next) = try core.deliveries(
+                    leaseID: id(request), caller: caller(request), page: page)
+                let log: JSON = .object(["lease_id": .string(leaseID), "items": .array(attempts.map(\.json))])
                 return .json(PageQuery.paged(log, list: "deliveries", next: next))
             },
             Route("POST", "/v1/leases/{id}/deliveries/{msg_id}/retry", access: .authenticated) { request in
                 _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])
                 let messageID = request.parameters["msg_id", default: ""]
-                return .json(try core.retryDelivery(leaseID: id(request), messageID: messageID, caller: caller(request)), status: 202)
+                let entry = try core.retryDelivery(leaseID: id(request), messageID: messageID, caller: caller(request))
+                return .json(.object(entry.stateJSON), status: 202)
             },
         ]
     }

@@ -1,4 +1,5 @@
 import PinCore
+import PinWire
 
 /// `/v1/operations/{id}`: follow (GET) and cancel (DELETE) background operations. Admin only.
 enum OperationRoutes {

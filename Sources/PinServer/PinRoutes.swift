@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 
 /// `/v1/pins*`: pin ranges of locked files, list, show and remove pins. Admin only.
 enum PinRoutes {

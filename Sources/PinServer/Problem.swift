@@ -1,4 +1,6 @@
+import PinCore
 import PinJSON
+import PinWire
 
 /// An RFC 9457 problem: what every error path of the API answers with, as
 /// `application/problem+json`. Handlers and body decoders throw it directly.
@@ -13,7 +15,7 @@ struct Problem: Error, Sendable, Equatable {
     /// Response headers the problem needs, for example `WWW-Authenticate` or `Allow`.
     let headers: [HTTPHeader]
 
-    static let typeURIPrefix = "https://pinlease.dev/problems/"
+    static let typeURIPrefix = CoreError.problemTypePrefix
 
     init(code: String, title: String, status: Int, detail: String, extensions: JSONObject = JSONObject(), headers: [HTTPHeader] = []) {
         self.code = code

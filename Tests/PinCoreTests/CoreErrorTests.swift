@@ -14,11 +14,4 @@ import Testing
         #expect(error.code == code)
         #expect(error.extensions["path"] == .string("data:a"))
     }
-
-    @Test func problemBodyCarriesTypeTitleAndExtensions() {
-        let problem = CoreError(.writersPresent, "busy", extensions: ["pids": [1, 2]]).problemJSON
-        #expect(problem["type"] == .string("https://pinlease.dev/problems/writers-present"))
-        #expect(problem["title"] == .string(CoreErrorCode.writersPresent.title))
-        #expect(problem["pids"] == .array([.int(1), .int(2)]))
-    }
 }

@@ -4,6 +4,8 @@ import LinuxFS
 import Logging
 import PinJSON
 import ServiceLifecycle
+import PinStore
+import PinWebhooks
 import Testing
 @testable import PinCore
 
@@ -84,7 +86,9 @@ import Testing
             var policy = LeasePolicy()
             policy.graceDefaultSeconds = 0
             book = LeaseBook(
-                store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test")),
+                store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(
+                    configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test"),
+                    makeTransport: { WebhookSender(configuration: $0, logger: $1, reports: $2) }),
                 policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in })
             // The expiry and deadline timers run (until `book.stop()` in deinit joins their thread).
             Task { [timers = book.timers] in try await timers.run() }

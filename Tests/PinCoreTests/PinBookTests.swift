@@ -2,6 +2,7 @@ import Foundation
 import LinuxFS
 import Logging
 import PinJSON
+import PinStore
 import Testing
 @testable import PinCore
 

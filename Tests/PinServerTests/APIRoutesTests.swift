@@ -1,6 +1,7 @@
 import Glibc
 import LinuxFS
 import Logging
+import PinAssembly
 import PinCore
 import PinJSON
 import Testing

@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import LinuxFS
 import Logging
+import PinAssembly
 import PinCore
 import PinJSON
 import Synchronization

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import PinAssembly
 import PinCore
 import Testing
 @testable import PinServer

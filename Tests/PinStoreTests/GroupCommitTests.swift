@@ -3,6 +3,7 @@ import PinJSON
 import Synchronization
 import Testing
 @testable import PinCore
+@testable import PinStore
 
 @Suite struct GroupCommitTests {
     private func withCommits(_ body: (GroupCommit, String) throws -> Void) throws {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import PinCore
+@testable import PinStore
 
 /// A state database that cannot grow answers `state-full` (507), not `system-error` (500).
 @Suite struct SQLiteFullTests {

@@ -4,6 +4,8 @@ import Foundation
 import LinuxFS
 import Logging
 import ServiceLifecycle
+import PinCore
+import PinWire
 import Synchronization
 
 /// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import PinCore
+@testable import PinWebhooks
 
 /// What a sender reported, collected from its thread.
 private final class Reports: Sendable {

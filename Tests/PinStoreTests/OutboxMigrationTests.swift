@@ -1,7 +1,9 @@
 import Foundation
 import PinJSON
+import PinWire
 import Testing
 @testable import PinCore
+@testable import PinStore
 
 /// The durable outbox of a state database written before issue 8 (rows deleted once finished,
 /// no attempt count) keeps working: its pending rows are resumed, and new columns are added.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PinCore
+@testable import PinWebhooks
 
 @Suite struct WebhookSignatureTests {
     @Test func standardWebhooksVector() throws {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import PinCore
 
 /// Makes many callers' writes durable together: the callers' `work` runs in one shared
 /// transaction and one fsync covers the whole batch. A caller returns only after its work is on

@@ -1,6 +1,7 @@
 import CCurl
 import Glibc  // curl's open-socket callback: sockaddr_in/sockaddr_in6 of curl_sockaddr, and socket(2) for curl
 import LinuxFS
+import PinCore
 
 /// One webhook attempt in flight: its curl easy handle and what curl's callbacks collect.
 /// Used only on the ``WebhookSender``'s thread; the handle is cleaned up when the transfer goes

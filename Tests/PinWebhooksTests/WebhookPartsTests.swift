@@ -1,6 +1,8 @@
 import PinJSON
+import PinWire
 import Testing
 @testable import PinCore
+@testable import PinWebhooks
 
 /// A seeded generator (SplitMix64), so jittered delays are reproducible.
 private struct SeededGenerator: RandomNumberGenerator {

@@ -1,47 +1,14 @@
+import PinCore
 import PinJSON
+import PinWire
 import Synchronization
-
-/// A file the daemon has locked, or is in the middle of locking or unlocking, as recorded durably.
-struct LockRecord: Sendable, Equatable {
-    enum Phase: String, Sendable {
-        /// The flag may be about to be set: on recovery, undo what the daemon set.
-        case locking
-        case locked
-        /// The flag may be about to be cleared: on recovery, finish clearing.
-        case unlocking
-    }
-
-    var path: RootedPath
-    var device: UInt64
-    var inode: UInt64
-    var flagSetByDaemon: Bool
-    var phase: Phase
-    var lockedAt: String
-    var writers: LockWriters = .none
-    /// Set once the audit or a lease break found the file changed behind the daemon's back.
-    var violation: FileViolation?
-}
-
-/// A prepare operation as recorded durably.
-struct OperationRecord: Sendable {
-    var id: String
-    var kind: String
-    var path: String
-    var state: OperationState
-    var doneBytes: UInt64
-    var totalBytes: UInt64
-    var createdAt: String
-    var finishedAt: String?
-    var result: JSON?
-    var error: JSONObject?
-}
 
 /// The daemon's durable state in `<state-dir>/pinlease.db` (SQLite, WAL, synchronous=FULL).
 /// Every method returns only after its change is on disk.
-final class StateStore: Sendable {
+package final class StateStore: FileRecordStore {
     private let database: Mutex<SQLiteDatabase>
 
-    init(directory: String) throws(CoreError) {
+    package init(directory: String) throws(CoreError) {
         let database = try SQLiteDatabase(path: directory + "/pinlease.db")
         try database.execute("""
             CREATE TABLE IF NOT EXISTS locked_files (
@@ -73,7 +40,7 @@ final class StateStore: Sendable {
         self.database = Mutex(database)
     }
 
-    func saveLock(_ record: LockRecord) throws(CoreError) {
+    package func saveLock(_ record: LockRecord) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute(
                 """
@@ -88,13 +55,13 @@ final class StateStore: Sendable {
         }
     }
 
-    func deleteLock(_ path: RootedPath) throws(CoreError) {
+    package func deleteLock(_ path: RootedPath) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute("DELETE FROM locked_files WHERE path = ?", [.text(path.canonical)])
         }
     }
 
-    func locks() throws(CoreError) -> [LockRecord] {
+    package func locks() throws(CoreError) -> [LockRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
                 "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers, violation FROM locked_files ORDER BY path")
@@ -111,7 +78,7 @@ final class StateStore: Sendable {
         }
     }
 
-    func savePin(_ record: PinRecord) throws(CoreError) {
+    package func savePin(_ record: PinRecord) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute(
                 "INSERT OR REPLACE INTO pins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -122,13 +89,13 @@ final class StateStore: Sendable {
         }
     }
 
-    func deletePin(id: String) throws(CoreError) {
+    package func deletePin(id: String) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute("DELETE FROM pins WHERE id = ?", [.text(id)])
         }
     }
 
-    func pins() throws(CoreError) -> [PinRecord] {
+    package func pins() throws(CoreError) -> [PinRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
                 """
@@ -151,7 +118,7 @@ final class StateStore: Sendable {
         }
     }
 
-    func saveOperation(_ record: OperationRecord) throws(CoreError) {
+    package func saveOperation(_ record: OperationRecord) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute(
                 "INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -159,11 +126,15 @@ final class StateStore: Sendable {
                  .int(Int64(record.doneBytes)), .int(Int64(record.totalBytes)), .text(record.createdAt),
                  record.finishedAt.map(SQLValue.text) ?? .null,
                  record.result.map { .text(JSONCodec.encode($0)) } ?? .null,
-                 record.error.map { .text(JSONCodec.encode(.object($0))) } ?? .null])
+                 record.error.map { .text(JSONCodec.encode(.object($0.problemJSON))) } ?? .null])
         }
     }
 
-    func operations(where filter: String = "", _ parameters: [SQLValue] = []) throws(CoreError) -> [OperationRecord] {
+    package func operations() throws(CoreError) -> [OperationRecord] {
+        try operations(where: "", [])
+    }
+
+    private func operations(where filter: String, _ parameters: [SQLValue]) throws(CoreError) -> [OperationRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
                 "SELECT id, kind, path, state, done_bytes, total_bytes, created_at, finished_at, result, error FROM operations "
@@ -178,16 +149,16 @@ final class StateStore: Sendable {
                 id: id, kind: kind, path: path, state: state, doneBytes: UInt64(done), totalBytes: UInt64(total),
                 createdAt: createdAt, finishedAt: row[7].text,
                 result: row[8].text.flatMap { try? JSONCodec.parse(Array($0.utf8)) },
-                error: row[9].text.flatMap { try? JSONCodec.parse(Array($0.utf8)).objectValue })
+                error: row[9].text.flatMap { try? JSONCodec.parse(Array($0.utf8)).objectValue }.flatMap(CoreError.init(problemJSON:)))
         }
     }
 
-    func operation(id: String) throws(CoreError) -> OperationRecord? {
+    package func operation(id: String) throws(CoreError) -> OperationRecord? {
         try operations(where: "WHERE id = ?", [.text(id)]).first
     }
 
     /// Deletes finished operations beyond the newest `count`.
-    func pruneOperations(keeping count: Int) throws(CoreError) {
+    package func pruneOperations(keeping count: Int) throws(CoreError) {
         try database.withLock { database throws(CoreError) in
             try database.execute(
                 """

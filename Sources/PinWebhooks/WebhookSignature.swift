@@ -1,15 +1,10 @@
 import CCrypto
 import Foundation
+import PinCore
 
-/// Standard Webhooks 1.0 symmetric signatures (HMAC-SHA256 with a `whsec_` secret).
-public enum WebhookSignature {
-    /// "whsec_" + standard base64 of 32 bytes from the system CSPRNG.
-    public static func makeSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "whsec_" + Data(bytes).base64EncodedString()
-    }
 
+/// Signing with a lease's `whsec_` secret (HMAC-SHA256, libcrypto); the secrets are made in the domain.
+extension WebhookSignature {
     /// Standard Webhooks v1: "v1," + base64(HMAC-SHA256(key, "\(id).\(timestamp).\(body)")), where key is the
     /// base64 decoding of the secret after the "whsec_" prefix (a secret without the prefix is decoded whole).
     /// Throws `.systemError` when the secret is not base64 or decodes to no bytes: secrets are made by the

@@ -1,5 +1,6 @@
 import CSQLite
 import LinuxFS
+import PinCore
 
 /// A value bound to or read from a SQLite statement.
 enum SQLValue: Sendable, Equatable {

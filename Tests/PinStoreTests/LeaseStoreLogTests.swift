@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import PinJSON
+import Testing
 @testable import PinCore
+@testable import PinStore
 
 /// The write-ahead log of the state database shrinks back once the daemon is idle.
 @Suite struct LeaseStoreLogTests {

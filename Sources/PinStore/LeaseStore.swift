@@ -1,64 +1,7 @@
+import PinCore
 import PinJSON
+import PinWire
 import Synchronization
-
-/// A webhook message: kept durably from the transition that caused it, pending until it was
-/// delivered or given up (so a restart resumes it, with the same `webhook-id`, its attempt
-/// count and its next attempt time), then kept finished with its lease, so that an operator can
-/// have it delivered again.
-struct OutboxEntry: Sendable, Equatable {
-    var id: String
-    var leaseID: String
-    var event: EventType
-    var url: String
-    var body: String
-    var retryUntil: Int64
-    var attemptsAfterDeadline: Int
-    /// Attempts made so far.
-    var attempts = 0
-    /// Epoch milliseconds of the next attempt; `nil`: at once.
-    var nextAttemptAt: Int64?
-    /// Epoch milliseconds when it finished; `nil` while pending.
-    var finishedAt: Int64?
-    /// "delivered", or why it failed.
-    var outcome: String?
-
-    /// A final notice (anything but a call to act, `lease.revoking` or `lease.expired`) has no
-    /// deadline: it follows the sender's ``RetrySchedule``. Derived from the event so that rows
-    /// written before the schedule existed follow it too.
-    var followsRetrySchedule: Bool { event != .leaseRevoking && event != .leaseExpired }
-
-    /// `{"webhook_id","lease_id","event","state":"pending"|"delivered"|"failed","attempts","next_attempt_at"?,"finished_at"?,"reason"?}`.
-    var stateJSON: JSONObject {
-        var object: JSONObject = [
-            "webhook_id": .string(id), "lease_id": .string(leaseID), "event": .string(event.rawValue), "attempts": .int(Int64(attempts)),
-        ]
-        if let finishedAt {
-            object["state"] = outcome == "delivered" ? "delivered" : "failed"
-            object["finished_at"] = .string(WallClock.format(milliseconds: finishedAt))
-            if let outcome, outcome != "delivered" { object["reason"] = .string(outcome) }
-        } else {
-            object["state"] = "pending"
-            object["next_attempt_at"] = .string(WallClock.format(milliseconds: nextAttemptAt ?? WallClock.nowMilliseconds()))
-        }
-        return object
-    }
-}
-
-/// What the sender reported about an outbox entry, written with the next batch of the delivery log.
-enum OutboxUpdate: Sendable, Equatable {
-    /// `attempts` made; the next one at `nextAttemptAt` (epoch milliseconds) when it retries.
-    case attempted(id: String, attempts: Int, nextAttemptAt: Int64?)
-    /// Pending again (an operator's retry) after `attempts`, the next attempt at `at`.
-    case reopened(id: String, attempts: Int, at: Int64)
-    /// No further attempt: `outcome` is "delivered" or why it failed.
-    case finished(id: String, outcome: String, at: Int64)
-}
-
-/// One recorded webhook attempt (the delivery log).
-struct DeliveryRecord: Sendable, Equatable {
-    var leaseID: String
-    var json: JSONObject
-}
 
 /// The durable state of leases, events, the webhook outbox and the delivery log, in the same
 /// database file as the rest (`<state-dir>/pinlease.db`) through a connection of its own whose
@@ -68,7 +11,7 @@ struct DeliveryRecord: Sendable, Equatable {
 /// Reads and checkpoints (copying the write-ahead log into the database file) use a second
 /// connection, so neither waits for nor stalls a batch: reads see what was committed, and
 /// ``checkpoint()`` runs from a background task (see there for how the log stays small).
-final class LeaseStore: Sendable {
+package final class LeaseStore: LeaseJournal {
     private let commits: GroupCommit
     private let reader: Mutex<SQLiteDatabase>
     /// Lease writes queued so far (not the daemon's clock): unchanged across checkpoints = idle.
@@ -91,7 +34,7 @@ final class LeaseStore: Sendable {
     /// The longest a RESTART or TRUNCATE checkpoint waits for a lock (and so blocks commits).
     static let checkpointBusyTimeoutMilliseconds: Int32 = 50
 
-    init(directory: String) throws(CoreError) {
+    package init(directory: String) throws(CoreError) {
         let database = try SQLiteDatabase(path: directory + "/pinlease.db")
         // Commits never checkpoint (that would put a copy and an fsync of the database file on
         // the commit path): the background task does (``checkpoint()``).
@@ -137,9 +80,12 @@ final class LeaseStore: Sendable {
     /// above ``logBoundBytes`` a RESTART makes the next writer start it over, and
     /// `journal_size_limit` cuts the file back. Both wait at most
     /// ``checkpointBusyTimeoutMilliseconds`` for a lock and are retried on the next run.
-    /// Returns what the last checkpoint of this run did.
-    @discardableResult
-    func checkpoint() throws(CoreError) -> SQLiteDatabase.CheckpointResult {
+    package func checkpoint() throws(CoreError) {
+        _ = try checkpointReporting()
+    }
+
+    /// ``checkpoint()``, returning what the last checkpoint of this run did.
+    func checkpointReporting() throws(CoreError) -> SQLiteDatabase.CheckpointResult {
         let writesNow = writes.load(ordering: .relaxed)
         return try reader.withLock { database throws(CoreError) in
             let passive = try database.checkpoint(.passive)
@@ -169,12 +115,12 @@ final class LeaseStore: Sendable {
     /// Queues lease records, events and outbox entries as one write (committed in enqueue
     /// order; `afterCommit` runs once it is durable). Cheap: call it under the lock that
     /// ordered the change, then ``wait(_:)`` outside it.
-    func enqueue(
+    package func enqueue(
         leases: [LeaseRecord] = [], events: [Event] = [], outbox: [OutboxEntry] = [], finishedOutbox: [String] = [],
         afterCommit: (@Sendable () -> Void)? = nil
-    ) -> GroupCommit.Ticket {
+    ) -> any CommitTicket {
         writes.add(1, ordering: .relaxed)
-        return commits.enqueue({ database throws(CoreError) in
+        let ticket = commits.enqueue({ database throws(CoreError) in
             for lease in leases { try Self.save(lease, in: database) }
             for event in events {
                 try database.execute(
@@ -196,25 +142,23 @@ final class LeaseStore: Sendable {
                 try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
             }
         }, afterCommit: afterCommit)
+        return GroupCommitTicket(commits: commits, ticket: ticket)
     }
 
     /// A ticket done once every write queued before it is durable (`nil`: they all are), for a
     /// change that writes nothing but answers with what earlier writes made (``GroupCommit/barrier()``).
-    func barrier() -> GroupCommit.Ticket? { commits.barrier() }
-
-    /// Returns once the write of `ticket` is durable.
-    func wait(_ ticket: GroupCommit.Ticket) throws(CoreError) {
-        try commits.wait(ticket)
+    package func barrier() -> (any CommitTicket)? {
+        commits.barrier().map { GroupCommitTicket(commits: commits, ticket: $0) }
     }
 
     /// Appends delivery attempts to the log and records the outbox entries' progress (batched by the caller).
-    func recordDeliveries(_ records: [DeliveryRecord], outbox updates: [OutboxUpdate]) throws(CoreError) {
+    package func recordDeliveries(_ records: [DeliveryRecord], outbox updates: [OutboxUpdate]) throws(CoreError) {
         writes.add(1, ordering: .relaxed)
         try commits.submit { database throws(CoreError) in
             for record in records {
                 try database.execute(
                     "INSERT INTO deliveries (lease_id, attempt) VALUES (?, ?)",
-                    [.text(record.leaseID), .text(JSONCodec.encode(.object(record.json)))])
+                    [.text(record.leaseID), .text(JSONCodec.encode(record.json))])
             }
             for update in updates {
                 switch update {
@@ -238,14 +182,14 @@ final class LeaseStore: Sendable {
 
     /// Records that the daemon was running at `milliseconds` (the base for keeping active
     /// leases' remaining TTL over a restart).
-    func markAlive(at milliseconds: Int64) throws(CoreError) {
+    package func markAlive(at milliseconds: Int64) throws(CoreError) {
         try commits.submit { database throws(CoreError) in
             try database.execute("INSERT OR REPLACE INTO daemon_clock (id, alive_at) VALUES (1, ?)", [.int(milliseconds)])
         }
     }
 
     /// Forgets the given ended leases (with their delivery logs) and the events up to `sequence`.
-    func prune(endedLeases: [String], eventsUpTo sequence: UInt64?) throws(CoreError) {
+    package func prune(endedLeases: [String], eventsUpTo sequence: UInt64?) throws(CoreError) {
         try commits.submit { database throws(CoreError) in
             for id in endedLeases {
                 try database.execute("DELETE FROM leases WHERE id = ?", [.text(id)])
@@ -258,12 +202,12 @@ final class LeaseStore: Sendable {
 
     // MARK: reads
 
-    func leases() throws(CoreError) -> [LeaseRecord] {
+    package func leases() throws(CoreError) -> [LeaseRecord] {
         try leases(where: "1 ORDER BY granted_at, id")
     }
 
     /// The durable record of one lease, or `nil` if none was committed.
-    func lease(id: String) throws(CoreError) -> LeaseRecord? {
+    package func lease(id: String) throws(CoreError) -> LeaseRecord? {
         try leases(where: "id = ?", [.text(id)]).first
     }
 
@@ -289,7 +233,7 @@ final class LeaseStore: Sendable {
         }
     }
 
-    func events(after sequence: UInt64, limit: Int) -> [Event] {
+    package func events(after sequence: UInt64, limit: Int) -> [Event] {
         let rows = (try? reader.withLock { database throws(CoreError) in
             try database.query(
                 "SELECT seq, type, timestamp, holder, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -303,18 +247,18 @@ final class LeaseStore: Sendable {
         }
     }
 
-    func lastEventSequence() throws(CoreError) -> UInt64 {
+    package func lastEventSequence() throws(CoreError) -> UInt64 {
         let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events") }
         return UInt64(rows.first?.first?.int ?? 0)
     }
 
     /// The pending outbox entries, oldest first.
-    func outbox() throws(CoreError) -> [OutboxEntry] {
+    package func outbox() throws(CoreError) -> [OutboxEntry] {
         try outboxEntries(where: "finished_at IS NULL ORDER BY rowid", [])
     }
 
     /// One outbox entry, pending or finished.
-    func outboxEntry(id: String) throws(CoreError) -> OutboxEntry? {
+    package func outboxEntry(id: String) throws(CoreError) -> OutboxEntry? {
         try outboxEntries(where: "id = ?", [.text(id)]).first
     }
 
@@ -353,14 +297,16 @@ final class LeaseStore: Sendable {
         try database.execute("CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (finished_at) WHERE finished_at IS NULL")
     }
 
-    func deliveries(leaseID: String) throws(CoreError) -> [JSONObject] {
+    package func deliveries(leaseID: String) throws(CoreError) -> [DeliveryRecord] {
         let rows = try reader.withLock { database throws(CoreError) in
             try database.query("SELECT attempt FROM deliveries WHERE lease_id = ? ORDER BY id", [.text(leaseID)])
         }
-        return rows.compactMap { row in row[0].text.flatMap { try? JSONCodec.parse($0) }?.objectValue }
+        return rows.compactMap { row in
+            row[0].text.flatMap { try? JSONCodec.parse($0) }?.objectValue.flatMap(DeliveryRecord.init(json:))
+        }
     }
 
-    func lastAlive() throws(CoreError) -> Int64? {
+    package func lastAlive() throws(CoreError) -> Int64? {
         let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT alive_at FROM daemon_clock WHERE id = 1") }
         return rows.first?.first?.int
     }

@@ -1,0 +1,24 @@
+import Logging
+
+/// How a ``PinCoreService`` obtains what it keeps outside memory: the durable state and the
+/// webhook transport. The core calls each factory at the point of its start-up where it used
+/// to open that collaborator itself, so the order of start-up (and its errors) is unchanged.
+/// The real ones (SQLite, libcurl) are assembled in the `PinAssembly` module, the one place
+/// that depends on every infrastructure module; unit tests may pass in-memory ones.
+package struct CoreInfrastructure: Sendable {
+    /// Opens the lock, pin and operation records kept in the state directory.
+    package var openFileRecords: @Sendable (_ stateDirectory: String) throws(CoreError) -> any FileRecordStore
+    /// Opens the lease journal kept in the state directory.
+    package var openLeaseJournal: @Sendable (_ stateDirectory: String) throws(CoreError) -> any LeaseJournal
+    package var makeWebhookTransport: WebhookTransportFactory
+
+    package init(
+        openFileRecords: @escaping @Sendable (_ stateDirectory: String) throws(CoreError) -> any FileRecordStore,
+        openLeaseJournal: @escaping @Sendable (_ stateDirectory: String) throws(CoreError) -> any LeaseJournal,
+        makeWebhookTransport: @escaping WebhookTransportFactory
+    ) {
+        self.openFileRecords = openFileRecords
+        self.openLeaseJournal = openLeaseJournal
+        self.makeWebhookTransport = makeWebhookTransport
+    }
+}

@@ -1,0 +1,18 @@
+import PinCore
+import PinJSON
+
+/// How the state database keeps a violation (with the time as a number of milliseconds).
+extension FileViolation {
+    /// What is stored (with the time as a number).
+    package var stored: JSON {
+        .object(["code": .string(code), "detail": .string(detail), "detected_at_ms": .int(detectedAt)])
+    }
+
+    /// The violation a stored document describes (``stored``), or `nil` when it is not one.
+    package init?(json: JSON) {
+        guard let object = json.objectValue, let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue else {
+            return nil
+        }
+        self.init(code: code, detail: detail, detectedAt: object["detected_at_ms"]?.int64Value ?? WallClock.nowMilliseconds())
+    }
+}
