@@ -62,16 +62,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What several test targets share (temporary state directories); not part of any product.
+        .target(name: "PinTestSupport", dependencies: ["LinuxFS"], path: "Tests/PinTestSupport", swiftSettings: strict),
         .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
         .testTarget(
             name: "PinCoreTests",
-            dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", "LinuxFS", "PinJSON", logging, serviceLifecycle],
+            dependencies: [
+                "PinCore", "PinStore", "PinWebhooks", "PinWire", "PinAssembly", "PinTestSupport", "LinuxFS", "PinJSON", logging,
+                serviceLifecycle,
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "PinWireTests", dependencies: ["PinWire", "PinCore", "PinJSON"], swiftSettings: strict),
         .testTarget(
             name: "PinStoreTests",
-            dependencies: ["PinStore", "PinCore", "PinWire", "PinJSON", logging],
+            dependencies: ["PinStore", "PinCore", "PinWire", "PinJSON", "PinTestSupport", logging],
             swiftSettings: strict
         ),
         .testTarget(

@@ -52,6 +52,12 @@ final class DeadlineTimer<Key: Hashable & Sendable>: Service, @unchecked Sendabl
     /// Starts the thread that calls `fire` without a service group (tests); ``stop()`` ends it.
     func start(fire: @escaping @Sendable ([Key]) -> Void) throws(CoreError) {
         onFire(fire)
+        try start()
+    }
+
+    /// Starts the thread (calling what ``onFire(_:)`` set) without a service group, and without
+    /// waiting for a task of the concurrency pool to start it (tests); ``stop()`` ends it.
+    func start() throws(CoreError) {
         try thread.start { [self] in loop() }
     }
 

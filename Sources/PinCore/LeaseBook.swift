@@ -53,6 +53,11 @@ final class LeaseBook: Sendable {
     /// The expiry and deadline timers: a service of the core (its thread runs only while it does).
     var timers: any Service { timer }
 
+    /// Starts the timers' thread outside a service group (tests); ``stop()`` joins it.
+    func startTimers() throws(CoreError) {
+        try timer.start()
+    }
+
     func stop() {
         timer.stop()
     }

@@ -4,6 +4,9 @@ import LinuxFS
 import Logging
 import Synchronization
 @testable import PinCore
+import PinAssembly
+import PinStore
+import PinTestSupport
 
 /// A clock only the test moves (shared with the timer tests).
 typealias ManualClock = DeadlineTimerTests.ManualClock
@@ -25,7 +28,7 @@ final class LeaseBookHarness: Sendable {
     static func makeNotifier(store: LeaseStore) throws -> LeaseNotifier {
         LeaseNotifier(
             configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [webhookPrefix])), store: store,
-            logger: logger)
+            logger: logger, makeTransport: CoreInfrastructure.standard.makeWebhookTransport)
     }
 
     /// The only webhook URLs a grant may name (nothing listens there).
@@ -68,6 +71,8 @@ final class LeaseBookHarness: Sendable {
             },
             leaseEnded: { lease in ended.append(lease.id) },
             clock: clock.deadlineClock)
+        // On a thread of their own, as the daemon's service runs them (until `stop()` joins it).
+        try book.startTimers()
     }
 
     private static func makeDirectory() -> String {

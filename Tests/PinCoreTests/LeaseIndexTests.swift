@@ -91,7 +91,7 @@ import Testing
                     makeTransport: { WebhookSender(configuration: $0, logger: $1, reports: $2) }),
                 policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in })
             // The expiry and deadline timers run (until `book.stop()` in deinit joins their thread).
-            Task { [timers = book.timers] in try await timers.run() }
+            try book.startTimers()
         }
 
         deinit {

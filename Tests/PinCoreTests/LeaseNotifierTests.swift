@@ -77,6 +77,7 @@ private final class RecordingTransport: WebhookTransport, @unchecked Sendable {
     }
     var pendingCount: Int { 0 }
     func shutdown() {}
+    func run() async throws {}
 }
 
 /// A journal that keeps nothing but the delivery log.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PinCore
+import PinStore
 
 /// A restart: a new book over the state database an earlier one left, recovering its leases.
 @Suite struct LeaseRecoveryTests {

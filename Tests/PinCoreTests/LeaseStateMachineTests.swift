@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PinCore
+import PinStore
 
 /// The lease state machine on its own (no daemon, no root): every transition a client can ask
 /// for, what it records durably, what it publishes, and the transitions that change nothing.

@@ -5,6 +5,10 @@ import PinJSON
 import Testing
 
 @testable import PinCore
+import PinAssembly
+import PinStore
+import PinWire
+import PinTestSupport
 
 /// `PinCoreService` over a temporary root and state directory: inspect and prepare as any
 /// user; lock, pin and unlock (the immutable flag, mlock) as root only. Every core is shut

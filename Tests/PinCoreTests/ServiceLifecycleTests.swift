@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import PinCore
+import PinWebhooks
 
 /// The services of the core stop on graceful shutdown or cancellation, and their threads are
 /// joined before `run()` returns: no thread outlives the service that started it.
@@ -117,7 +118,8 @@ import Testing
     @Test func theWebhookSenderStopsOnGracefulShutdown() async throws {
         let configuration = WebhookConfiguration(allowList: try WebhookAllowList(prefixes: []))
         let sender = WebhookSender(
-            configuration: configuration, logger: Logger(label: "lifecycle-test"), onAttempt: { _ in }, onFinished: { _, _ in })
+            configuration: configuration, logger: Logger(label: "lifecycle-test"),
+            reports: WebhookDeliveryReports(attempted: { _ in }, finished: { _, _ in }, reopened: { _, _ in }))
         #expect(try await Self.runGroup([sender]) {}, "the webhook sender did not stop on graceful shutdown")
         // Stopped for good: a message sent now is ignored, and a second run returns at once.
         sender.send(WebhookMessage(

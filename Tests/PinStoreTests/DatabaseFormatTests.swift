@@ -3,6 +3,8 @@ import PinJSON
 import Testing
 
 @testable import PinCore
+@testable import PinStore
+import PinTestSupport
 
 /// The format of `<state-dir>/pinlease.db` stays what it is: a fresh database made by the
 /// stores has exactly the committed schema (`Tests/Fixtures/pinlease-db-schema.sql`), a
@@ -77,7 +79,7 @@ import Testing
         #expect(operation.createdAt == "2026-12-01T09:59:00.000Z" && operation.finishedAt == "2026-12-01T09:59:01.000Z")
         #expect(operation.result == .object(["ready": .bool(true)]) && operation.error == nil)
         let failed = try #require(try state.operation(id: "op_2"))
-        #expect(failed.state == .failed && failed.result == nil && failed.error?["code"] == "no-space")
+        #expect(failed.state == .failed && failed.result == nil && failed.error?.code == .noSpace)
 
         let leaseRecords = try leases.leases()
         #expect(leaseRecords == [Self.todaysLease])
@@ -101,8 +103,8 @@ import Testing
         let finished = try #require(try leases.outboxEntry(id: "msg_done"))
         #expect(finished.finishedAt == 1_764_000_040_000 && finished.outcome == "delivered")
         #expect(
-            try leases.deliveries(leaseID: "lease_1") == [
-                ["attempt": 1, "status": 500], ["attempt": 2, "status": 200],
+            try leases.deliveries(leaseID: "lease_1").map { "\($0.attempt) \($0.statusCode ?? 0) \($0.outcome)" } == [
+                "1 500 failed(reason: \"HTTP 500\")", "2 200 delivered",
             ])
         #expect(try leases.lastAlive() == 1_764_000_060_000)
     }
@@ -254,7 +256,7 @@ import Testing
             VALUES ('op_1', 'prepare', 'data:a.bin', 'succeeded', 65536, 65536, '2026-12-01T09:59:00.000Z',
                     '2026-12-01T09:59:01.000Z', '{"ready":true}', NULL),
                    ('op_2', 'prepare', 'data:b/c.bin', 'failed', 0, 4096, '2026-12-01T09:59:02.000Z',
-                    '2026-12-01T09:59:03.000Z', NULL, '{"code":"no-space","detail":"full"}')
+                    '2026-12-01T09:59:03.000Z', NULL, '{"type":"https://pinlease.dev/problems/no-space","title":"No space left","detail":"full"}')
             """,
             """
             INSERT INTO leases (id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url,
@@ -278,11 +280,21 @@ import Testing
             """,
             """
             INSERT INTO deliveries (lease_id, attempt)
-            VALUES ('lease_1', '{"attempt":1,"status":500}'), ('lease_1', '{"attempt":2,"status":200}'),
-                   ('lease_2', '{"attempt":1,"status":200}')
+            VALUES ('lease_1', '\(Self.deliveryJSON("lease_1", attempt: 1, status: 500))'),
+                   ('lease_1', '\(Self.deliveryJSON("lease_1", attempt: 2, status: 200))'),
+                   ('lease_2', '\(Self.deliveryJSON("lease_2", attempt: 1, status: 200))')
             """,
             "INSERT INTO daemon_clock (id, alive_at) VALUES (1, 1764000060000)",
         ]
         for statement in statements { try database.execute(statement) }
     }
+
+    /// A delivery log row as the daemon writes it (`DeliveryRecord`'s JSON form).
+    static func deliveryJSON(_ leaseID: String, attempt: Int, status: Int) -> String {
+        let outcome = status == 200 ? #""outcome":"delivered""# : #""outcome":"failed","reason":"HTTP \#(status)""#
+        return #"{"webhook_id":"msg_done","lease_id":"\#(leaseID)","event":"lease.granted","url":"http://127.0.0.1:9/hook","#
+            + #""attempt":\#(attempt),"started_at":"2026-12-01T10:00:0\#(attempt).000Z","duration_ms":4,"#
+            + #""status":\#(status),\#(outcome)}"#
+    }
+
 }

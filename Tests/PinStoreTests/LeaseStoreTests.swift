@@ -4,6 +4,8 @@ import Synchronization
 import Testing
 
 @testable import PinCore
+@testable import PinStore
+import PinTestSupport
 
 /// `LeaseStore`: group-committed writes are visible to another connection when `wait`
 /// returns, barriers, the outbox and the delivery log, events in sequence order, pruning, the
@@ -129,14 +131,14 @@ import Testing
                 outbox: [Self.outbox("m1", lease: "a"), Self.outbox("m2", lease: "a"), Self.outbox("m3", lease: "b")]))
         try store.recordDeliveries(
             [
-                DeliveryRecord(leaseID: "a", json: ["n": 1]), DeliveryRecord(leaseID: "b", json: ["n": 2]),
-                DeliveryRecord(leaseID: "a", json: ["n": 3]),
+                Self.delivery("a", 1), Self.delivery("b", 2),
+                Self.delivery("a", 3),
             ],
             outbox: [
                 .attempted(id: "m1", attempts: 1, nextAttemptAt: 7_000),
                 .finished(id: "m2", outcome: "delivered", at: 8_000),
             ])
-        #expect(try store.deliveries(leaseID: "a") == [["n": 1], ["n": 3]])
+        #expect(try store.deliveries(leaseID: "a") == [Self.delivery("a", 1), Self.delivery("a", 3)])
         #expect(try store.deliveries(leaseID: "nobody").isEmpty)
         #expect(try store.outbox().map(\.id) == ["m1", "m3"], "pending ones, oldest first")
         // A retry without a new time keeps the one recorded.
@@ -144,7 +146,7 @@ import Testing
         let m1 = try #require(try store.outboxEntry(id: "m1"))
         #expect(m1.attempts == 2 && m1.nextAttemptAt == 7_000 && m1.finishedAt == nil)
         try store.recordDeliveries([], outbox: [.finished(id: "m1", outcome: "HTTP 500 after 2 attempts", at: 9_000)])
-        #expect(try store.outboxEntry(id: "m1")?.stateJSON["reason"] == "HTTP 500 after 2 attempts")
+        #expect(try store.outboxEntry(id: "m1")?.outcome == "HTTP 500 after 2 attempts")
         try store.recordDeliveries([], outbox: [.reopened(id: "m2", attempts: 1, at: 10_000)])
         let m2 = try #require(try LeaseStore(directory: directory.path).outboxEntry(id: "m2"))
         #expect(m2.finishedAt == nil && m2.outcome == nil && m2.nextAttemptAt == 10_000)
@@ -164,12 +166,12 @@ import Testing
                 events: (1...4).map { Self.event($0) },
                 outbox: [Self.outbox("m1", lease: "ended"), Self.outbox("m2", lease: "kept")]))
         try store.recordDeliveries(
-            [DeliveryRecord(leaseID: "ended", json: ["n": 1]), DeliveryRecord(leaseID: "kept", json: ["n": 2])],
+            [Self.delivery("ended", 1), Self.delivery("kept", 2)],
             outbox: [])
         try store.prune(endedLeases: ["ended"], eventsUpTo: 2)
         let reopened = try LeaseStore(directory: directory.path)
         #expect(try reopened.leases().map(\.id) == ["kept"])
-        #expect(try reopened.deliveries(leaseID: "ended").isEmpty && reopened.deliveries(leaseID: "kept") == [["n": 2]])
+        #expect(try reopened.deliveries(leaseID: "ended").isEmpty && reopened.deliveries(leaseID: "kept") == [Self.delivery("kept", 2)])
         #expect(try reopened.outboxEntry(id: "m1") == nil && reopened.outboxEntry(id: "m2") != nil)
         #expect(reopened.events(after: 0, limit: 10).map(\.sequence) == [3, 4])
         #expect(try reopened.lastEventSequence() == 4)
@@ -204,8 +206,17 @@ import Testing
         defer { directory.remove() }
         let store = try LeaseStore(directory: directory.path)
         try store.wait(store.enqueue(leases: [Self.lease("a")], events: (1...20).map { Self.event($0) }))
-        let result = try store.checkpoint()
+        let result = try store.checkpointReporting()
         #expect(!result.busy && result.logFrames > 0 && result.checkpointedFrames == result.logFrames, "\(result)")
         #expect(try LeaseStore(directory: directory.path).events(after: 0, limit: 100).count == 20)
     }
+
+    /// Attempt `n` (1-based) of a message of lease `leaseID`.
+    static func delivery(_ leaseID: String, _ n: Int) -> DeliveryRecord {
+        DeliveryRecord(
+            messageID: "msg_\(leaseID)", leaseID: leaseID, event: .leaseRevoking, url: "http://127.0.0.1:1/h", attempt: n,
+            startedAt: 1_764_000_000_000 + Int64(n), durationMilliseconds: 3, statusCode: 500, error: nil,
+            outcome: .retrying(atMilliseconds: 1_764_000_005_000))
+    }
+
 }

@@ -2,13 +2,13 @@ import Foundation
 import Glibc
 import LinuxFS
 
-/// A fresh directory under /tmp for one test's state database (and, for the root-only tests,
+/// Test support shared by the test targets (not shipped). A fresh directory under /tmp for one test's state database (and, for the root-only tests,
 /// its files). ``remove()`` clears any immutable flag a failed test left behind first, since
 /// an immutable file cannot be removed.
-struct StoreTestDirectory {
-    let path: String
+public struct StoreTestDirectory {
+    public let path: String
 
-    init(_ label: String) {
+    public init(_ label: String) {
         var template = Array("/tmp/pinlease-\(label)-XXXXXX".utf8CString)
         path = template.withUnsafeMutableBufferPointer { buffer in
             guard let created = mkdtemp(buffer.baseAddress!) else { fatalError("mkdtemp failed: errno \(errno)") }
@@ -17,16 +17,16 @@ struct StoreTestDirectory {
     }
 
     /// `path/name`.
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
     /// Creates the subdirectory `name` and returns its path.
     @discardableResult
-    func makeDirectory(_ name: String) -> String {
+    public func makeDirectory(_ name: String) -> String {
         precondition(mkdir(file(name), 0o755) == 0, "mkdir \(name): errno \(errno)")
         return file(name)
     }
 
-    func remove() {
+    public func remove() {
         if let names = FileManager.default.enumerator(atPath: path) {
             for case let name as String in names { clearImmutableFlag(file(name)) }
         }
@@ -34,11 +34,11 @@ struct StoreTestDirectory {
     }
 
     /// Whether the tests run as root (the immutable flag, kernel leases on others' files, mlock).
-    static var isRoot: Bool { getuid() == 0 }
+    public static var isRoot: Bool { getuid() == 0 }
 }
 
 /// Clears the immutable flag of a regular file (best effort, for cleaning up).
-func clearImmutableFlag(_ path: String) {
+public func clearImmutableFlag(_ path: String) {
     let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW)
     guard fd >= 0 else { return }
     var info = stat()
