@@ -44,6 +44,36 @@ struct GlobalOptions: ParsableArguments {
         return client
     }
 
+    /// The arguments with the global options given before the subcommand (`pinlease --addr X
+    /// pins ls`) moved after it, where the leaf command that declares them parses them.
+    static func movedToLeaf(_ arguments: [String]) -> [String] {
+        let valued: Set<String> = ["--addr", "--token", "--token-file", "-o", "--output"]
+        let flags: Set<String> = ["-v", "--verbose"]
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            if flags.contains(argument) {
+                leading.append(argument)
+                index += 1
+            } else if valued.contains(argument), index + 1 < arguments.count {
+                leading += [argument, arguments[index + 1]]
+                index += 2
+            } else if argument.contains("="), valued.contains(name) {
+                leading.append(argument)
+                index += 1
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        let rest = Array(arguments[index...])
+        // Options after a `--` would be taken as positional arguments: put them before it.
+        if let end = rest.firstIndex(of: "--") { return Array(rest[..<end]) + leading + Array(rest[end...]) }
+        return rest + leading
+    }
+
     var format: OutputFormat { output ?? (isatty(STDOUT_FILENO) == 1 ? .table : .json) }
 
     /// The printer for this command's results.

@@ -7,7 +7,7 @@ import PinleaseClient
 enum PinleaseEntry {
     static func run() -> Never {
         do {
-            var command = try Pinlease.parseAsRoot()
+            var command = try Pinlease.parseAsRoot(GlobalOptions.movedToLeaf(Array(CommandLine.arguments.dropFirst())))
             try command.run()
             exit(ExitStatus.ok.rawValue)
         } catch let error as ClientError {
