@@ -33,6 +33,6 @@ public struct HTTPResponse: Sendable {
             return ClientError(problem: Problem(document))
         }
         let text = String(decoding: body.prefix(200), as: UTF8.self).split(whereSeparator: \.isNewline).first ?? ""
-        return ClientError(ExitStatus.forHTTPStatus(status), "HTTP \(status)" + (text.isEmpty ? "" : ": \(text)"))
+        return ClientError(CLIExitStatus.forHTTPStatus(status), "HTTP \(status)" + (text.isEmpty ? "" : ": \(text)"))
     }
 }

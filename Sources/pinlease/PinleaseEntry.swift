@@ -9,7 +9,7 @@ enum PinleaseEntry {
         do {
             var command = try Pinlease.parseAsRoot(GlobalOptions.movedToLeaf(Array(CommandLine.arguments.dropFirst())))
             try command.run()
-            exit(ExitStatus.ok.rawValue)
+            exit(CLIExitStatus.ok.rawValue)
         } catch let error as ClientError {
             if !error.message.isEmpty { Console.err(error.message) }
             exit(error.exitStatus.rawValue)
@@ -21,7 +21,7 @@ enum PinleaseEntry {
                 exit(0)
             }
             if !message.isEmpty { Console.err(message) }
-            exit(code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue)
+            exit(code == .validationFailure ? CLIExitStatus.usage.rawValue : code.rawValue)
         }
     }
 }
@@ -39,7 +39,7 @@ struct Pinlease: ParsableCommand {
             Output: -o table (default on a terminal), -o json (the API's JSON document; the default when \
             stdout is not a terminal; one object per line for events), -o id (ids only, one per line).
 
-            \(ExitStatus.summary)
+            \(CLIExitStatus.summary)
             """,
         version: ClientVersion.current,
         subcommands: [

@@ -1,6 +1,6 @@
 /// The process exit codes of `pinlease`, which scripts branch on. The values are part of the
 /// CLI's contract (README "## CLI", `pinlease --help`) and never change meaning.
-public enum ExitStatus: Int32, Sendable, CaseIterable {
+public enum CLIExitStatus: Int32, Sendable, CaseIterable {
     case ok = 0
     /// Any failure not listed below (422 invalid input, 500, a failed operation...).
     case other = 1
@@ -20,7 +20,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case interrupted = 130
 
     /// The exit code for an HTTP error status.
-    public static func forHTTPStatus(_ status: Int) -> ExitStatus {
+    public static func forHTTPStatus(_ status: Int) -> CLIExitStatus {
         switch status {
         case 200..<300: .ok
         case 401, 403: .unauthorized
@@ -33,7 +33,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
 
     /// The exit code for a problem object, by its `status`, or by its `type` when `status` is
     /// absent (a failed operation's `error` may carry no status).
-    public static func forProblem(_ problem: Problem) -> ExitStatus {
+    public static func forProblem(_ problem: Problem) -> CLIExitStatus {
         if let status = problem.status { return forHTTPStatus(status) }
         switch problem.code {
         case "no-space", "state-full", "pin-budget-exceeded", "memory-lock-failed": return .noSpace
