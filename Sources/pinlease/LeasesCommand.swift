@@ -7,7 +7,9 @@ import PinleaseClient
 struct LeasesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leases", abstract: "Time-bound grants of pins to holders.",
-        subcommands: [Grant.self, Renew.self, Release.self, RevokeCommand.self, List.self, Show.self, Deliveries.self])
+        subcommands: [
+            Grant.self, Renew.self, Release.self, RevokeCommand.self, List.self, Show.self, Deliveries.self, Redeliver.self,
+        ])
 
     static func target(_ id: String, _ suffix: String = "") -> String {
         "/v1/leases/" + DaemonClient.percentEncoded(id) + suffix
@@ -123,6 +125,21 @@ struct LeasesCommand: ParsableCommand {
                 ("STATUS", "status"), ("STARTED_AT", "started_at"), ("ERROR", "error"), ("REASON", "reason"),
             ]
             global.printer.list(document, idKey: "webhook_id", columns: columns)
+        }
+    }
+}
+
+extension LeasesCommand {
+    struct Redeliver: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send one webhook message of a lease again now (its WEBHOOK_ID from `leases deliveries`).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Lease id.") var id: String
+        @Argument(help: "The message's webhook id.") var webhookID: String
+
+        func run() throws {
+            let target = LeasesCommand.target(id, "/deliveries/" + DaemonClient.percentEncoded(webhookID) + "/retry")
+            global.printer.document(try global.client().call("POST", target, body: [:]), idKey: "webhook_id")
         }
     }
 }

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import make_daemon, unavailable
 from e2e_support import GiB, MiB, Cleanup, Daemon, Filesystem, daemon_binary, free_port, make_file
+from webhook_receiver import WebhookReceiver
 
 BUDGET = 2 * MiB  # a pin of a 4 MiB file is over it: 507
 
@@ -28,13 +29,23 @@ def cli_binary() -> Path:
 
 
 @pytest.fixture(scope="module")
-def cli_daemon(filesystems, workdir: Path, registry):
-    """A daemon with the generated admin token, a Unix socket and a small pin budget."""
+def receiver():
+    r = WebhookReceiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+@pytest.fixture(scope="module")
+def cli_daemon(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
+    """A daemon with the generated admin token, a Unix socket, a small pin budget and webhooks to the receiver."""
     if not cli_binary().exists():
         unavailable(f"pinlease not built at {cli_binary()} (run `swift build`)")
     d = make_daemon(
         workdir, registry, "cli", [("ext4", filesystems["ext4"].mountpoint), ("tmpfs", filesystems["tmpfs"].mountpoint)],
-        extra_args=["--unix", str(workdir / "cli.sock"), "--pin-budget-bytes", str(BUDGET)])
+        extra_args=["--unix", str(workdir / "cli.sock"), "--pin-budget-bytes", str(BUDGET),
+                    "--webhook-allow", receiver.url + "/"])
     d.start()
     try:
         yield d
@@ -308,18 +319,31 @@ def test_ctrl_c_cancels_the_prepare(cli_daemon: Daemon, filesystems, cleanup: Cl
     assert final["state"] == "cancelled", final
 
 
-def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup):
+def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver: WebhookReceiver):
     d, fs = cli_daemon, filesystems["tmpfs"]
     api = locked(d, fs, cleanup, "cli-revoke")
     pin_id = cli_id(d, "pins", "create", api)
     cleanup.pins.append((d, pin_id))
 
     # The holder does not release: the daemon revokes at the deadline.
-    lease_id = cli_id(d, "leases", "grant", "--pin", pin_id, "--holder", "cli-h2", "--ttl", "60", "--grace", "1")
+    granted = cli_json(d, "leases", "grant", "--pin", pin_id, "--holder", "cli-h2", "--ttl", "60", "--grace", "1",
+                       "--webhook", receiver.url + "/cli")
+    lease_id = granted["id"]
     cleanup.leases.append((d, lease_id))
+    receiver.secrets[lease_id] = granted["webhook_secret"]
     result = cli(d, "leases", "revoke", lease_id, "--wait", "-o", "json")
     assert json.loads(result.stdout)["state"] == "revoked"
     assert f"lease {lease_id} ended: revoked" in result.stderr
+
+    # The webhook log, and a redelivery of one of its messages.
+    deadline = time.monotonic() + 60
+    while not (deliveries := cli_json(d, "leases", "deliveries", lease_id)["items"]):
+        assert time.monotonic() < deadline, "no webhook delivery was logged"
+        time.sleep(0.05)
+    webhook_id = deliveries[0]["webhook_id"]
+    assert webhook_id in cli(d, "leases", "deliveries", lease_id, "-o", "id").stdout.split()
+    message = cli_json(d, "leases", "redeliver", lease_id, webhook_id)
+    assert message["webhook_id"] == webhook_id and message["lease_id"] == lease_id
 
     # The holder releases while the CLI waits.
     lease_id = cli_id(d, "leases", "grant", "--pin", pin_id, "--holder", "cli-h2", "--ttl", "60", "--grace", "600")
