@@ -14,8 +14,12 @@ public enum Credentials {
     ) throws(ClientError) -> String? {
         if let token { return try nonEmpty(token, source: "--token") }
         if let tokenFile { return try read(tokenFile, source: "--token-file") }
-        if let token = environment["PINLEASE_TOKEN"], !token.isEmpty { return try nonEmpty(token, source: "PINLEASE_TOKEN") }
-        if let file = environment["PINLEASE_TOKEN_FILE"], !file.isEmpty { return try read(file, source: "PINLEASE_TOKEN_FILE") }
+        if let token = environment["PINLEASE_TOKEN"], !token.isEmpty {
+            return try nonEmpty(token, source: "PINLEASE_TOKEN")
+        }
+        if let file = environment["PINLEASE_TOKEN_FILE"], !file.isEmpty {
+            return try read(file, source: "PINLEASE_TOKEN_FILE")
+        }
         return try? read(defaultAdminTokenFile, source: "the default admin token file")
     }
 
@@ -23,14 +27,17 @@ public enum Credentials {
         let trimmed = token.trimmingWhitespace
         guard !trimmed.isEmpty else { throw ClientError(.usage, "\(source) is empty") }
         // A token with a newline inside would split the Authorization header.
-        guard !trimmed.contains(where: { $0.isNewline }) else { throw ClientError(.usage, "\(source) holds more than one line") }
+        guard !trimmed.contains(where: { $0.isNewline }) else {
+            throw ClientError(.usage, "\(source) holds more than one line")
+        }
         return trimmed
     }
 
     /// The first 4 KiB of `path`, trimmed; the error names the file, never its contents.
     private static func read(_ path: String, source: String) throws(ClientError) -> String {
         guard let file = fopen(path, "r") else {
-            throw ClientError(.other, "cannot read the token file \(path) (\(source)): \(String(cString: strerror(errno)))")
+            throw ClientError(
+                .other, "cannot read the token file \(path) (\(source)): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var buffer = [UInt8](repeating: 0, count: 4096)

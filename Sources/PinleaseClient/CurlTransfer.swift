@@ -22,7 +22,9 @@ final class CurlTransfer {
         method: String, address: DaemonAddress, target: String, token: String?, body: [UInt8]?, headers extra: [String],
         timeoutSeconds: Int?, onData: ((UnsafeRawBufferPointer) -> Bool)?
     ) throws(ClientError) {
-        guard Self.globalInit, let easy = curl_easy_init() else { throw ClientError(.other, "libcurl could not be initialised") }
+        guard Self.globalInit, let easy = curl_easy_init() else {
+            throw ClientError(.other, "libcurl could not be initialised")
+        }
         self.easy = easy
         self.onData = onData
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
@@ -49,12 +51,16 @@ final class CurlTransfer {
             ccurl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context),
         ]
         if let timeoutSeconds { codes.append(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)) }
-        if case .unix(let path) = address { codes.append(ccurl_easy_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, path)) }
+        if case .unix(let path) = address {
+            codes.append(ccurl_easy_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, path))
+        }
         if let body {
             codes.append(ccurl_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-            codes.append(body.withUnsafeBytes { raw in
-                ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(errorBuffer))
-            })
+            codes.append(
+                body.withUnsafeBytes { raw in
+                    ccurl_easy_setopt_pointer(
+                        easy, CURLOPT_COPYPOSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(errorBuffer))
+                })
         }
         if let bad = codes.first(where: { $0 != CURLE_OK }) {
             curl_easy_cleanup(easy)
@@ -77,7 +83,8 @@ final class CurlTransfer {
             let detail = String(cString: errorBuffer)
             let text = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
             switch result {
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT, CURLE_COULDNT_RESOLVE_PROXY,
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT,
+                CURLE_COULDNT_RESOLVE_PROXY,
                 CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR:
                 throw ClientError(.unreachable, "cannot reach the daemon at \(address): \(text)")
             default:

@@ -18,7 +18,9 @@ public enum DaemonAddress: Sendable, Equatable, CustomStringConvertible {
         if trimmed.hasPrefix("unix:") {
             var path = String(trimmed.dropFirst("unix:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            guard path.hasPrefix("/") || path.hasPrefix(".") else { throw bad("the socket path must be absolute or ./relative") }
+            guard path.hasPrefix("/") || path.hasPrefix(".") else {
+                throw bad("the socket path must be absolute or ./relative")
+            }
             return .unix(path: path)
         }
         var rest = trimmed

@@ -32,7 +32,9 @@ public final class DaemonClient {
         let response = try send(method, target, body: body)
         guard response.isSuccess else { throw response.error }
         if response.body.isEmpty { return .null }
-        guard let json = response.json else { throw ClientError(.other, "the daemon answered \(response.status) with a body that is not JSON") }
+        guard let json = response.json else {
+            throw ClientError(.other, "the daemon answered \(response.status) with a body that is not JSON")
+        }
         return json
     }
 
@@ -60,7 +62,9 @@ public final class DaemonClient {
 
     /// Opens a streaming GET; `onData` gets each piece of a 2xx body as it arrives and returns
     /// false to stop. A non-2xx answer throws its problem; the end of the stream returns.
-    public func stream(_ target: String, headers: [String] = [], onData: @escaping (UnsafeRawBufferPointer) -> Bool) throws(ClientError) {
+    public func stream(_ target: String, headers: [String] = [], onData: @escaping (UnsafeRawBufferPointer) -> Bool)
+        throws(ClientError)
+    {
         let transfer = try CurlTransfer(
             method: "GET", address: address, target: target, token: token, body: nil, headers: headers,
             timeoutSeconds: nil, onData: onData)
@@ -83,7 +87,8 @@ public final class DaemonClient {
         var out = ""
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(Character(UnicodeScalar(byte)))
             default:

@@ -38,7 +38,8 @@ public struct ProgressReport: Sendable {
     /// `LABEL [#########-----------] 1.0 GiB / 2.0 GiB (50%), 300.0 MiB/s, ETA 3s`
     public func bar(width: Int = 24) -> String {
         let filled = Int((fraction * Double(width)).rounded(.down))
-        return "\(label) [" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] " + numbers
+        return "\(label) [" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            + "] " + numbers
     }
 
     /// `LABEL: 1.0 GiB / 2.0 GiB (50%), 300.0 MiB/s, ETA 3s`

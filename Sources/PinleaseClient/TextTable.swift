@@ -14,7 +14,9 @@ public struct TextTable: Sendable {
         let all = [columns] + rows
         var widths = [Int](repeating: 0, count: columns.count)
         for row in all {
-            for (index, cell) in row.prefix(columns.count).enumerated() { widths[index] = max(widths[index], cell.count) }
+            for (index, cell) in row.prefix(columns.count).enumerated() {
+                widths[index] = max(widths[index], cell.count)
+            }
         }
         var out = ""
         for row in all {
@@ -63,6 +65,7 @@ public struct TextTable: Sendable {
         }
         walk(object, prefix: "")
         let width = pairs.map(\.0.count).max() ?? 0
-        return pairs.map { key, value in key + ":" + String(repeating: " ", count: width - key.count + 1) + value + "\n" }.joined()
+        return pairs.map { key, value in key + ":" + String(repeating: " ", count: width - key.count + 1) + value + "\n"
+        }.joined()
     }
 }

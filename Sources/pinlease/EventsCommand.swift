@@ -64,8 +64,10 @@ struct EventsCommand: ParsableCommand {
             let object = event?.objectValue ?? [:]
             let data = object["data"]
             let cells = [
-                seq.map(String.init) ?? "-", TextTable.cell(object["timestamp"]), frame.event ?? TextTable.cell(object["type"]),
-                TextTable.cell(Printer.member(data ?? .null, "lease_id")), TextTable.cell(Printer.member(data ?? .null, "holder")),
+                seq.map(String.init) ?? "-", TextTable.cell(object["timestamp"]),
+                frame.event ?? TextTable.cell(object["type"]),
+                TextTable.cell(Printer.member(data ?? .null, "lease_id")),
+                TextTable.cell(Printer.member(data ?? .null, "holder")),
                 TextTable.cell(Printer.member(data ?? .null, "reason")),
             ]
             Console.out(cells.joined(separator: "  "))

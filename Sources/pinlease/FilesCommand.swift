@@ -15,7 +15,8 @@ struct FilesCommand: ParsableCommand {
     ]
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a file's layout report (ready or not, and why).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a file's layout report (ready or not, and why).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Path relative to a root: a.bin or ROOT:dir/a.bin.") var path: String
 
@@ -26,7 +27,8 @@ struct FilesCommand: ParsableCommand {
     }
 
     struct Lock: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Lock a ready file immutable (POST /v1/files/lock-immutable).")
+        static let configuration = CommandConfiguration(
+            abstract: "Lock a ready file immutable (POST /v1/files/lock-immutable).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Path relative to a root.") var path: String
         @Option(help: "Who may write the locked file: none or daemon (needed for write pins).") var writers: String?
@@ -43,7 +45,8 @@ struct FilesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Unlock a locked file (409 while pins exist).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Path relative to a root.") var path: String
-        @Flag(name: .customLong("if-locked"), help: "Succeed with a note when the file is not locked.") var ifLocked = false
+        @Flag(name: .customLong("if-locked"), help: "Succeed with a note when the file is not locked.") var ifLocked =
+            false
 
         func run() throws {
             let client = try global.client()
@@ -61,7 +64,8 @@ struct FilesCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the files the daemon has locked.")
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List the files the daemon has locked.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {

@@ -19,10 +19,13 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("token-file"), help: "File holding the bearer token (env PINLEASE_TOKEN_FILE).")
     var tokenFile: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table, json or id (default: table on a terminal, else json).")
+    @Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: "table, json or id (default: table on a terminal, else json).")
     var output: OutputFormat?
 
-    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Print each request (method, URL, status) on stderr.")
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")], help: "Print each request (method, URL, status) on stderr.")
     var verbose = false
 
     var environment: [String: String] {

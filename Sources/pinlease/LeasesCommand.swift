@@ -8,7 +8,8 @@ struct LeasesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leases", abstract: "Time-bound grants of pins to holders.",
         subcommands: [
-            Grant.self, Renew.self, Release.self, RevokeCommand.self, List.self, Show.self, Deliveries.self, Redeliver.self,
+            Grant.self, Renew.self, Release.self, RevokeCommand.self, List.self, Show.self, Deliveries.self,
+            Redeliver.self,
         ])
 
     static func target(_ id: String, _ suffix: String = "") -> String {
@@ -33,12 +34,15 @@ struct LeasesCommand: ParsableCommand {
         @Option(name: .customLong("ttl"), help: "Seconds until the lease expires unless renewed.") var ttl: Int64?
         @Option(name: .customLong("grace"), help: "Seconds the holder has to release once revoked.") var grace: Int64?
         @Option(name: .customLong("webhook"), help: "URL that receives the signed lease events.") var webhook: String?
-        @Option(name: .customLong("holder-uid"), help: "Only this uid may take the descriptor over the hand-off socket.")
+        @Option(
+            name: .customLong("holder-uid"), help: "Only this uid may take the descriptor over the hand-off socket.")
         var holderUID: Int64?
         @OptionGroup var range: PinRangeOptions
 
         func validate() throws {
-            guard (path == nil) != (pinID == nil) else { throw ValidationError("give either --pin ID or a PATH to pin") }
+            guard (path == nil) != (pinID == nil) else {
+                throw ValidationError("give either --pin ID or a PATH to pin")
+            }
         }
 
         func run() throws {
@@ -66,7 +70,8 @@ struct LeasesCommand: ParsableCommand {
         func run() throws {
             var body: JSONObject = [:]
             if let ttl { body["ttl_s"] = .int(ttl) }
-            global.printer.document(try global.client().call("POST", LeasesCommand.target(id, "/renew"), body: .object(body)))
+            global.printer.document(
+                try global.client().call("POST", LeasesCommand.target(id, "/renew"), body: .object(body)))
         }
     }
 
@@ -88,7 +93,8 @@ struct LeasesCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List leases (a holder token sees its own).")
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List leases (a holder token sees its own).")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only leases in this state: active, revoking, released, revoked, expired.") var state: String?
         @Option(help: "Only leases of this holder.") var holder: String?
@@ -152,7 +158,8 @@ struct RevokeCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Lease id.") var id: String
     @Option(help: "Why (sent to the holder).") var reason: String?
-    @Option(name: .customLong("grace"), help: "Seconds the holder has to release (default: the lease's).") var grace: Int64?
+    @Option(name: .customLong("grace"), help: "Seconds the holder has to release (default: the lease's).") var grace:
+        Int64?
     @Flag(help: "Wait until the lease has ended, and print how.") var wait = false
 
     func run() throws {

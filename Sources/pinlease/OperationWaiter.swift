@@ -73,7 +73,9 @@ struct OperationWaiter {
         case "succeeded":
             return
         case "failed":
-            guard let error = operation["error"]?.objectValue else { throw ClientError(.other, "operation \(id) failed") }
+            guard let error = operation["error"]?.objectValue else {
+                throw ClientError(.other, "operation \(id) failed")
+            }
             throw ClientError(problem: Problem(error))
         case let state:
             throw ClientError(.other, "operation \(id) \(state ?? "ended in an unknown state")")

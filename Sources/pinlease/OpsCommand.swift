@@ -5,7 +5,8 @@ import PinleaseClient
 /// `pinlease ops show|cancel|wait`.
 struct OpsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ops", abstract: "Asynchronous operations (prepare).", subcommands: [Show.self, Cancel.self, Wait.self])
+        commandName: "ops", abstract: "Asynchronous operations (prepare).",
+        subcommands: [Show.self, Cancel.self, Wait.self])
 
     static func target(_ id: String) -> String { "/v1/operations/" + DaemonClient.percentEncoded(id) }
 
@@ -40,7 +41,8 @@ struct OpsCommand: ParsableCommand {
         func run() throws {
             Interrupts.block()
             let waiter = OperationWaiter(
-                client: try global.client(), id: id, progress: ProgressStyle.choose(disabled: noProgress), cancelOnInterrupt: false)
+                client: try global.client(), id: id, progress: ProgressStyle.choose(disabled: noProgress),
+                cancelOnInterrupt: false)
             let final = try waiter.wait()
             global.printer.document(.object(final))
             try OperationWaiter.requireSucceeded(final)

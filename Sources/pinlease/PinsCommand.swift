@@ -34,7 +34,8 @@ struct PinsCommand: ParsableCommand {
     static func target(_ id: String) -> String { "/v1/pins/" + DaemonClient.percentEncoded(id) }
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Pin a range of a locked, ready file (POST /v1/pins).")
+        static let configuration = CommandConfiguration(
+            abstract: "Pin a range of a locked, ready file (POST /v1/pins).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Path relative to a root.") var path: String
         @OptionGroup var range: PinRangeOptions
@@ -47,7 +48,8 @@ struct PinsCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List pins and the pin budget in use.")
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List pins and the pin budget in use.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -56,7 +58,8 @@ struct PinsCommand: ParsableCommand {
                 ("ID", "id"), ("PATH", "path"), ("OFFSET", "offset"), ("LENGTH", "length"), ("ACCESS", "access"),
                 ("STATE", "state"), ("RESIDENT", "resident_bytes"), ("LONGTERM", "longterm.held"), ("LEASES", "leases"),
             ]
-            global.printer.list(document, columns: columns, footer: document["budget"]?.objectValue.map(PinsCommand.budgetLine))
+            global.printer.list(
+                document, columns: columns, footer: document["budget"]?.objectValue.map(PinsCommand.budgetLine))
         }
     }
 
@@ -80,7 +83,8 @@ struct PinsCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a pin (409 while leases use it).")
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Delete a pin (409 while leases use it).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Pin id.") var id: String
 

@@ -27,7 +27,9 @@ struct PrepareCommand: ParsableCommand {
         if !detach { Interrupts.block() }
         let response = try client.send("POST", "/v1/files/prepare", body: .object(body))
         guard response.isSuccess else { throw response.error }
-        guard let document = response.json?.objectValue else { throw ClientError(.other, "the prepare answer is not a JSON object") }
+        guard let document = response.json?.objectValue else {
+            throw ClientError(.other, "the prepare answer is not a JSON object")
+        }
         guard response.status == 202, let id = document["id"]?.stringValue else {
             return global.printer.document(.object(document), idKey: "path")  // answered at once
         }

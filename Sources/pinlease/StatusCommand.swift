@@ -57,7 +57,8 @@ extension StatusCommand {
 
 /// `pinlease version`: the CLI's version, and the daemon's when it serves `GET /v1/version`.
 struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Show the CLI's and the daemon's versions.")
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Show the CLI's and the daemon's versions.")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -66,7 +67,9 @@ struct VersionCommand: ParsableCommand {
         do {
             let response = try client.send("GET", "/v1/version", timeoutSeconds: 10)
             document["daemon"] = response.isSuccess ? (response.json ?? .null) : .null
-            if !response.isSuccess { Printer.note("the daemon at \(client.address) does not report its version (HTTP \(response.status))") }
+            if !response.isSuccess {
+                Printer.note("the daemon at \(client.address) does not report its version (HTTP \(response.status))")
+            }
         } catch {
             document["daemon"] = .null
             Printer.note(error.message)

@@ -6,8 +6,10 @@ import Testing
 struct ExitStatusTests {
     @Test("HTTP statuses map to the documented codes")
     func httpStatuses() {
-        let expected: [(Int, Int32)] = [(200, 0), (201, 0), (204, 0), (400, 1), (401, 5), (403, 5), (404, 3), (409, 4),
-                                        (410, 1), (422, 1), (500, 1), (503, 1), (507, 6)]
+        let expected: [(Int, Int32)] = [
+            (200, 0), (201, 0), (204, 0), (400, 1), (401, 5), (403, 5), (404, 3), (409, 4),
+            (410, 1), (422, 1), (500, 1), (503, 1), (507, 6),
+        ]
         for (status, code) in expected {
             #expect(CLIExitStatus.forHTTPStatus(status).rawValue == code, "HTTP \(status)")
         }
@@ -16,7 +18,8 @@ struct ExitStatusTests {
     @Test("a problem without a status maps by its type")
     func problemTypes() {
         func code(_ slug: String) -> CLIExitStatus {
-            CLIExitStatus.forProblem(Problem(["type": .string("https://pinlease.dev/problems/" + slug), "title": "t", "detail": "d"]))
+            CLIExitStatus.forProblem(
+                Problem(["type": .string("https://pinlease.dev/problems/" + slug), "title": "t", "detail": "d"]))
         }
         #expect(code("no-space") == .noSpace)
         #expect(code("pin-budget-exceeded") == .noSpace)
@@ -27,7 +30,9 @@ struct ExitStatusTests {
 
     @Test("an error answer becomes its problem's one line and exit code")
     func problemAnswer() {
-        let body = #"{"type":"https://pinlease.dev/problems/not-locked","title":"File is not locked","status":409,"detail":"a.bin\nis not"}"#
+        let body =
+            #"{"type":"https://pinlease.dev/problems/not-locked","title":"File is not locked","status":409,"#
+            + #""detail":"a.bin\nis not"}"#
         let response = HTTPResponse(status: 409, headers: [], body: Array(body.utf8))
         #expect(response.error.exitStatus == .conflict)
         #expect(response.error.message == "File is not locked: a.bin is not")
@@ -39,7 +44,10 @@ struct ExitStatusTests {
 
     @Test("the summary names every code")
     func summary() {
-        for code in ["0 ok", "1 other", "2 usage", "3 not found", "4 conflict", "5 unauthorized", "6 no space", "7 daemon unreachable"] {
+        for code in [
+            "0 ok", "1 other", "2 usage", "3 not found", "4 conflict", "5 unauthorized", "6 no space",
+            "7 daemon unreachable",
+        ] {
             #expect(CLIExitStatus.summary.contains(code), "\(code)")
         }
     }

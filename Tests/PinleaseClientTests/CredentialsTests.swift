@@ -22,7 +22,9 @@ struct CredentialsTests {
         #expect(try Credentials.resolve(token: " flag ", tokenFile: path, environment: environment) == "flag")
         #expect(try Credentials.resolve(token: nil, tokenFile: path, environment: environment) == "from-file")
         #expect(try Credentials.resolve(token: nil, tokenFile: nil, environment: environment) == "from-env")
-        #expect(try Credentials.resolve(token: nil, tokenFile: nil, environment: ["PINLEASE_TOKEN_FILE": path]) == "from-file")
+        #expect(
+            try Credentials.resolve(token: nil, tokenFile: nil, environment: ["PINLEASE_TOKEN_FILE": path])
+                == "from-file")
     }
 
     @Test("an unreadable file is named, its contents never")

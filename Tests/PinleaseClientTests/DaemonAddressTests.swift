@@ -15,8 +15,12 @@ struct DaemonAddressTests {
         #expect(DaemonAddress.localDefault.url(for: "/healthz") == "http://127.0.0.1:8470/healthz")
     }
 
-    @Test("invalid addresses are usage errors", arguments: ["ftp://x:1", "http://", "http://h:0", "http://h:99999", "http://h:1/v1",
-                                                              "unix:relative.sock", "http://u@h:1"])
+    @Test(
+        "invalid addresses are usage errors",
+        arguments: [
+            "ftp://x:1", "http://", "http://h:0", "http://h:99999", "http://h:1/v1",
+            "unix:relative.sock", "http://u@h:1",
+        ])
     func invalid(text: String) {
         #expect(throws: ClientError.self) { try DaemonAddress.parse(text) }
         do {

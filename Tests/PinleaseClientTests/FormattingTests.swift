@@ -40,17 +40,27 @@ struct FormattingTests {
 
     @Test("a summary flattens nested objects and lists of objects")
     func summary() {
-        let object: JSONObject = ["id": "p1", "longterm": ["held": false], "reasons": [["code": "holes"]], "leases": []]
-        #expect(TextTable.summary(object) == "id:              p1\nlongterm.held:   false\nreasons[0].code: holes\nleases:          -\n")
+        let object: JSONObject = [
+            "id": "p1", "longterm": ["held": false], "reasons": [["code": "holes"]], "leases": [],
+        ]
+        #expect(
+            TextTable.summary(object)
+                == "id:              p1\nlongterm.held:   false\nreasons[0].code: holes\nleases:          -\n")
     }
 
     @Test("server-sent events in arbitrary pieces, comments counted")
     func events() {
         var parser = ServerSentEventParser()
-        let text = "retry: 2000\n\nid: 4\nevent: lease.granted\ndata: {\"seq\":4}\n\n: heartbeat\n\r\nid: 5\r\ndata: a\r\ndata: b\r\n\r\n"
+        let text =
+            "retry: 2000\n\nid: 4\nevent: lease.granted\ndata: {\"seq\":4}\n\n"
+            + ": heartbeat\n\r\nid: 5\r\ndata: a\r\ndata: b\r\n\r\n"
         var frames: [ServerSentEvent] = []
         for byte in text.utf8 { frames += parser.feed([byte]) }
-        #expect(frames == [ServerSentEvent(id: "4", event: "lease.granted", data: "{\"seq\":4}"), ServerSentEvent(id: "5", data: "a\nb")])
+        #expect(
+            frames == [
+                ServerSentEvent(id: "4", event: "lease.granted", data: "{\"seq\":4}"),
+                ServerSentEvent(id: "5", data: "a\nb"),
+            ])
         #expect(parser.comments == 1)
     }
 }

@@ -43,7 +43,8 @@ def cli_daemon(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
     if not cli_binary().exists():
         unavailable(f"pinlease not built at {cli_binary()} (run `swift build`)")
     d = make_daemon(
-        workdir, registry, "cli", [("ext4", filesystems["ext4"].mountpoint), ("tmpfs", filesystems["tmpfs"].mountpoint)],
+        workdir, registry, "cli",
+        [("ext4", filesystems["ext4"].mountpoint), ("tmpfs", filesystems["tmpfs"].mountpoint)],
         extra_args=["--unix", str(workdir / "cli.sock"), "--pin-budget-bytes", str(BUDGET),
                     "--webhook-allow", receiver.url + "/"])
     d.start()
@@ -153,12 +154,14 @@ def test_every_command(cli_daemon: Daemon, filesystems, cleanup: Cleanup, scratc
     assert cli(d, "leases", "ls", "--holder", "cli-h1", "--state", "active", "-o", "id").stdout.split() == [lease_id]
     assert cli_json(d, "leases", "deliveries", lease_id)["items"] == []
     table = cli(d, "leases", "ls", "-o", "table").stdout.splitlines()
-    assert table[0].split()[:4] == ["ID", "PIN", "HOLDER", "STATE"] and any(lease_id in row and " active " in row for row in table)
+    assert table[0].split()[:4] == ["ID", "PIN", "HOLDER", "STATE"]
+    assert any(lease_id in row and " active " in row for row in table), table
 
     released = cli_json(d, "leases", "release", lease_id)
     assert released["state"] == "released"
     again = cli(d, "leases", "release", lease_id, "-o", "json")
-    assert json.loads(again.stdout)["state"] == "released" and "note:" in again.stderr and "already ended" in again.stderr
+    assert json.loads(again.stdout)["state"] == "released"
+    assert "note:" in again.stderr and "already ended" in again.stderr
 
     assert cli(d, "pins", "rm", pin_id, "-o", "id").stdout.strip() == pin_id
     assert d.get(f"/v1/pins/{pin_id}").status_code == 404
@@ -243,7 +246,8 @@ def test_unix_socket_and_token_sources(cli_daemon: Daemon, workdir: Path, scratc
     d = cli_daemon
     token_file = d.state_dir / "admin.token"
     unix = f"unix:{workdir / 'cli.sock'}"
-    via_socket = json.loads(cli(d, "pins", "ls", "-o", "json", env=cli_env(None, PINLEASE_ADDR=unix, PINLEASE_TOKEN=d.token)).stdout)
+    socket_env = cli_env(None, PINLEASE_ADDR=unix, PINLEASE_TOKEN=d.token)
+    via_socket = json.loads(cli(d, "pins", "ls", "-o", "json", env=socket_env).stdout)
     assert via_socket["budget"]["budget_bytes"] == BUDGET
     cli(d, "pins", "ls", "--token-file", str(token_file), env=cli_env(None, PINLEASE_ADDR=unix))
     cli(d, "pins", "ls", env=cli_env(None, PINLEASE_ADDR=d.url, PINLEASE_TOKEN_FILE=str(token_file)))
@@ -301,7 +305,8 @@ def test_ctrl_c_cancels_the_prepare(cli_daemon: Daemon, filesystems, cleanup: Cl
     d, fs = cli_daemon, filesystems["ext4"]
     api, _ = sparse_file(fs, cleanup, "cli-cancel", 2 * GiB)
     proc = subprocess.Popen([str(cli_binary()), "files", "prepare", api, "--mode", "wipe", "-o", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(d), stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(d),
+                            stdin=subprocess.DEVNULL)
     try:
         first = proc.stderr.readline()  # written right after the 202
         assert first.startswith(f"prepare {api}: operation op_"), first
@@ -349,7 +354,8 @@ def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver
     lease_id = cli_id(d, "leases", "grant", "--pin", pin_id, "--holder", "cli-h2", "--ttl", "60", "--grace", "600")
     cleanup.leases.append((d, lease_id))
     proc = subprocess.Popen([str(cli_binary()), "leases", "revoke", lease_id, "--wait", "-o", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(d), stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(d),
+                            stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while d.ok("GET", f"/v1/leases/{lease_id}")["state"] != "revoking":
