@@ -15,8 +15,9 @@ public final class DaemonClient {
     }
 
     /// Sends one request and returns the answer whatever its status (for callers that branch on it).
+    /// Without `timeoutSeconds` only connecting is bounded (10 s): a pin of many GiB may take minutes.
     public func send(
-        _ method: String, _ target: String, body: JSON? = nil, headers: [String] = [], timeoutSeconds: Int? = 120
+        _ method: String, _ target: String, body: JSON? = nil, headers: [String] = [], timeoutSeconds: Int? = nil
     ) throws(ClientError) -> HTTPResponse {
         let bytes = body.map { Array(JSONCodec.encode($0).utf8) }
         let transfer = try CurlTransfer(
