@@ -67,9 +67,10 @@ struct FilesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ls", abstract: "List the files the daemon has locked.")
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var page: PageOptions
 
         func run() throws {
-            let document = try global.client().list("/v1/files")
+            let document = try global.client().list("/v1/files", query: page.query)
             global.printer.list(document, idKey: "path", columns: FilesCommand.columns)
         }
     }

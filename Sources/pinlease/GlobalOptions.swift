@@ -8,6 +8,15 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case table, json, id
 }
 
+/// The page size of list commands; every page is fetched whatever it is.
+struct PageOptions: ParsableArguments {
+    @Option(name: .customLong("page-size"), help: "Items per request (the `limit`); all pages are fetched.")
+    var pageSize: Int?
+
+    /// The `limit` query argument, when one was given.
+    var query: [(String, String)] { pageSize.map { [("limit", String($0))] } ?? [] }
+}
+
 /// The options every command takes: where the daemon is, the token, the output format.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("addr"), help: "Daemon address: http://HOST:PORT or unix:/path (env PINLEASE_ADDR).")

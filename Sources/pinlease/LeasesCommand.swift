@@ -99,9 +99,10 @@ struct LeasesCommand: ParsableCommand {
         @Option(help: "Only leases in this state: active, revoking, released, revoked, expired.") var state: String?
         @Option(help: "Only leases of this holder.") var holder: String?
         @Option(name: .customLong("pin"), help: "Only leases on this pin.") var pinID: String?
+        @OptionGroup var page: PageOptions
 
         func run() throws {
-            var query: [(String, String)] = []
+            var query = page.query
             if let state { query.append(("state", state)) }
             if let holder { query.append(("holder", holder)) }
             if let pinID { query.append(("pin_id", pinID)) }
@@ -123,9 +124,10 @@ struct LeasesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the webhook delivery log of a lease.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Lease id.") var id: String
+        @OptionGroup var page: PageOptions
 
         func run() throws {
-            let document = try global.client().list(LeasesCommand.target(id, "/deliveries"))
+            let document = try global.client().list(LeasesCommand.target(id, "/deliveries"), query: page.query)
             let columns = [
                 ("WEBHOOK_ID", "webhook_id"), ("EVENT", "event"), ("ATTEMPT", "attempt"), ("OUTCOME", "outcome"),
                 ("STATUS", "status"), ("STARTED_AT", "started_at"), ("ERROR", "error"), ("REASON", "reason"),

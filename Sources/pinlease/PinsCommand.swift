@@ -51,9 +51,10 @@ struct PinsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ls", abstract: "List pins and the pin budget in use.")
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var page: PageOptions
 
         func run() throws {
-            let document = try global.client().list("/v1/pins")
+            let document = try global.client().list("/v1/pins", query: page.query)
             let columns = [
                 ("ID", "id"), ("PATH", "path"), ("OFFSET", "offset"), ("LENGTH", "length"), ("ACCESS", "access"),
                 ("STATE", "state"), ("RESIDENT", "resident_bytes"), ("LONGTERM", "longterm.held"), ("LEASES", "leases"),

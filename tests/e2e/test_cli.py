@@ -335,6 +335,7 @@ def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver
     lease_id = granted["id"]
     cleanup.leases.append((d, lease_id))
     receiver.secrets[lease_id] = granted["webhook_secret"]
+    first_id = lease_id
     result = cli(d, "leases", "revoke", lease_id, "--wait", "-o", "json")
     assert json.loads(result.stdout)["state"] == "revoked"
     assert f"lease {lease_id} ended: revoked" in result.stderr
@@ -378,6 +379,15 @@ def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver
             proc.wait()
     assert proc.returncode == 0, err
     assert json.loads(out)["state"] == "released" and f"lease {lease_id} ended: released by its holder" in err
+
+    # Paged lists are followed to the end.
+    every = cli(d, "leases", "ls", "--holder", "cli-h2", "-o", "id").stdout.split()
+    assert len(every) == 3, every
+    assert cli(d, "leases", "ls", "--holder", "cli-h2", "--page-size", "1", "-o", "id").stdout.split() == every
+    paged = cli_json(d, "leases", "ls", "--page-size", "1")
+    assert len(paged["items"]) >= 2 and "next_cursor" not in paged
+    all_deliveries = cli(d, "leases", "deliveries", first_id, "-o", "id").stdout.split()
+    assert cli(d, "leases", "deliveries", first_id, "--page-size", "1", "-o", "id").stdout.split() == all_deliveries
 
 
 def test_events_follow(cli_daemon: Daemon, filesystems, cleanup: Cleanup):
