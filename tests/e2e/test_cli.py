@@ -86,8 +86,9 @@ def cli(d: Daemon | None, *args: str, rc: int | None = 0, env: dict[str, str] | 
     if rc is not None:
         assert result.returncode == rc, (f"pinlease {' '.join(args)} exited {result.returncode}, expected {rc}\n"
                                          f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}")
-    if d is not None and d.token:
-        assert d.token not in result.stdout + result.stderr, "the token was printed"
+    for token in (d.token if d is not None else None, (env or {}).get("PINLEASE_TOKEN")):
+        if token:
+            assert token not in result.stdout + result.stderr, "the token was printed"
     return result
 
 
@@ -420,3 +421,20 @@ def test_events_follow(cli_daemon: Daemon, filesystems, cleanup: Cleanup):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_holder_token(filesystems, workdir: Path, extra_daemon):
+    """A holder token: 403 (exit 5) where only admins may go; its own leases and events work."""
+    tokens = workdir / "cli-tokens.json"
+    admin, holder = "cli-admin-token-0123456789", "cli-holder-token-0123456789"
+    tokens.write_text(json.dumps({"tokens": [{"token": admin, "role": "admin"},
+                                             {"token": holder, "role": "holder", "holder": "cli-h9"}]}))
+    d = extra_daemon("cli-holder", [("tmpfs", filesystems["tmpfs"].mountpoint)], tokens_file=tokens)
+    d.token = admin
+    env = cli_env(d, token=holder)
+    forbidden = cli(d, "files", "ls", rc=5, env=env)
+    assert forbidden.stderr.startswith("Not allowed for this token: ") and forbidden.stderr.count("\n") == 1
+    assert json.loads(cli(d, "leases", "ls", "-o", "json", env=env).stdout)["items"] == []
+    assert cli(d, "events", "-o", "json", env=env).stdout == ""
+    status = json.loads(cli(d, "status", "-o", "json", env=env).stdout)
+    assert status["ready"] == {"status": "ready"} and status["counts"].startswith("Not allowed for this token: ")
