@@ -1,6 +1,7 @@
 # pinlease — build, run, test and benchmark on Debian 12 (as root, Swift 6.3.1 on PATH).
 #
 #   make run     install what is missing, build release, start pinleased on 127.0.0.1:8470
+#   make install install pinleased, the pinlease CLI and its shell completions under PREFIX (/usr/local)
 #   make test    install what is missing, build, swift test + end-to-end tests (pytest)
 #   make bench   install what is missing, build release, run every bench/*.sh
 #
@@ -15,6 +16,8 @@ SWIFT ?= swift
 LISTEN ?= 127.0.0.1:8470
 DATA_DIR ?= ./var/data
 STATE_DIR ?= ./var/state
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
                 xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch
@@ -33,7 +36,7 @@ PIP_CHECK := import sys; from importlib import metadata as m; \
   have = {(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in m.distributions()}; \
   print(" ".join(s for s in sys.argv[1:] if have.get(s.split("==")[0].lower()) != s.split("==")[1]))
 
-.PHONY: deps deps-apt deps-pip deps-bench build release run test swift-test e2e bench clean settings-doc
+.PHONY: deps deps-apt deps-pip deps-bench build release install run test swift-test e2e bench clean settings-doc
 
 deps: deps-apt deps-pip
 
@@ -71,8 +74,19 @@ deps-pip: deps-apt
 build:
 	$(SWIFT) build
 
+# Builds every product: the daemon pinleased and the CLI pinlease.
 release:
 	$(SWIFT) build -c release
+
+# The binaries, and the completion scripts argument-parser generates for bash, zsh and fish.
+install: release
+	install -D -m 0755 .build/release/pinleased $(DESTDIR)$(PREFIX)/bin/pinleased
+	install -D -m 0755 .build/release/pinlease $(DESTDIR)$(PREFIX)/bin/pinlease
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	.build/release/pinlease --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pinlease
+	.build/release/pinlease --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pinlease
+	.build/release/pinlease --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pinlease.fish
 
 run: deps release
 	mkdir -p $(DATA_DIR) $(STATE_DIR)

@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "pinleased", targets: ["pinleased"]),
         .library(name: "PinCore", targets: ["PinCore"]),
+        .executable(name: "pinlease", targets: ["pinlease"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,6 +65,14 @@ let package = Package(
         ),
         // What several test targets share (temporary state directories); not part of any product.
         .target(name: "PinTestSupport", dependencies: ["LinuxFS"], path: "Tests/PinTestSupport", swiftSettings: strict),
+        // The `pinlease` CLI: only the public REST API (libcurl, jansson), never the core.
+        .target(name: "PinleaseClient", dependencies: ["PinJSON", "CCurl"], swiftSettings: strict),
+        .executableTarget(
+            name: "pinlease",
+            dependencies: ["PinleaseClient", "PinJSON", argumentParser],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PinleaseClientTests", dependencies: ["PinleaseClient", "PinJSON"], swiftSettings: strict),
         .testTarget(name: "LinuxFSTests", dependencies: ["LinuxFS"], swiftSettings: strict),
         .testTarget(
             name: "PinCoreTests",
