@@ -560,22 +560,30 @@ def test_restart_keeps_the_revocation_deadline_and_resumes_notifications(filesys
         revoking = d.ok("POST", f"/v1/leases/{lease['id']}/revoke", status=202)
         receiver.wait(lease["id"], "lease.revoking", count=2, timeout=10)
         time.sleep(2)  # some of the active lease's TTL is used up before the restart
+        read_before = time.monotonic()
         before_ttl = get_lease(d, active["id"])["remaining_ttl_ms"]
+        assert d.stop() == 0, f"pinleased exited badly on SIGTERM:\n{d.log_tail()}"
         stopped = time.monotonic()
-        d.restart()
-        down = time.monotonic() - stopped
+        time.sleep(3)  # downtime (the test's input): it must not be taken off the TTL
+        starting = time.monotonic()
+        d.start()
         after = get_lease(d, lease["id"])
         assert after["state"] == "revoking" and after["deadline"] == revoking["deadline"], "the deadline survives the restart"
-        # The active lease kept the TTL it had left (not a fresh TTL, not the downtime taken off).
+        # The active lease kept the TTL it had left (not a fresh TTL, not the downtime taken off):
+        # it lost at most the time the daemon ran between the two reads, which the test measures
+        # (no bound on how fast the machine is).
         remaining = get_lease(d, active["id"])["remaining_ttl_ms"]
+        ran_ms = ((stopped - read_before) + (time.monotonic() - starting)) * 1000
         assert remaining <= before_ttl + 200, f"a restart must not give a fresh TTL ({remaining} ms left, {before_ttl} ms before)"
-        assert remaining >= before_ttl - 2_500, f"remaining TTL {remaining} ms, was {before_ttl} ms before a {down:.1f}s restart"
+        assert before_ttl - remaining <= ran_ms + 200, \
+            f"remaining TTL {remaining} ms, was {before_ttl} ms; the daemon ran only {ran_ms:.0f} ms in between"
         count = len(receiver.of(lease["id"], "lease.revoking"))
         receiver.wait(lease["id"], "lease.revoking", count=count + 1, timeout=10)
         ids = {x.webhook_id for x in receiver.of(lease["id"], "lease.revoking")}
         assert len(ids) == 1, f"the resumed notification keeps its webhook-id: {ids}"
         forced = wait_state(d, lease["id"], {"revoked"}, timeout=20)
-        assert abs(parse_time(forced["ended_at"]) - parse_time(revoking["deadline"])) < 1.5
+        late = parse_time(forced["ended_at"]) - parse_time(revoking["deadline"])
+        assert -0.05 <= late < 10, f"forced {late:.3f}s after its deadline"
     finally:
         d.stop()
         receiver.close()
