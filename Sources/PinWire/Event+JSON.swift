@@ -7,7 +7,10 @@ import PinJSON
 extension Event {
     /// `{"seq", "type", "timestamp", "data"}`.
     package var json: JSON {
-        .object(["seq": .int(Int64(sequence)), "type": .string(type.rawValue), "timestamp": .string(timestamp), "data": .object(data)])
+        .object([
+            "seq": .int(Int64(sequence)), "type": .string(type.rawValue), "timestamp": .string(timestamp),
+            "data": .object(data),
+        ])
     }
 
     /// The body of the event's webhook message (compact JSON).
@@ -19,7 +22,8 @@ extension Event {
     /// An event whose data is `data`: typed when one of the ``EventPayload`` forms writes it
     /// back byte for byte, otherwise kept as its compact text (``EventPayload/recorded(_:)``).
     package init(sequence: UInt64, type: EventType, timestamp: String, data: JSONObject, holder: String?) {
-        self.init(sequence: sequence, type: type, timestamp: timestamp, payload: EventPayload(type: type, data: data), holder: holder)
+        let payload = EventPayload(type: type, data: data)
+        self.init(sequence: sequence, type: type, timestamp: timestamp, payload: payload, holder: holder)
     }
 }
 
@@ -99,8 +103,8 @@ extension LeaseEventData {
         let reason = json["reason"]?.stringValue
         if json["reason"] != nil, reason == nil { return nil }
         self.init(
-            leaseID: leaseID, pinID: pinID, path: path, holder: holder, state: state, reason: reason, deadline: deadline,
-            expiresAt: expiresAt)
+            leaseID: leaseID, pinID: pinID, path: path, holder: holder, state: state, reason: reason,
+            deadline: deadline, expiresAt: expiresAt)
     }
 }
 
@@ -118,12 +122,13 @@ extension FileViolationEventData {
 
     /// The fields `json` describes, or `nil` when one is missing or of the wrong form.
     package init?(json: JSONObject) {
-        guard let path = json["path"]?.stringValue, let violation = json["violation"]?.objectValue,
-              let code = violation["code"]?.stringValue, let detail = violation["detail"]?.stringValue,
-              let detectedAt = violation["detected_at"]?.stringValue.flatMap(WireTimestamp.milliseconds)
+        guard let path = json["path"]?.stringValue, let object = json["violation"]?.objectValue,
+              let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue,
+              let detectedAt = object["detected_at"]?.stringValue.flatMap(WireTimestamp.milliseconds)
         else { return nil }
         let leaseID = json["lease_id"]?.stringValue
         if json["lease_id"] != nil, leaseID == nil { return nil }
-        self.init(path: path, violation: FileViolation(code: code, detail: detail, detectedAt: detectedAt), leaseID: leaseID)
+        let violation = FileViolation(code: code, detail: detail, detectedAt: detectedAt)
+        self.init(path: path, violation: violation, leaseID: leaseID)
     }
 }
