@@ -46,7 +46,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // The one place that builds a core from the real infrastructure (the daemon and the tests use it).
-        .target(name: "PinAssembly", dependencies: ["PinCore", "PinStore", "PinWebhooks", logging], swiftSettings: strict),
+        .target(name: "PinAssembly", dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", logging], swiftSettings: strict),
         // HTTP on libmicrohttpd: routing, auth, SSE, problem+json.
         .target(
             name: "PinServer",

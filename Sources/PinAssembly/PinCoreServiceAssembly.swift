@@ -1,6 +1,7 @@
 import Logging
 import PinCore
 import PinStore
+import PinWire
 import PinWebhooks
 
 // The one place that chooses the real infrastructure for the core. It is a module of its own
@@ -11,13 +12,15 @@ import PinWebhooks
 
 extension CoreInfrastructure {
     /// The daemon's infrastructure: the SQLite state database in the state directory
-    /// (`pinlease.db`, group-committed lease journal) and libcurl webhook delivery.
+    /// (`pinlease.db`, group-committed lease journal), libcurl webhook delivery, and PinWire's
+    /// JSON form of events as webhook bodies.
     package static let standard = CoreInfrastructure(
         openFileRecords: { directory throws(CoreError) in try StateStore(directory: directory) },
         openLeaseJournal: { directory throws(CoreError) in try LeaseStore(directory: directory) },
         makeWebhookTransport: { configuration, logger, reports in
             WebhookSender(configuration: configuration, logger: logger, reports: reports)
-        })
+        },
+        webhookBody: { event in event.webhookBody })
 }
 
 extension PinCoreService {

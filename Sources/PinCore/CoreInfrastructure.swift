@@ -11,12 +11,16 @@ package struct CoreInfrastructure: Sendable {
     /// Opens the lease journal kept in the state directory.
     package var openLeaseJournal: @Sendable (_ stateDirectory: String) throws(CoreError) -> any LeaseJournal
     package var makeWebhookTransport: WebhookTransportFactory
+    /// Writes the body of each webhook message (the JSON form of its event).
+    package var webhookBody: EventBodyEncoder
 
     package init(
         openFileRecords: @escaping @Sendable (_ stateDirectory: String) throws(CoreError) -> any FileRecordStore,
         openLeaseJournal: @escaping @Sendable (_ stateDirectory: String) throws(CoreError) -> any LeaseJournal,
-        makeWebhookTransport: @escaping WebhookTransportFactory
+        makeWebhookTransport: @escaping WebhookTransportFactory,
+        webhookBody: @escaping EventBodyEncoder
     ) {
+        self.webhookBody = webhookBody
         self.openFileRecords = openFileRecords
         self.openLeaseJournal = openLeaseJournal
         self.makeWebhookTransport = makeWebhookTransport

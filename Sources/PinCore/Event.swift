@@ -1,5 +1,3 @@
-import PinJSON
-
 /// The kinds of event the daemon publishes on `GET /v1/events` and, for those a holder must
 /// act on, as webhooks to the lease's `webhook_url`.
 public enum EventType: String, Sendable, CaseIterable {
@@ -15,26 +13,26 @@ public enum EventType: String, Sendable, CaseIterable {
 }
 
 /// One event: a sequence number that only grows (also across restarts), its type, when it
-/// happened, and its data (`lease_id`, `pin_id`, `path`, `reason`, `deadline`, `holder`, ...).
-public struct Event: Sendable, Equatable, JSONRepresentable {
+/// happened, and what it says (``EventPayload``). Its JSON form (the SSE `data:` line, the
+/// webhook body and the stored row) is written by PinWire.
+public struct Event: Sendable, Equatable {
     public let sequence: UInt64
     public let type: EventType
     public let timestamp: String
-    public let data: JSONObject
+    public let payload: EventPayload
     /// The holder of the lease the event is about; `nil` for file events. A holder token sees
     /// only the events of its own leases.
     public let holder: String?
 
-    public init(sequence: UInt64, type: EventType, timestamp: String, data: JSONObject, holder: String?) {
+    public init(sequence: UInt64, type: EventType, timestamp: String, payload: EventPayload, holder: String?) {
         self.sequence = sequence
         self.type = type
         self.timestamp = timestamp
-        self.data = data
+        self.payload = payload
         self.holder = holder
     }
-
-    /// `{"seq", "type", "timestamp", "data"}`, the body of a webhook and of an SSE `data:` line.
-    public var json: JSON {
-        .object(["seq": .int(Int64(sequence)), "type": .string(type.rawValue), "timestamp": .string(timestamp), "data": .object(data)])
-    }
 }
+
+/// Writes an event as the body of a webhook message: the exact text that is stored in the
+/// outbox, signed and sent. The domain does not write JSON; the daemon wires PinWire's form.
+public typealias EventBodyEncoder = @Sendable (Event) -> String

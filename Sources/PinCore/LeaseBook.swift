@@ -15,7 +15,7 @@ import Synchronization
 final class LeaseBook: Sendable {
     let policy: LeasePolicy
     let allowList: WebhookAllowList
-    let book = Mutex(Book())
+    let book: Mutex<Book>
     /// Set by a drain: no new lease from then on.
     let draining = Atomic<Bool>(false)
     let store: any LeaseJournal
@@ -34,8 +34,9 @@ final class LeaseBook: Sendable {
     init(
         store: any LeaseJournal, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
         logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void, leaseEnded: @escaping @Sendable (LeaseRecord) -> Void,
-        clock: DeadlineClock = .system
+        webhookBody: @escaping EventBodyEncoder, clock: DeadlineClock = .system
     ) {
+        book = Mutex(Book(webhookBody: webhookBody))
         self.store = store
         self.pins = pins
         self.events = events

@@ -2,6 +2,8 @@
 /// Changed only inside a ``LeaseBook`` transition (under its lock).
 extension LeaseBook {
     struct Book: Sendable {
+        /// Writes the body of each webhook message (``notify(_:of:at:_:)``).
+        let webhookBody: EventBodyEncoder
         /// Written only through ``put(_:)`` and ``forget(_:)``, which keep the indexes below.
         private(set) var leases: [String: LeaseRecord] = [:]
         var nextSequence: UInt64 = 1
@@ -15,6 +17,10 @@ extension LeaseBook {
         /// The live (not ended) leases of each pin, and how many there are in all.
         private(set) var liveByPin: [String: Set<String>] = [:]
         private(set) var liveCount = 0
+
+        init(webhookBody: @escaping EventBodyEncoder) {
+            self.webhookBody = webhookBody
+        }
 
         mutating func ended(_ id: String) {
             endedOrder.append(id)

@@ -1,5 +1,4 @@
 import Logging
-import PinJSON
 import Synchronization
 
 /// Revoking every lease of some pins at once (violations, kernel lease breaks, drain).
@@ -11,7 +10,7 @@ extension LeaseBook {
     /// The leases are revoked in transitions of ``revokeAllChunk`` leases each, so that the
     /// first holders are told while the rest are still being recorded.
     @discardableResult
-    func revokeAll(onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, JSONObject)? = nil) -> [LeaseRecord] {
+    func revokeAll(onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, EventPayload)? = nil) -> [LeaseRecord] {
         let ids = liveLeases(onPins: pinIDs).map(\.id)
         let started = ContinuousClock.now
         defer { if ids.count > 1 { logger.notice("revoked \(ids.count) lease(s) (\(reason)) in \(ContinuousClock.now - started)") } }
@@ -32,7 +31,7 @@ extension LeaseBook {
     /// its first transition, then only sent to each holder's webhook.
     private enum Announcement {
         case none
-        case publish(EventType, JSONObject)
+        case publish(EventType, EventPayload)
         case published(Event)
     }
 
@@ -46,7 +45,7 @@ extension LeaseBook {
             let announced: Event? =
                 switch announce {
                 case .none: nil
-                case .publish(let type, let data): book.fileEvent(type, data: data, at: now, &transition)
+                case .publish(let type, let payload): book.fileEvent(type, payload: payload, at: now, &transition)
                 case .published(let event): event
                 }
             var revoking: [LeaseRecord] = []
@@ -70,10 +69,9 @@ extension LeaseBook {
             // after every lease.revoking: the call to act goes out first.
             if let announced {
                 for lease in revoking {
-                    var data = announced.data
-                    data["lease_id"] = .string(lease.id)
                     let forLease = Event(
-                        sequence: announced.sequence, type: announced.type, timestamp: announced.timestamp, data: data, holder: lease.holder)
+                        sequence: announced.sequence, type: announced.type, timestamp: announced.timestamp,
+                        payload: announced.payload.addressed(to: lease.id), holder: lease.holder)
                     book.notify(lease, of: forLease, at: now, &transition)
                 }
             }

@@ -78,7 +78,8 @@ public final class PinCoreService: Service {
             leaseEnded: { [leasesEnded] lease in
                 recall.leaseEnded(lease.id)
                 leasesEnded.changed()
-            })
+            },
+            webhookBody: infrastructure.webhookBody)
         try LeaseBreakMonitor.install()
         try locker.recover(
             open: { [roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },

@@ -161,11 +161,10 @@ extension PinCoreService {
             return
         }
         let first = outcome == .first
-        var data: JSONObject = ["path": .string(file.path.canonical), "reason": .string(violation.code), "detail": .string(violation.detail)]
-        data["violation"] = violation.json
+        let announcement = EventPayload.fileViolation(FileViolationEventData(path: file.path.canonical, violation: violation))
         leases.revokeAll(
             onPins: Set(pins.pinIDs(of: file.fileID)), reason: violation.revokeReason, latestDeadline: latestDeadline,
-            announce: first ? (.fileViolation, data) : nil)
+            announce: first ? (.fileViolation, announcement) : nil)
     }
 
     /// The kernel broke the read lease of a locked file: a writer (after `chattr -i`) or a

@@ -1,5 +1,6 @@
 import PinCore
 import PinJSON
+import PinWire
 
 /// The `text/event-stream` wire format (WHATWG HTML, "Server-sent events") as `GET /v1/events`
 /// writes it.

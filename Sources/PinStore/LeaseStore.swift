@@ -126,7 +126,7 @@ package final class LeaseStore: LeaseJournal {
                 try database.execute(
                     "INSERT INTO events (seq, type, timestamp, holder, data) VALUES (?, ?, ?, ?, ?)",
                     [.int(Int64(event.sequence)), .text(event.type.rawValue), .text(event.timestamp),
-                     event.holder.map { .text($0) } ?? .null, .text(JSONCodec.encode(.object(event.data)))])
+                     event.holder.map { .text($0) } ?? .null, .text(event.storedData)])
             }
             for entry in outbox {
                 try database.execute(
@@ -241,9 +241,10 @@ package final class LeaseStore: LeaseJournal {
         }) ?? []
         return rows.compactMap { row in
             guard let seq = row[0].int, let type = row[1].text.flatMap(EventType.init(rawValue:)), let timestamp = row[2].text,
-                  let text = row[4].text, let data = (try? JSONCodec.parse(text))?.objectValue
+                  let text = row[4].text
             else { return nil }
-            return Event(sequence: UInt64(seq), type: type, timestamp: timestamp, data: data, holder: row[3].text)
+            // Data that is not a JSON object makes no event: the row is skipped, as before.
+            return Event(sequence: UInt64(seq), type: type, timestamp: timestamp, storedData: text, holder: row[3].text)
         }
     }
 

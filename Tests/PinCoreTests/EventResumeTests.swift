@@ -1,4 +1,5 @@
 import PinJSON
+import PinWire
 import Synchronization
 import Testing
 @testable import PinCore

@@ -7,6 +7,7 @@ import Synchronization
 import PinAssembly
 import PinStore
 import PinTestSupport
+import PinWire
 
 /// A clock only the test moves (shared with the timer tests).
 typealias ManualClock = DeadlineTimerTests.ManualClock
@@ -69,7 +70,7 @@ final class LeaseBookHarness: Sendable {
                 tornDown.append(pinID)
                 try? pins.remove(id: pinID)
             },
-            leaseEnded: { lease in ended.append(lease.id) },
+            leaseEnded: { lease in ended.append(lease.id) }, webhookBody: { $0.webhookBody },
             clock: clock.deadlineClock)
         // On a thread of their own, as the daemon's service runs them (until `stop()` joins it).
         try book.startTimers()

@@ -3,6 +3,7 @@ import Glibc
 import LinuxFS
 import Logging
 import PinJSON
+import PinWire
 import ServiceLifecycle
 import PinStore
 import PinWebhooks
@@ -89,7 +90,8 @@ import Testing
                 store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(
                     configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test"),
                     makeTransport: { WebhookSender(configuration: $0, logger: $1, reports: $2) }),
-                policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in })
+                policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in },
+                webhookBody: { $0.webhookBody })
             // The expiry and deadline timers run (until `book.stop()` in deinit joins their thread).
             try book.startTimers()
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PinCore
 import PinJSON
+import PinWire
 import Synchronization
 import Testing
 @testable import PinServer

@@ -1,5 +1,6 @@
 import Foundation
 import PinJSON
+import PinWire
 import Synchronization
 import Testing
 @testable import PinCore
