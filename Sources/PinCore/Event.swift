@@ -16,7 +16,7 @@ public enum EventType: String, Sendable, CaseIterable {
 
 /// One event: a sequence number that only grows (also across restarts), its type, when it
 /// happened, and its data (`lease_id`, `pin_id`, `path`, `reason`, `deadline`, `holder`, ...).
-public struct Event: Sendable, Equatable, JSONRepresentable {
+public struct Event: Sendable, Equatable {
     public let sequence: UInt64
     public let type: EventType
     public let timestamp: String
