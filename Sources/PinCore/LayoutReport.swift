@@ -68,25 +68,12 @@ public struct LayoutReport: Sendable, Equatable {
         self.bytes = bytes
         self.reasons = reasons
     }
-}
 
-extension LayoutReport {
-    /// The `not-ready` error for this report: every reason, and the report itself.
-    func notReadyError(suggestion: String) -> CoreError {
-        let reasonsJSON = json.objectValue?["reasons"] ?? .array([])
-        return CoreError(
-            .notReady,
-            "\(path.canonical) is not ready (" + reasons.map { "\($0.code): \($0.detail)" }.joined(separator: "; ") + "); \(suggestion)",
-            extensions: ["path": .string(path.canonical), "reasons": reasonsJSON, "report": json])
-    }
-}
-
-// The not-ready problem carries the report as a JSON extension until CoreError's extensions
-// are typed (helper wire-errors); the report's one public form is PinWire's
-// `LayoutReport+JSON.swift`, and PinWireTests.LayoutReportJSONTests checks that the two agree.
-// Delete this once `notReadyError` no longer builds JSON.
-fileprivate extension LayoutReport {
-    var json: JSON {
+    // The not-ready problem carries the report as a JSON extension until CoreError's extensions
+    // are typed (helper wire-errors). The report's one public form is PinWire's
+    // `LayoutReport+JSON.swift`; PinWireTests' OperationResultJSONTests checks that the two agree.
+    // Delete this once `notReadyError` no longer builds JSON.
+    fileprivate var json: JSON {
         .object([
             "path": .string(path.canonical),
             "root": .string(path.root),
@@ -117,5 +104,16 @@ fileprivate extension LayoutReport {
                 return .object(object)
             }),
         ])
+    }
+}
+
+extension LayoutReport {
+    /// The `not-ready` error for this report: every reason, and the report itself.
+    func notReadyError(suggestion: String) -> CoreError {
+        let reasonsJSON = json.objectValue?["reasons"] ?? .array([])
+        return CoreError(
+            .notReady,
+            "\(path.canonical) is not ready (" + reasons.map { "\($0.code): \($0.detail)" }.joined(separator: "; ") + "); \(suggestion)",
+            extensions: ["path": .string(path.canonical), "reasons": reasonsJSON, "report": json])
     }
 }
