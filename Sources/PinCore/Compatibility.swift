@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// One protection and whether it holds for a file on this kernel and filesystem, with why.
 /// `probed` says whether a real experiment on this filesystem (or this file) showed it, as
@@ -8,8 +7,6 @@ public struct CompatibilityRow: Sendable, Equatable {
     public let holds: Bool
     public let reason: String
     public let probed: Bool
-
-    var json: JSON { .object(["holds": .bool(holds), "reason": .string(reason), "probed": .bool(probed)]) }
 }
 
 /// The facts a compatibility report is made from.
@@ -33,7 +30,7 @@ struct CompatibilityFacts: Sendable {
 
 /// What really holds for a locked file on its filesystem (see the kernel facts): the report
 /// never claims a protection the kernel does not give.
-public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
+public struct CompatibilityReport: Sendable, Equatable {
     public let immutableFlag: CompatibilityRow
     public let existingWritersBlocked: CompatibilityRow
     public let reflinkSourcePossible: CompatibilityRow
@@ -160,19 +157,5 @@ public struct CompatibilityReport: Sendable, Equatable, JSONRepresentable {
                 "io_uring registration of a scratch mapping on this filesystem failed with \(LinuxError(errno: result, call: "io_uring_register").name)"
             }
         return CompatibilityRow(holds: result == 0, reason: reason, probed: true)
-    }
-
-    public var json: JSON {
-        .object([
-            "immutable_flag": immutableFlag.json,
-            "existing_writers_blocked": existingWritersBlocked.json,
-            "reflink_source_possible": reflinkSourcePossible.json,
-            "lease_break_recall": leaseBreakRecall.json,
-            "longterm_pin_write": longTermPinWrite.json,
-            "longterm_pin_read": longTermPinRead.json,
-            "map_sync": mapSync.json,
-            "dax": dax.json,
-            "pinned_writes": pinnedWrites.json,
-        ])
     }
 }

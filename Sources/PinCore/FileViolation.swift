@@ -2,7 +2,7 @@ import PinJSON
 
 /// A locked file changed behind the daemon's back, found by the audit or by a kernel lease
 /// break. Every lease on the file is revoked with `reason` "file-violation: <code>".
-public struct FileViolation: Sendable, Equatable, JSONRepresentable {
+public struct FileViolation: Sendable, Equatable {
     /// `immutable-flag-cleared`, `inode-replaced`, `path-removed`, `size-changed`,
     /// `extents-shared`, `extent-map-changed`, `read-lease-lost` or `lease-broken`.
     public let code: String

@@ -1,5 +1,3 @@
-import PinJSON
-
 /// The life of an asynchronous operation.
 public enum OperationState: String, Sendable {
     case running, succeeded, failed, cancelled
@@ -15,7 +13,7 @@ public struct OperationSnapshot: Sendable {
     public let totalBytes: UInt64
     public let createdAt: String
     public let finishedAt: String?
-    public let result: JSON?
+    public let result: OperationResult?
     public let error: CoreError?
 
     init(_ record: OperationRecord, progress: PrepareProgress?) {

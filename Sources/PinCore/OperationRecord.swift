@@ -1,5 +1,3 @@
-import PinJSON
-
 /// A prepare operation as recorded durably.
 package struct OperationRecord: Sendable {
     package var id: String
@@ -10,12 +8,12 @@ package struct OperationRecord: Sendable {
     package var totalBytes: UInt64
     package var createdAt: String
     package var finishedAt: String?
-    package var result: JSON?
+    package var result: OperationResult?
     package var error: CoreError?
 
     package init(
         id: String, kind: String, path: String, state: OperationState, doneBytes: UInt64, totalBytes: UInt64,
-        createdAt: String, finishedAt: String? = nil, result: JSON? = nil, error: CoreError? = nil
+        createdAt: String, finishedAt: String? = nil, result: OperationResult? = nil, error: CoreError? = nil
     ) {
         self.id = id
         self.kind = kind

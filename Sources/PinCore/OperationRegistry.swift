@@ -35,7 +35,7 @@ final class OperationRegistry: Sendable {
 
     /// Records a new running operation and starts `work` on a worker thread.
     func start(
-        kind: String, path: String, work: @escaping @Sendable (PrepareProgress) throws(CoreError) -> JSON
+        kind: String, path: String, work: @escaping @Sendable (PrepareProgress) throws(CoreError) -> OperationResult
     ) throws(CoreError) -> OperationSnapshot {
         let record = OperationRecord(
             id: RandomID.make(prefix: "op_"), kind: kind, path: path, state: .running, doneBytes: 0, totalBytes: 0,

@@ -111,7 +111,9 @@ public final class PinCoreService: Service {
         let job = try beginPrepare(request)
         do throws(CoreError) {
             let path = try roots.resolve(request.path).canonical
-            return try operations.start(kind: "prepare", path: path) { progress throws(CoreError) in try job.run(progress).json }
+            return try operations.start(kind: "prepare", path: path) { progress throws(CoreError) in
+                .prepared(try job.run(progress))
+            }
         } catch {
             job.abandon()  // e.g. the operation could not be recorded (state-full): the job never runs
             throw error

@@ -1,5 +1,3 @@
-import PinJSON
-
 /// What a pin lets its users do with the pinned range.
 public enum PinAccess: String, Sendable, CaseIterable {
     case read
@@ -14,14 +12,6 @@ public enum LongTermMode: String, Sendable, CaseIterable {
     case required = "true"
     /// A long-term pin where the kernel allows it; otherwise the pin is made without it.
     case ifPossible = "if-possible"
-
-    package var json: JSON {
-        switch self {
-        case .no: .bool(false)
-        case .required: .bool(true)
-        case .ifPossible: .string(rawValue)
-        }
-    }
 }
 
 /// A request to pin a range of a locked file (`POST /v1/pins`).

@@ -125,7 +125,7 @@ package final class StateStore: FileRecordStore {
                 [.text(record.id), .text(record.kind), .text(record.path), .text(record.state.rawValue),
                  .int(Int64(record.doneBytes)), .int(Int64(record.totalBytes)), .text(record.createdAt),
                  record.finishedAt.map(SQLValue.text) ?? .null,
-                 record.result.map { .text(JSONCodec.encode($0)) } ?? .null,
+                 record.result.map { .text(JSONCodec.encode($0.json)) } ?? .null,
                  record.error.map { .text(JSONCodec.encode(.object($0.problemJSON))) } ?? .null])
         }
     }
@@ -148,7 +148,10 @@ package final class StateStore: FileRecordStore {
             return OperationRecord(
                 id: id, kind: kind, path: path, state: state, doneBytes: UInt64(done), totalBytes: UInt64(total),
                 createdAt: createdAt, finishedAt: row[7].text,
-                result: row[8].text.flatMap { try? JSONCodec.parse(Array($0.utf8)) },
+                // A stored result that is not a result of its kind (damaged, or written by another
+                // version) reads as no result: the operation is still shown, without `result`.
+                result: row[8].text.flatMap { try? JSONCodec.parse(Array($0.utf8)) }
+                    .flatMap { OperationResult(kind: kind, json: $0) },
                 error: row[9].text.flatMap { try? JSONCodec.parse(Array($0.utf8)).objectValue }.flatMap(CoreError.init(problemJSON:)))
         }
     }

@@ -13,7 +13,7 @@ extension OperationSnapshot: JSONRepresentable {
             "created_at": .string(createdAt),
         ]
         if let finishedAt { object["finished_at"] = .string(finishedAt) }
-        if let result { object["result"] = result }
+        if let result { object["result"] = result.json }
         if let error { object["error"] = .object(error.problemJSON) }
         return .object(object)
     }

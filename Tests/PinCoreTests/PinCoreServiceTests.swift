@@ -112,8 +112,8 @@ import PinTestSupport
             usleep(2_000)
             snapshot = try fixture.core.operation(id: started.id)
         }
-        #expect(
-            snapshot.state == .succeeded && snapshot.result?.objectValue?["ready"] == .bool(true), "\(snapshot.json)")
+        let report: LayoutReport? = if case .prepared(let report)? = snapshot.result { report } else { nil }
+        #expect(snapshot.state == .succeeded && report?.ready == true, "\(snapshot.json)")
         #expect(Self.errorCode { _ = try fixture.core.operation(id: "op_missing") } == .operationNotFound)
     }
 

@@ -1,6 +1,7 @@
 import Glibc
 import LinuxFS
 import PinJSON
+import PinWire
 import Testing
 @testable import PinCore
 

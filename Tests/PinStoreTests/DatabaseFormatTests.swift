@@ -78,7 +78,12 @@ import PinTestSupport
         #expect(operation.kind == "prepare" && operation.path == "data:a.bin" && operation.state == .succeeded)
         #expect(operation.doneBytes == 65536 && operation.totalBytes == 65536)
         #expect(operation.createdAt == "2026-12-01T09:59:00.000Z" && operation.finishedAt == "2026-12-01T09:59:01.000Z")
-        #expect(operation.result == .object(["ready": .bool(true)]) && operation.error == nil)
+        #expect(operation.result == .prepared(Self.todaysReport) && operation.error == nil)
+        // Saved again, the result is stored as the very text that was read.
+        try state.saveOperation(operation)
+        let stored = try SQLiteDatabase(path: directory.file("pinlease.db"))
+            .query("SELECT result FROM operations WHERE id = 'op_1'").first?[0].text
+        #expect(stored == Self.todaysReportJSON)
         let failed = try #require(try state.operation(id: "op_2"))
         #expect(failed.state == .failed && failed.result == nil && failed.error?.code == .noSpace)
 
@@ -236,6 +241,22 @@ import PinTestSupport
         autoPin: true, grantedAt: 1_764_000_000_000, renewedAt: 1_764_000_010_000, expiresAt: 1_764_000_070_000,
         reason: "revoked-by-admin", deadline: 1_764_000_100_000, endedAt: nil)
 
+    /// A prepare's result as the daemon stores it (``LayoutReport``'s JSON form).
+    static let todaysReportJSON =
+        #"{"path":"data:a.bin","root":"data","relative_path":"a.bin","size":65536,"block_size":4096,"#
+        + #""fs_type":"ext4","mount_point":"/srv","dax":false,"immutable":false,"locked":false,"#
+        + #""extent_source":"fiemap","extents":1,"holes":0,"bytes":{"written":65536,"unwritten":0,"hole":0,"#
+        + #""shared":0,"delalloc":0,"inline":0,"encoded":0},"ready":true,"reasons":[]}"#
+
+    static var todaysReport: LayoutReport {
+        var bytes = LayoutBytes()
+        bytes.written = 65536
+        return LayoutReport(
+            path: RootedPath(root: "data", relative: "a.bin"), size: 65536, blockSize: 4096, fsType: "ext4",
+            mountPoint: "/srv", dax: false, immutable: false, locked: false, extentSource: "fiemap", extentCount: 1,
+            holeCount: 0, bytes: bytes, reasons: [])
+    }
+
     /// One row of every kind, with every optional column both set and unset somewhere.
     static func writeTodaysRows(_ database: SQLiteDatabase) throws {
         let statements = [
@@ -255,7 +276,7 @@ import PinTestSupport
             INSERT INTO operations (id, kind, path, state, done_bytes, total_bytes, created_at, finished_at, result,
                 error)
             VALUES ('op_1', 'prepare', 'data:a.bin', 'succeeded', 65536, 65536, '2026-12-01T09:59:00.000Z',
-                    '2026-12-01T09:59:01.000Z', '{"ready":true}', NULL),
+                    '2026-12-01T09:59:01.000Z', '\(Self.todaysReportJSON)', NULL),
                    ('op_2', 'prepare', 'data:b/c.bin', 'failed', 0, 4096, '2026-12-01T09:59:02.000Z',
                     '2026-12-01T09:59:03.000Z', NULL, '{"type":"https://pinlease.dev/problems/no-space","title":"No space left","detail":"full"}')
             """,

@@ -94,7 +94,17 @@ import PinTestSupport
         #expect(try store.operation(id: "op_2") == nil)
 
         var done = Self.operation("op_2", .succeeded, createdAt: "2026-12-01T00:00:03.000Z")
-        done.result = .object(["ready": .bool(true), "sizes": .array([.int(1), .int(2)])])
+        var bytes = LayoutBytes()
+        (bytes.written, bytes.unwritten, bytes.hole) = (4096, 8192, 4096)
+        done.result = .prepared(
+            LayoutReport(
+                path: RootedPath(root: "data", relative: "a.bin"), size: 16384, blockSize: 4096, fsType: "xfs",
+                mountPoint: "/srv", dax: false, immutable: false, locked: false, extentSource: "fiemap",
+                extentCount: 2, holeCount: 1, bytes: bytes,
+                reasons: [
+                    NotReadyReason(code: "holes", detail: "1 hole, 4096 bytes", bytes: 4096),
+                    NotReadyReason(code: "realtime-device", detail: "on the realtime device", bytes: nil),
+                ]))
         try store.saveOperation(done)
         #expect(try store.operation(id: "op_2")?.result == done.result)
         #expect(try store.operations().filter { $0.state == .succeeded }.map(\.id) == ["op_2"])
@@ -133,6 +143,27 @@ import PinTestSupport
                 """)
         }
         #expect(try store.locks() == [Self.lock("a.bin")])
+    }
+
+    /// A stored result that is not a result of its operation's kind (damaged, or from another
+    /// version) reads as no result; the operation itself is still there.
+    @Test func anUnreadableOperationResultReadsAsNone() throws {
+        let directory = StoreTestDirectory("statestore")
+        defer { directory.remove() }
+        let store = try StateStore(directory: directory.path)
+        do {
+            let database = try SQLiteDatabase(path: directory.file("pinlease.db"))
+            try database.execute(
+                """
+                INSERT INTO operations (id, kind, path, state, done_bytes, total_bytes, created_at, finished_at, result)
+                VALUES ('op_1', 'prepare', 'data:a.bin', 'succeeded', 1, 1, 't1', 't2', '{"ready":true}'),
+                       ('op_2', 'prepare', 'data:a.bin', 'succeeded', 1, 1, 't3', 't4', 'not json'),
+                       ('op_3', 'shrink', 'data:a.bin', 'succeeded', 1, 1, 't5', 't6', '{}')
+                """)
+        }
+        let read = try store.operations()
+        #expect(read.map(\.id).sorted() == ["op_1", "op_2", "op_3"])
+        #expect(read.allSatisfy { $0.state == .succeeded && $0.result == nil })
     }
 
     @Test func aFileThatIsNotADatabaseIsRefusedWithAnError() throws {

@@ -359,6 +359,34 @@ def test_cancel_async_prepare(fsname: str, filesystems, daemon: Daemon):
         os.unlink(path)
 
 
+def test_a_finished_operation_reads_the_same_after_a_restart(filesystems, daemon: Daemon):
+    """The result is kept in the state database: after a restart the operation is served again,
+    byte for byte, and its result is the file's layout report."""
+    fs = filesystems["ext4"]
+    name = fs.unique("async-restart")
+    path = fs.path(name)
+    with open(path, "wb") as f:
+        f.write(b"head")
+        f.truncate(4 * MiB)
+    try:
+        r = daemon.post("/v1/files/prepare", {"path": fs.api_path(name), "async": True})
+        assert r.status_code == 202, r.text
+        op_id = r.json()["id"]
+        final = daemon.wait_operation(op_id)
+        assert final["state"] == "succeeded", final
+        assert final["result"] == daemon.inspect(fs.api_path(name)), final
+        before = daemon.get(f"/v1/operations/{op_id}")
+        assert before.status_code == 200, before.text
+
+        daemon.restart()
+
+        after = daemon.get(f"/v1/operations/{op_id}")
+        assert after.status_code == 200, after.text
+        assert after.content == before.content
+    finally:
+        os.unlink(path)
+
+
 def test_operation_not_found(daemon: Daemon):
     daemon.problem("GET", "/v1/operations/op_doesnotexist", status=404, code="operation-not-found")
     daemon.problem("DELETE", "/v1/operations/op_doesnotexist", status=404, code="operation-not-found")
