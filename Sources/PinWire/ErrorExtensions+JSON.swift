@@ -12,7 +12,8 @@ extension ErrorExtensions {
     /// The extensions a JSON object holds, in order. A member whose value has no typed form
     /// (`null` or a real number, which no core error carries) is left out.
     package init(json object: JSONObject) {
-        self.init(object.pairs.compactMap { pair in ErrorExtensionValue(json: pair.value).map { (name: pair.key, value: $0) } })
+        self.init(
+            object.pairs.compactMap { pair in ErrorExtensionValue(json: pair.value).map { (name: pair.key, value: $0) } })
     }
 }
 
