@@ -1,14 +1,13 @@
 import LinuxFS
-import PinJSON
 
 /// A failure of a core operation: a stable `code`, a one-line `detail` for people, and
 /// machine-readable `extensions` (for example `path`, `pids`, `reasons`, `report`).
 public struct CoreError: Error, Sendable, CustomStringConvertible {
     public let code: CoreErrorCode
     public let detail: String
-    public let extensions: JSONObject
+    public let extensions: ErrorExtensions
 
-    public init(_ code: CoreErrorCode, _ detail: String, extensions: JSONObject = JSONObject()) {
+    public init(_ code: CoreErrorCode, _ detail: String, extensions: ErrorExtensions = ErrorExtensions()) {
         self.code = code
         self.detail = detail
         self.extensions = extensions
@@ -18,7 +17,7 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
 
     /// Maps a failed system call on `path` to the most specific core error.
     static func from(_ error: LinuxError, path: String) -> CoreError {
-        var extensions: JSONObject = ["path": .string(path)]
+        var extensions: ErrorExtensions = ["path": .text(path)]
         switch error.code {
         case .noSuchFileOrDirectory:
             return CoreError(.notFound, "\(path) does not exist", extensions: extensions)
@@ -35,8 +34,8 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
         case .noSpace, .diskQuotaExceeded:
             return CoreError(.noSpace, "\(path): \(error.message)", extensions: extensions)
         default:
-            extensions["errno"] = .string(error.name)
-            extensions["call"] = .string(error.call)
+            extensions["errno"] = .text(error.name)
+            extensions["call"] = .text(error.call)
             return CoreError(.systemError, "\(path): \(error.call) failed: \(error.message) (\(error.name))", extensions: extensions)
         }
     }

@@ -53,11 +53,11 @@ extension PinCoreService {
     /// the descriptor that carries the daemon's kernel lease.
     public func handOffDescriptor(_ request: DescriptorHandoffRequest) throws(CoreError) -> HandedOffDescriptor {
         let lease = try leases.record(id: request.leaseID, caller: request.holder.map { .holder($0) } ?? .admin)
-        let leaseExtension: JSONObject = ["lease_id": .string(lease.id)]
+        let leaseExtension: ErrorExtensions = ["lease_id": .text(lease.id)]
         guard lease.state == .active else {
             throw CoreError(
                 .leaseNotActive, "lease \(lease.id) is \(lease.state.rawValue); descriptors go to active leases only",
-                extensions: ["lease_id": .string(lease.id), "state": .string(lease.state.rawValue)])
+                extensions: ["lease_id": .text(lease.id), "state": .text(lease.state.rawValue)])
         }
         // SO_PEERCRED: the lease's holder_uid, or else the daemon's own uid (a lease granted
         // without holder_uid is for processes of the daemon's user, typically root).
@@ -72,7 +72,7 @@ extension PinCoreService {
             throw CoreError(.pinNotActive, "the pin \(lease.pinID) of lease \(lease.id) holds nothing", extensions: leaseExtension)
         }
         guard let locked = locker.lockedFile(device: pin.file.device, inode: pin.file.inode), let handle = locked.handle else {
-            throw CoreError(.notLocked, "\(pin.path.canonical) is no longer locked by the daemon", extensions: ["path": .string(pin.path.canonical)])
+            throw CoreError(.notLocked, "\(pin.path.canonical) is no longer locked by the daemon", extensions: ["path": .text(pin.path.canonical)])
         }
         if let violation = locked.violation { throw Pinner.violatedError(violation, path: locked.path.canonical) }
         let descriptor: OpenFile

@@ -86,7 +86,7 @@ final class FileLocker: Sendable {
                     .fileImmutable,
                     "\(path.canonical) already has the immutable flag, set by someone else: a lock with writers \"daemon\" must "
                         + "open it for writing before the flag is set",
-                    extensions: ["path": .string(path.canonical)])
+                    extensions: ["path": .text(path.canonical)])
             }
             writable = try openWritable()
         }
@@ -131,7 +131,7 @@ final class FileLocker: Sendable {
             return files[path]
         }
         guard let locked = current else {
-            throw CoreError(.notLocked, "\(path.canonical) is not locked by the daemon", extensions: ["path": .string(path.canonical)])
+            throw CoreError(.notLocked, "\(path.canonical) is not locked by the daemon", extensions: ["path": .text(path.canonical)])
         }
         do throws(CoreError) {
             return try unlock(locked, reopen: reopen)
@@ -305,11 +305,11 @@ final class FileLocker: Sendable {
         } catch where error.code == .notPermitted {
             throw CoreError(
                 .missingCapability, "changing the immutable flag of \(path.canonical) needs CAP_LINUX_IMMUTABLE",
-                extensions: ["path": .string(path.canonical), "capability": "CAP_LINUX_IMMUTABLE"])
+                extensions: ["path": .text(path.canonical), "capability": "CAP_LINUX_IMMUTABLE"])
         } catch where [.inappropriateIOCTLForDevice, .notSupported, .invalidArgument].contains(error.code) {
             throw CoreError(
                 .unsupportedFilesystem, "the filesystem of \(path.canonical) does not support the immutable flag",
-                extensions: ["path": .string(path.canonical)])
+                extensions: ["path": .text(path.canonical)])
         } catch {
             throw CoreError.from(error, path: path.canonical)
         }

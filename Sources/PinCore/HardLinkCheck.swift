@@ -12,7 +12,7 @@ enum HardLinkCheck {
             .hardLinked,
             "\(path.canonical) has \(links) hard links; the daemon acts only on a file whose one name is in its root "
                 + "(a hard link may name a file outside the root): remove the other links, or copy the file",
-            extensions: ["path": .string(path.canonical), "links": .int(Int64(links))])
+            extensions: ["path": .text(path.canonical), "links": .integer(Int64(links))])
     }
 
     /// The not-ready reason an inspection reports for a file with `links` names (nil for one).
@@ -42,7 +42,7 @@ extension Roots {
         guard named.device == before.device, named.inode == before.inode else {
             throw CoreError(
                 .fileChanged, "\(path.canonical) was replaced or removed while it was being opened",
-                extensions: ["path": .string(path.canonical)])
+                extensions: ["path": .text(path.canonical)])
         }
         let after = try Self.status(of: file, path: path)
         guard after.links == 1 else { throw HardLinkCheck.error(path: path, links: after.links) }

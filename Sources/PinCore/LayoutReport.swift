@@ -110,10 +110,9 @@ public struct LayoutReport: Sendable, Equatable {
 extension LayoutReport {
     /// The `not-ready` error for this report: every reason, and the report itself.
     func notReadyError(suggestion: String) -> CoreError {
-        let reasonsJSON = json.objectValue?["reasons"] ?? .array([])
-        return CoreError(
+        CoreError(
             .notReady,
             "\(path.canonical) is not ready (" + reasons.map { "\($0.code): \($0.detail)" }.joined(separator: "; ") + "); \(suggestion)",
-            extensions: ["path": .string(path.canonical), "reasons": reasonsJSON, "report": json])
+            extensions: ["path": .text(path.canonical), "reasons": .notReadyReasons(reasons), "report": .layoutReport(self)])
     }
 }

@@ -38,7 +38,7 @@ extension LeaseBook {
         guard !holder.isEmpty, holder.utf8.count <= 128, allowed else {
             throw CoreError(
                 .invalidHolder, "holder \(holder.debugDescription) must be 1 to 128 letters, digits or ._:@-",
-                extensions: ["holder": .string(holder)])
+                extensions: ["holder": .text(holder)])
         }
     }
 }

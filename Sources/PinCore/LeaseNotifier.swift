@@ -76,7 +76,7 @@ final class LeaseNotifier: Service {
         guard var entry = try store.outboxEntry(id: messageID), entry.leaseID == leaseID else {
             throw CoreError(
                 .deliveryNotFound, "lease \(leaseID) has no webhook message '\(messageID)'",
-                extensions: ["lease_id": .string(leaseID), "webhook_id": .string(messageID)])
+                extensions: ["lease_id": .text(leaseID), "webhook_id": .text(messageID)])
         }
         guard let secret, let sender = sender.withLock({ $0 }) else {
             throw CoreError(.systemError, "the webhook of lease \(leaseID) cannot be sent: no secret, or the daemon is stopping")

@@ -35,7 +35,7 @@ public struct LeasePolicy: Sendable, Equatable {
         guard (ttlMinSeconds...ttlMaxSeconds).contains(requested) else {
             throw CoreError(
                 .invalidTTL, "ttl_s \(requested) is outside [\(ttlMinSeconds), \(ttlMaxSeconds)] s",
-                extensions: ["ttl_s": .int(Int64(requested)), "min_ttl_s": .int(Int64(ttlMinSeconds)), "max_ttl_s": .int(Int64(ttlMaxSeconds))])
+                extensions: ["ttl_s": .integer(Int64(requested)), "min_ttl_s": .integer(Int64(ttlMinSeconds)), "max_ttl_s": .integer(Int64(ttlMaxSeconds))])
         }
         return requested
     }
@@ -46,7 +46,7 @@ public struct LeasePolicy: Sendable, Equatable {
         guard (0...graceMaxSeconds).contains(requested) else {
             throw CoreError(
                 .invalidGrace, "grace_s \(requested) is outside [0, \(graceMaxSeconds)] s",
-                extensions: ["grace_s": .int(Int64(requested)), "max_grace_s": .int(Int64(graceMaxSeconds))])
+                extensions: ["grace_s": .integer(Int64(requested)), "max_grace_s": .integer(Int64(graceMaxSeconds))])
         }
         return requested
     }

@@ -75,6 +75,6 @@ extension LeaseBook {
     }
 
     static func notFound(_ id: String) -> CoreError {
-        CoreError(.leaseNotFound, "no lease has the id '\(id)'", extensions: ["lease_id": .string(id)])
+        CoreError(.leaseNotFound, "no lease has the id '\(id)'", extensions: ["lease_id": .text(id)])
     }
 }

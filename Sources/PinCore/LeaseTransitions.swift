@@ -54,7 +54,7 @@ extension LeaseBook {
             guard lease.state == .active else {
                 throw CoreError(
                     .leaseNotActive, "lease \(id) is \(lease.state.rawValue); only an active lease can be renewed",
-                    extensions: ["lease_id": .string(id), "state": .string(lease.state.rawValue)])
+                    extensions: ["lease_id": .text(id), "state": .text(lease.state.rawValue)])
             }
             let ttl = try policy.ttl(ttlSeconds ?? lease.ttlSeconds)
             lease.ttlSeconds = ttl

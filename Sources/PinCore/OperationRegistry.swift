@@ -74,7 +74,7 @@ final class OperationRegistry: Sendable {
             return OperationSnapshot(finished, progress: nil)
         }
         guard let record = try store.operation(id: id) else {
-            throw CoreError(.operationNotFound, "no operation has id '\(id)'", extensions: ["id": .string(id)])
+            throw CoreError(.operationNotFound, "no operation has id '\(id)'", extensions: ["id": .text(id)])
         }
         return OperationSnapshot(record, progress: nil)
     }

@@ -59,7 +59,7 @@ final class PinBook: Sendable {
     func reserve(_ record: PinRecord) throws(CoreError) {
         try book.withLock { book throws(CoreError) in
             guard !book.closedFiles.contains(record.file) else {
-                throw CoreError(.notLocked, "\(record.path.canonical) is being unlocked", extensions: ["path": .string(record.path.canonical)])
+                throw CoreError(.notLocked, "\(record.path.canonical) is being unlocked", extensions: ["path": .text(record.path.canonical)])
             }
             let usage = Self.usage(of: book)
             let bytes = Self.pageRounded(record.length)
@@ -70,9 +70,9 @@ final class PinBook: Sendable {
                 throw CoreError(
                     .pinBudgetExceeded, what,
                     extensions: [
-                        "path": .string(record.path.canonical), "requested_bytes": .int(Int64(bytes)),
-                        "pinned_bytes": .int(Int64(clamping: usage.bytes)), "budget_bytes": .int(Int64(clamping: budget.maxBytes)),
-                        "pins": .int(Int64(usage.pins)), "max_pins": .int(Int64(budget.maxPins)),
+                        "path": .text(record.path.canonical), "requested_bytes": .integer(Int64(bytes)),
+                        "pinned_bytes": .integer(Int64(clamping: usage.bytes)), "budget_bytes": .integer(Int64(clamping: budget.maxBytes)),
+                        "pins": .integer(Int64(usage.pins)), "max_pins": .integer(Int64(budget.maxPins)),
                     ])
             }
             book.insert(record, .reserved)
@@ -96,7 +96,7 @@ final class PinBook: Sendable {
 
     func pin(id: String) throws(CoreError) -> Pin {
         guard let entry = book.withLock({ $0.entries[id] }), let pin = Self.pin(entry) else {
-            throw CoreError(.pinNotFound, "no pin has the id '\(id)'", extensions: ["pin_id": .string(id)])
+            throw CoreError(.pinNotFound, "no pin has the id '\(id)'", extensions: ["pin_id": .text(id)])
         }
         return pin
     }
@@ -133,12 +133,12 @@ final class PinBook: Sendable {
             // ids, and the insert below would then copy the whole set (once per grant).
             guard let record = book.entries[pinID]?.record, let stage = book.entries[pinID]?.stage, book.entries[pinID]?.isVisible == true
             else {
-                throw CoreError(.pinNotFound, "no pin has the id '\(pinID)'", extensions: ["pin_id": .string(pinID)])
+                throw CoreError(.pinNotFound, "no pin has the id '\(pinID)'", extensions: ["pin_id": .text(pinID)])
             }
             if case .failed(let reason) = stage, !recovering {
                 throw CoreError(
                     .pinNotActive, "pin \(pinID) failed (\(reason)); delete it and pin the range again",
-                    extensions: ["pin_id": .string(pinID)])
+                    extensions: ["pin_id": .text(pinID)])
             }
             book.entries[pinID]?.leaseIDs.insert(leaseID)
             return record
@@ -176,12 +176,12 @@ final class PinBook: Sendable {
     func remove(id: String) throws(CoreError) {
         let removed: Entry = try book.withLock { book throws(CoreError) in
             guard let entry = book.entries[id], entry.isVisible else {
-                throw CoreError(.pinNotFound, "no pin has the id '\(id)'", extensions: ["pin_id": .string(id)])
+                throw CoreError(.pinNotFound, "no pin has the id '\(id)'", extensions: ["pin_id": .text(id)])
             }
             guard entry.leaseIDs.isEmpty else {
                 throw CoreError(
                     .pinInUse, "pin \(id) is used by \(entry.leaseIDs.count) lease(s); revoke or release them first",
-                    extensions: ["pin_id": .string(id), "lease_ids": .array(entry.leaseIDs.sorted().map { .string($0) })])
+                    extensions: ["pin_id": .text(id), "lease_ids": .texts(entry.leaseIDs.sorted())])
             }
             try store.deletePin(id: id)
             book.entries[id] = nil
@@ -200,7 +200,7 @@ final class PinBook: Sendable {
             guard holding.isEmpty else {
                 throw CoreError(
                     .pinsExist, "\(path.canonical) has \(holding.count) pin(s); delete them before unlocking",
-                    extensions: ["path": .string(path.canonical), "pin_ids": .array(holding.map { .string($0) })])
+                    extensions: ["path": .text(path.canonical), "pin_ids": .texts(holding)])
             }
             for entry in onFile {
                 try store.deletePin(id: entry.record.id)

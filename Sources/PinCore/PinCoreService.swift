@@ -132,7 +132,7 @@ public final class PinCoreService: Service {
         let rooted = try roots.resolve(path)
         let (file, opened) = try roots.open(rooted, flags: .readOnly)
         if let locked = locker.lockedFile(device: opened.device, inode: opened.inode) {
-            let pathExtension: JSONObject = ["path": .string(locked.path.canonical)]
+            let pathExtension: ErrorExtensions = ["path": .text(locked.path.canonical)]
             if let reason = locked.degradedReason {
                 throw CoreError(
                     .fileLocked, "\(locked.path.canonical) is tracked as locked but degraded (\(reason)); unlock it first",
@@ -156,7 +156,7 @@ public final class PinCoreService: Service {
         ) { [roots] () throws(CoreError) in
             let (writable, reopened) = try roots.open(rooted, flags: .readWrite)
             guard reopened.device == status.device, reopened.inode == status.inode else {
-                throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being locked", extensions: ["path": .string(rooted.canonical)])
+                throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being locked", extensions: ["path": .text(rooted.canonical)])
             }
             return writable
         }
@@ -169,7 +169,7 @@ public final class PinCoreService: Service {
             // Not tracked: a path that is not a confined regular file gets the same problem as
             // every other call; a locked file is found by its record even if the path changed.
             _ = try roots.open(rooted, flags: .pathOnly)
-            throw CoreError(.notLocked, "\(rooted.canonical) is not locked by the daemon", extensions: ["path": .string(rooted.canonical)])
+            throw CoreError(.notLocked, "\(rooted.canonical) is not locked by the daemon", extensions: ["path": .text(rooted.canonical)])
         }
         let claim = try claims.claim(locked.fileID, path: rooted)
         defer { withExtendedLifetime(claim) {} }
@@ -208,7 +208,7 @@ public final class PinCoreService: Service {
         guard let locked = locker.lockedFile(device: status.device, inode: status.inode) else {
             throw CoreError(
                 .notLocked, "\(rooted.canonical) is not locked by the daemon; lock it with POST /v1/files/lock-immutable first",
-                extensions: ["path": .string(rooted.canonical)])
+                extensions: ["path": .text(rooted.canonical)])
         }
         let range = try PinRange.validated(offset: request.offset, length: request.length, size: status.size, path: rooted)
         let record = PinRecord(
@@ -218,7 +218,7 @@ public final class PinCoreService: Service {
         try pins.reserve(record)
         do throws(CoreError) {
             guard locker.lockedFile(device: status.device, inode: status.inode) === locked else {
-                throw CoreError(.notLocked, "\(rooted.canonical) was unlocked meanwhile", extensions: ["path": .string(rooted.canonical)])
+                throw CoreError(.notLocked, "\(rooted.canonical) was unlocked meanwhile", extensions: ["path": .text(rooted.canonical)])
             }
             let pinned = try Pinner.pin(record, of: locked)
             try store.savePin(record)
@@ -324,7 +324,7 @@ public final class PinCoreService: Service {
         var created = false
         if request.create {
             guard request.size != nil || (try? roots.open(rooted, flags: .pathOnly)) != nil else {
-                throw CoreError(.sizeRequired, "creating \(rooted.canonical) needs a size", extensions: ["path": .string(rooted.canonical)])
+                throw CoreError(.sizeRequired, "creating \(rooted.canonical) needs a size", extensions: ["path": .text(rooted.canonical)])
             }
             created = try roots.createIfMissing(rooted)
         }
@@ -344,7 +344,7 @@ public final class PinCoreService: Service {
         let (readOnly, _) = try roots.open(rooted, flags: .readOnly)
         // Before anything else: a hard link may name a file outside the root.
         let status = try roots.requireOnlyName(readOnly, path: rooted)
-        let pathExtension: JSONObject = ["path": .string(rooted.canonical)]
+        let pathExtension: ErrorExtensions = ["path": .text(rooted.canonical)]
         if locker.lockedFile(device: status.device, inode: status.inode) != nil {
             throw CoreError(.fileLocked, "\(rooted.canonical) is locked; unlock it before preparing it", extensions: pathExtension)
         }
@@ -357,7 +357,7 @@ public final class PinCoreService: Service {
         guard size >= status.size else {
             throw CoreError(
                 .wouldTruncate, "\(rooted.canonical) holds \(status.size) bytes; prepare never shrinks a file (asked for \(size))",
-                extensions: ["path": .string(rooted.canonical), "size": .int(Int64(status.size))])
+                extensions: ["path": .text(rooted.canonical), "size": .integer(Int64(status.size))])
         }
         guard size > 0 else {
             throw CoreError(.sizeRequired, "\(rooted.canonical) is empty; give a size", extensions: pathExtension)

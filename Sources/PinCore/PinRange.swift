@@ -10,7 +10,7 @@ struct PinRange: Sendable, Equatable {
     static func validated(offset: UInt64?, length: UInt64?, size: UInt64, path: RootedPath) throws(CoreError) -> PinRange {
         let page = UInt64(pageSize)
         let offset = offset ?? 0
-        let base: JSONObject = ["path": .string(path.canonical), "size": .int(Int64(size)), "page_size": .int(Int64(page))]
+        let base: ErrorExtensions = ["path": .text(path.canonical), "size": .integer(Int64(size)), "page_size": .integer(Int64(page))]
         guard offset % page == 0 else {
             throw CoreError(.unalignedRange, "offset \(offset) is not a multiple of the page size (\(page))", extensions: base)
         }

@@ -38,7 +38,7 @@ enum Pinner {
     @discardableResult
     static func checkPreconditions(_ record: PinRecord, of locked: LockedFile) throws(CoreError) -> OpenFile {
         let path = record.path.canonical
-        let pathExtension: JSONObject = ["path": .string(path)]
+        let pathExtension: ErrorExtensions = ["path": .text(path)]
         if let reason = locked.degradedReason {
             throw CoreError(.lockDegraded, "the lock of \(path) is degraded (\(reason)); unlock and lock it again", extensions: pathExtension)
         }
@@ -61,7 +61,7 @@ enum Pinner {
                     .writesRefusedByFilesystem,
                     "\(locked.fsType) refuses writes to an immutable inode even through a descriptor opened before the flag "
                         + "was set, so a write pin of \(path) could never be written; use xfs, btrfs or tmpfs for write pins",
-                    extensions: ["path": .string(path), "fs_type": .string(locked.fsType)])
+                    extensions: ["path": .text(path), "fs_type": .text(locked.fsType)])
             }
         }
         if record.longTerm == .required && record.access == .read && locked.writableHandle == nil {
@@ -118,8 +118,8 @@ enum Pinner {
             return CoreError.from(error, path: path)
         }
         let limit = MemoryLockLimit.current()
-        var extensions: JSONObject = ["path": .string(path), "requested_bytes": .int(Int64(length)), "errno": .string(error.name)]
-        if let soft = limit.soft { extensions["memlock_limit_bytes"] = .int(Int64(clamping: soft)) }
+        var extensions: ErrorExtensions = ["path": .text(path), "requested_bytes": .integer(Int64(length)), "errno": .text(error.name)]
+        if let soft = limit.soft { extensions["memlock_limit_bytes"] = .integer(Int64(clamping: soft)) }
         return CoreError(
             .memoryLockFailed,
             "mlock of \(length) bytes of \(path) failed with \(error.name): "
@@ -130,7 +130,7 @@ enum Pinner {
     static func violatedError(_ violation: FileViolation, path: String) -> CoreError {
         CoreError(
             .fileViolated, "\(path) was changed behind the daemon's back (\(violation.code): \(violation.detail)); unlock, prepare and lock it again",
-            extensions: ["path": .string(path), "violation": violation.json])
+            extensions: ["path": .text(path), "violation": .violation(violation)])
     }
 
     private static func needsWritableMapping(path: String, fsType: String) -> CoreError {
@@ -138,16 +138,16 @@ enum Pinner {
             .longTermRefused,
             "io_uring registration, the daemon's way to take a long-term pin, asks for write access (FOLL_WRITE), so it needs "
                 + "a writable mapping: lock \(path) with {\"writers\":\"daemon\"} (long-term pins then work on tmpfs and hugetlbfs)",
-            extensions: ["path": .string(path), "fs_type": .string(fsType)])
+            extensions: ["path": .text(path), "fs_type": .text(fsType)])
     }
 
     private static func takeLongTermPin(_ mapping: MemoryMapping, locked: LockedFile, path: String) throws(CoreError) -> LongTermPin {
-        var extensions: JSONObject = ["path": .string(path), "fs_type": .string(locked.fsType)]
+        var extensions: ErrorExtensions = ["path": .text(path), "fs_type": .text(locked.fsType)]
         guard mapping.isWritable else { throw needsWritableMapping(path: path, fsType: locked.fsType) }
         do throws(LinuxError) {
             return try LongTermPin(mapping: mapping)
         } catch {
-            extensions["errno"] = .string(error.name)
+            extensions["errno"] = .text(error.name)
             let detail =
                 switch error.code {
                 case .badAddress:

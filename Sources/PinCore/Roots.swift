@@ -34,7 +34,7 @@ final class Roots: Sendable {
     /// Validates `path` lexically and names its root. `"a.bin"` is in the first root,
     /// `"NAME:a.bin"` in root NAME; a path whose first component holds ':' must name a root.
     func resolve(_ path: String) throws(CoreError) -> RootedPath {
-        let extensions: JSONObject = ["path": .string(path)]
+        let extensions: ErrorExtensions = ["path": .text(path)]
         guard !path.isEmpty else { throw CoreError(.invalidPath, "the path is empty", extensions: extensions) }
         guard !path.utf8.contains(0), path.utf8.count <= Self.maximumPathLength else {
             throw CoreError(.invalidPath, "the path holds a NUL byte or is longer than \(Self.maximumPathLength) bytes", extensions: extensions)
@@ -78,7 +78,7 @@ final class Roots: Sendable {
             let file = try openBeneath(directory, path.relative, flags: flags.union(.nonBlocking))
             let status = try file.status()
             guard status.device == probeStatus.device, status.inode == probeStatus.inode else {
-                throw CoreError(.fileChanged, "\(path.canonical) was replaced while it was being opened", extensions: ["path": .string(path.canonical)])
+                throw CoreError(.fileChanged, "\(path.canonical) was replaced while it was being opened", extensions: ["path": .text(path.canonical)])
             }
             return (file, status)
         } catch let error as CoreError {
@@ -116,7 +116,7 @@ final class Roots: Sendable {
     }
 
     private static func requireRegular(_ status: FileStatus, path: RootedPath) throws(CoreError) {
-        let extensions: JSONObject = ["path": .string(path.canonical), "file_type": .string(status.kind.rawValue)]
+        let extensions: ErrorExtensions = ["path": .text(path.canonical), "file_type": .text(status.kind.rawValue)]
         switch status.kind {
         case .regular: return
         case .directory: throw CoreError(.isADirectory, "\(path.canonical) is a directory, not a regular file", extensions: extensions)

@@ -45,7 +45,7 @@ public struct WebhookAllowList: Sendable, Equatable {
         guard allowed else {
             throw CoreError(
                 .webhookNotAllowed, "webhook URL \(url) does not start with an allowed prefix",
-                extensions: ["webhook_url": .string(url), "allowed": .array(prefixes.map { .string($0) })])
+                extensions: ["webhook_url": .text(url), "allowed": .texts(prefixes)])
         }
         return special
     }
@@ -81,7 +81,7 @@ private struct ParsedURL: Sendable {
 
     init(_ text: String, what: String) throws(CoreError) {
         func invalid(_ why: String) -> CoreError {
-            CoreError(.invalidWebhookURL, "\(what) \(text): \(why)", extensions: ["webhook_url": .string(text)])
+            CoreError(.invalidWebhookURL, "\(what) \(text): \(why)", extensions: ["webhook_url": .text(text)])
         }
         let bytes = Array(text.utf8)
         guard bytes.count <= Self.maxLength else { throw invalid("longer than \(Self.maxLength) bytes") }

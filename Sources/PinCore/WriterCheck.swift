@@ -28,6 +28,6 @@ enum WriterCheck {
         let who = pids.isEmpty ? "a process this daemon cannot see" : "pids " + pids.map(String.init).joined(separator: ", ")
         return CoreError(
             .writersPresent, "\(path.canonical) is open for writing or mapped writable by \(who)",
-            extensions: ["path": .string(path.canonical), "pids": .array(pids.map { .int(Int64($0)) })])
+            extensions: ["path": .text(path.canonical), "pids": .integers(pids)])
     }
 }

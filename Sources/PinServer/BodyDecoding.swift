@@ -157,7 +157,7 @@ struct JSONBody {
         case .int(let number)?:
             guard number >= 0 else {
                 throw ProblemMapping.problem(for: CoreError(.invalidSize, "Field \"\(field)\" must not be negative (got \(number)).",
-                                                            extensions: ["field": .string(field)]))
+                                                            extensions: ["field": .text(field)]))
             }
             return UInt64(number)
         case .string(let text)?:
@@ -165,7 +165,7 @@ struct JSONBody {
                 return try ByteSize.parse(text)
             } catch {
                 var extensions = error.extensions
-                extensions["field"] = .string(field)
+                extensions["field"] = .text(field)
                 throw ProblemMapping.problem(for: CoreError(error.code, error.detail, extensions: extensions))
             }
         case let other?:

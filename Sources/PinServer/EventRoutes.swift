@@ -28,8 +28,10 @@ enum EventRoutes {
         case .available:
             return
         case .expired(let oldest):
-            var extensions: JSONObject = ["since": .int(Int64(clamping: after)), "last_sequence": .int(Int64(clamping: events.lastSequence))]
-            if let oldest { extensions["oldest_sequence"] = .int(Int64(clamping: oldest)) }
+            var extensions: ErrorExtensions = [
+                "since": .integer(Int64(clamping: after)), "last_sequence": .integer(Int64(clamping: events.lastSequence)),
+            ]
+            if let oldest { extensions["oldest_sequence"] = .integer(Int64(clamping: oldest)) }
             throw CoreError(
                 .eventsExpired,
                 "events after \(after) are no longer kept (the oldest kept is \(oldest.map(String.init) ?? "none")); "

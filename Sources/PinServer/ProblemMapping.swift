@@ -1,6 +1,6 @@
 import Logging
 import PinCore
-import PinJSON
+import PinWire
 
 /// The one place that decides which HTTP status each kind of failure gets, and how any
 /// thrown error becomes a ``Problem``.
@@ -51,7 +51,7 @@ enum ProblemMapping {
     /// The problem for a core error, keeping its detail and extensions.
     static func problem(for error: CoreError) -> Problem {
         Problem(code: error.code.rawValue, title: error.code.title, status: status(for: error.code),
-                detail: error.detail, extensions: error.extensions)
+                detail: error.detail, extensions: error.extensions.json)
     }
 
     /// The problem for anything a handler threw. Errors that are neither a ``Problem`` nor a

@@ -13,7 +13,7 @@ extension CoreError {
             "title": .string(code.title),
             "detail": .string(detail),
         ]
-        for key in extensions.keys { object[key] = extensions[key] }
+        for (name, value) in extensions.members { object[name] = value.json }
         return object
     }
 
@@ -25,6 +25,6 @@ extension CoreError {
               case .string(let detail)? = object["detail"]
         else { return nil }
         let extensions = JSONObject(object.pairs.filter { !["type", "title", "detail"].contains($0.key) })
-        self.init(code, detail, extensions: extensions)
+        self.init(code, detail, extensions: ErrorExtensions(json: extensions))
     }
 }

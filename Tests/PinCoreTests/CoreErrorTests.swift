@@ -12,6 +12,6 @@ import Testing
     func systemCallFailuresMapToSpecificCodes(errno: Int32, code: CoreErrorCode) {
         let error = CoreError.from(LinuxError(errno: errno, call: "openat2", path: "a"), path: "data:a")
         #expect(error.code == code)
-        #expect(error.extensions["path"] == .string("data:a"))
+        #expect(error.extensions["path"] == .text("data:a"))
     }
 }

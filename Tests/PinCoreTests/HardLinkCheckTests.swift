@@ -51,7 +51,7 @@ import Testing
                 Issue.record("a hard-linked file passed")
             } catch {
                 #expect(error.code == .hardLinked)
-                #expect(error.extensions["links"] == .int(2))
+                #expect(error.extensions["links"] == .integer(2))
             }
         }
     }

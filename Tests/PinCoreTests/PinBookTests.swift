@@ -63,7 +63,7 @@ import Testing
                 try book.closeForUnlock(FileID(device: 1, inode: 1), path: RootedPath(root: "data", relative: "f1.bin"))
             }
             #expect(error?.code == .pinsExist)
-            #expect(error?.extensions["pin_ids"] == .array([.string("held")]))
+            #expect(error?.extensions["pin_ids"] == .list([.text("held")]))
         }
     }
 

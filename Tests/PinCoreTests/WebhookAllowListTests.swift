@@ -68,8 +68,8 @@ import Testing
             Issue.record("expected a refusal")
         } catch {
             #expect(error.code == .webhookNotAllowed)
-            #expect(error.extensions["webhook_url"] == .string("http://b.example/"))
-            #expect(error.extensions["allowed"] == .array([.string("http://a.example/")]))
+            #expect(error.extensions["webhook_url"] == .text("http://b.example/"))
+            #expect(error.extensions["allowed"] == .list([.text("http://a.example/")]))
         }
     }
 

@@ -249,7 +249,7 @@ struct DescriptorHandoffTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         try Self.withListener(in: directory, authorize: { request throws(CoreError) in
-            throw CoreError(code, "refused \(request.leaseID)", extensions: ["lease_id": .string(request.leaseID)])
+            throw CoreError(code, "refused \(request.leaseID)", extensions: ["lease_id": .text(request.leaseID)])
         }) { path in
             let reply = try Self.exchange(path, leaseID: "lease_9", token: Self.holderToken)
             #expect(reply.object == [
