@@ -34,8 +34,8 @@ let package = Package(
         // The one syscall layer, and JSON (jansson).
         .target(name: "LinuxFS", dependencies: ["CLinux"], swiftSettings: strict),
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
-        // The domain: files, locks, pins, leases. No SQLite, curl or crypto.
-        .target(name: "PinCore", dependencies: ["LinuxFS", "PinJSON", logging, serviceLifecycle], swiftSettings: strict),
+        // The domain: files, locks, pins, leases. No SQLite, curl, crypto or JSON.
+        .target(name: "PinCore", dependencies: ["LinuxFS", logging, serviceLifecycle], swiftSettings: strict),
         // The JSON forms of domain values (the API's views, and the documents the store keeps).
         .target(name: "PinWire", dependencies: ["PinCore", "PinJSON"], swiftSettings: strict),
         // Infrastructure beside the domain: each implements protocols PinCore declares.

@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// A lease holder asking, over the hand-off socket, for a descriptor of its leased file (which
 /// it cannot open itself once the file is immutable). The token is already authenticated.

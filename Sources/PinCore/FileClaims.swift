@@ -1,4 +1,3 @@
-import PinJSON
 import Synchronization
 
 /// The identity of an inode: what the daemon compares, never the path alone.

@@ -1,6 +1,5 @@
 import LinuxFS
 import Logging
-import PinJSON
 import Synchronization
 
 /// lock-immutable and unlock. Locking sets `FS_IMMUTABLE_FL` (remembering whether the daemon

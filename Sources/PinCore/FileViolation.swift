@@ -1,5 +1,3 @@
-import PinJSON
-
 /// A locked file changed behind the daemon's back, found by the audit or by a kernel lease
 /// break. Every lease on the file is revoked with `reason` "file-violation: <code>".
 public struct FileViolation: Sendable, Equatable {
@@ -18,8 +16,4 @@ public struct FileViolation: Sendable, Equatable {
 
     /// The revocation reason of the file's leases.
     public var revokeReason: String { "file-violation: \(code)" }
-
-    public var json: JSON {
-        .object(["code": .string(code), "detail": .string(detail), "detected_at": .string(WallClock.format(milliseconds: detectedAt))])
-    }
 }

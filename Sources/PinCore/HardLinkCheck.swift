@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// Why a file with more than one name is refused: openat2 confines the *name* the daemon
 /// looks up to its root, not the inode behind it. A hard link made inside a root to a file

@@ -1,5 +1,3 @@
-import PinJSON
-
 /// Why a file is not ready for long-term pinning; `code` is stable, `detail` is for people.
 public struct NotReadyReason: Sendable, Equatable {
     public let code: String
@@ -67,43 +65,6 @@ public struct LayoutReport: Sendable, Equatable {
         self.holeCount = holeCount
         self.bytes = bytes
         self.reasons = reasons
-    }
-
-    // The not-ready problem carries the report as a JSON extension until CoreError's extensions
-    // are typed (helper wire-errors). The report's one public form is PinWire's
-    // `LayoutReport+JSON.swift`; PinWireTests' OperationResultJSONTests checks that the two agree.
-    // Delete this once `notReadyError` no longer builds JSON.
-    fileprivate var json: JSON {
-        .object([
-            "path": .string(path.canonical),
-            "root": .string(path.root),
-            "relative_path": .string(path.relative),
-            "size": .int(Int64(size)),
-            "block_size": .int(Int64(blockSize)),
-            "fs_type": .string(fsType),
-            "mount_point": .string(mountPoint),
-            "dax": .bool(dax),
-            "immutable": .bool(immutable),
-            "locked": .bool(locked),
-            "extent_source": .string(extentSource),
-            "extents": .int(Int64(extentCount)),
-            "holes": .int(Int64(holeCount)),
-            "bytes": .object([
-                "written": .int(Int64(bytes.written)),
-                "unwritten": .int(Int64(bytes.unwritten)),
-                "hole": .int(Int64(bytes.hole)),
-                "shared": .int(Int64(bytes.shared)),
-                "delalloc": .int(Int64(bytes.delalloc)),
-                "inline": .int(Int64(bytes.inline)),
-                "encoded": .int(Int64(bytes.encoded)),
-            ]),
-            "ready": .bool(ready),
-            "reasons": .array(reasons.map { reason in
-                var object: JSONObject = ["code": .string(reason.code), "detail": .string(reason.detail)]
-                if let bytes = reason.bytes { object["bytes"] = .int(Int64(bytes)) }
-                return .object(object)
-            }),
-        ])
     }
 }
 

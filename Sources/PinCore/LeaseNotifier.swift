@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PinJSON
 import ServiceLifecycle
 import Synchronization
 

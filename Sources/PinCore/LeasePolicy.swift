@@ -1,4 +1,3 @@
-import PinJSON
 
 /// The bounds a grant, a renewal and a revocation must respect. TTLs outside the bounds are
 /// refused (422), never silently raised or cut.

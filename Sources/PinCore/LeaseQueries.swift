@@ -1,4 +1,3 @@
-import PinJSON
 import Synchronization
 
 /// Reads of the book: one lease, lists, live leases; a holder sees only its own leases.

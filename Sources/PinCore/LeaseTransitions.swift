@@ -1,5 +1,4 @@
 import Logging
-import PinJSON
 import Synchronization
 
 /// The lease state machine: grant, renew, release, revoke (active → revoking → released,

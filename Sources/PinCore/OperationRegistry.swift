@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import PinJSON
 import Synchronization
 
 /// Asynchronous operations: each runs on its own worker, its progress is live, every state

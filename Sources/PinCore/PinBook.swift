@@ -1,6 +1,5 @@
 import LinuxFS
 import Logging
-import PinJSON
 import Synchronization
 
 /// Every pin the daemon holds, the budget they draw on, and the leases that use them.

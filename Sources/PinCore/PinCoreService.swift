@@ -1,6 +1,5 @@
 import LinuxFS
 import Logging
-import PinJSON
 import ServiceLifecycle
 import Synchronization
 

@@ -1,7 +1,6 @@
 import Foundation
 import LinuxFS
 import Logging
-import PinJSON
 import Synchronization
 
 /// Leases, violations and the kernel lease-break recall: the part of the core that acts over

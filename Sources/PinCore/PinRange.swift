@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// A validated byte range of a file to pin: page-aligned offset, a length that is a multiple of
 /// the page size or ends exactly at the end of the file, inside the file and not empty.

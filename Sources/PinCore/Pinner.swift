@@ -1,6 +1,5 @@
 import Dispatch
 import LinuxFS
-import PinJSON
 import Synchronization
 
 /// Makes the kernel resources of a pin on a locked file: checks that the lock and layout still

@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// Makes an open file's layout ready for long-term pinning.
 ///

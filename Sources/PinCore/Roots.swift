@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// The configured roots, each held open as a directory descriptor, and the only way the core
 /// turns a user path into an open file: openat2 confined beneath the root, no symlinks, no

@@ -1,6 +1,5 @@
 import Foundation
 import LinuxFS
-import PinJSON
 
 /// The URL prefixes webhook targets must start with (`--webhook-allow`).
 ///

@@ -1,5 +1,4 @@
 import LinuxFS
-import PinJSON
 
 /// Proof that no process has a file open for writing or mapped writable: a kernel read lease
 /// can only be taken when no such open exists.

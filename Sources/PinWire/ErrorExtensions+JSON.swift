@@ -27,7 +27,7 @@ extension ErrorExtensionValue {
         case .list(let values): .array(values.map(\.json))
         case .record(let members): .object(members.json)
         case .layoutReport(let report): report.json
-        case .notReadyReasons(let reasons): .array(reasons.map(\.problemJSON))
+        case .notReadyReasons(let reasons): .array(reasons.map(\.json))
         case .violation(let violation): violation.json
         }
     }
@@ -49,14 +49,5 @@ extension ErrorExtensionValue {
             self = .record(members)
         case .null, .double: return nil
         }
-    }
-}
-
-extension NotReadyReason {
-    /// One reason as a layout report lists it: `code`, `detail`, and `bytes` when known.
-    var problemJSON: JSON {
-        var object: JSONObject = ["code": .string(code), "detail": .string(detail)]
-        if let bytes { object["bytes"] = .int(Int64(bytes)) }
-        return .object(object)
     }
 }

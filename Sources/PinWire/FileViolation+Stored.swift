@@ -2,6 +2,16 @@ import PinCore
 import PinJSON
 
 /// How the state database keeps a violation (with the time as a number of milliseconds).
+extension FileViolation: JSONRepresentable {
+    /// How the API shows a violation: `{"code","detail","detected_at"}` (RFC 3339).
+    public var json: JSON {
+        .object([
+            "code": .string(code), "detail": .string(detail),
+            "detected_at": .string(WallClock.format(milliseconds: detectedAt)),
+        ])
+    }
+}
+
 extension FileViolation {
     /// What is stored (with the time as a number).
     package var stored: JSON {

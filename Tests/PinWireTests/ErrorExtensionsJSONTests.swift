@@ -9,7 +9,11 @@ import Testing
     static let report = LayoutReport(
         path: RootedPath(root: "data", relative: "f.bin"), size: 8192, blockSize: 4096, fsType: "ext4",
         mountPoint: "/mnt/data", dax: false, immutable: false, locked: false, extentSource: "fiemap",
-        extentCount: 2, holeCount: 1, bytes: LayoutBytes(written: 4096, hole: 4096),
+        extentCount: 2, holeCount: 1, bytes: {
+            var bytes = LayoutBytes()
+            (bytes.written, bytes.hole) = (4096, 4096)
+            return bytes
+        }(),
         reasons: [
             NotReadyReason(code: "holes", detail: "1 hole, 4096 bytes", bytes: 4096),
             NotReadyReason(code: "realtime-device", detail: "the file lives on the XFS realtime device", bytes: nil),

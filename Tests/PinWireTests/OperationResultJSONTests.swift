@@ -65,12 +65,11 @@ import Testing
         #expect(OperationResult(kind: "shrink", json: .object(good)) == nil)
     }
 
-    /// The not-ready problem still carries the report in the core's own JSON (until the
-    /// problem's extensions are typed): it must be the API's form of that report.
+    /// The not-ready problem carries the report and its reasons in the API's form of that report.
     @Test func theNotReadyProblemCarriesTheAPIFormOfTheReport() {
-        let error = Self.notReady.notReadyError(suggestion: "prepare it")
-        #expect(error.extensions["report"] == Self.notReady.json)
-        #expect(error.extensions["reasons"] == Self.notReady.json.objectValue?["reasons"])
+        let problem = Self.notReady.notReadyError(suggestion: "prepare it").problemJSON
+        #expect(problem["report"] == Self.notReady.json)
+        #expect(problem["reasons"] == Self.notReady.json.objectValue?["reasons"])
     }
 
     @Test func aLongTermModeIsShownAsItIsRequested() {
