@@ -91,13 +91,22 @@ import Testing
         let eventsBefore = scene.harness.events.lastSequence
         let committer = scene.holdARevocationInFlight()
         var callers: [DispatchSemaphore] = []
+        let answered = Atomic<Int>(0)  // callers that returned (none may while the commit is held)
         for index in 0..<4 {
-            callers.append(onNewThread { try? scene.noOp(index % 2 == 0 ? .releaseOfAnEndedLease : .revokeOfARevokingLease) })
-            #expect(waitUntil { journal.waiterCount == index + 2 }, "no-op \(index) does not wait for the commit")
+            callers.append(onNewThread {
+                try? scene.noOp(index % 2 == 0 ? .releaseOfAnEndedLease : .revokeOfARevokingLease)
+                answered.add(1, ordering: .sequentiallyConsistent)
+            })
+            #expect(waitUntil { journal.waiterCount == index + 2 || answered.load(ordering: .sequentiallyConsistent) > 0 })
         }
         let granted = Mutex<Lease?>(nil)
-        callers.append(onNewThread { granted.withLock { $0 = try? scene.harness.grant(on: "pin_a") } })
-        #expect(waitUntil { journal.waiterCount == 6 }, "the grant does not wait for its commit")
+        callers.append(onNewThread {
+            granted.withLock { $0 = try? scene.harness.grant(on: "pin_a") }
+            answered.add(1, ordering: .sequentiallyConsistent)
+        })
+        #expect(waitUntil { journal.waiterCount == 6 || answered.load(ordering: .sequentiallyConsistent) > 0 })
+        let answeredEarly = answered.load(ordering: .sequentiallyConsistent)
+        #expect(answeredEarly == 0, "callers answered while the commit before them was in flight")
         #expect(journal.gate.heldCount == 1, "nothing else committed meanwhile")
 
         journal.gate.open()
