@@ -4,8 +4,6 @@ import LinuxFS
 import Logging
 import PinJSON
 import ServiceLifecycle
-import PinStore
-import PinWebhooks
 import Testing
 @testable import PinCore
 
@@ -59,7 +57,7 @@ import Testing
 
     // MARK: the book
 
-    /// A lease book on a real (mapped) pin of a temporary file, with its state in a temporary directory.
+    /// A lease book on a real (mapped) pin of a temporary file, with its state in the in-memory fakes.
     private final class Fixture {
         let directory: String
         let pins: PinBook
@@ -72,7 +70,7 @@ import Testing
             let data = directory + "/data.bin"
             _ = FileManager.default.createFile(atPath: data, contents: Data(repeating: 7, count: 4096))
             descriptor = open(data, O_RDONLY)
-            pins = PinBook(budget: PinBudget(maxBytes: 1 << 20, maxPins: 8), store: try StateStore(directory: directory), logger: Logger(label: "test"))
+            pins = PinBook(budget: PinBudget(maxBytes: 1 << 20, maxPins: 8), store: MemoryFileRecords(), logger: Logger(label: "test"))
             for id in pinIDs {
                 let record = PinRecord(
                     id: id, path: RootedPath(root: "data", relative: "data.bin"), file: FileID(device: 1, inode: 1), offset: 0, length: 4096,
@@ -81,14 +79,14 @@ import Testing
                 let mapping = try MemoryMapping(file: OpenFile(adopting: dup(descriptor), path: data), offset: 0, length: 4096, writable: false)
                 pins.activate(id, PinnedRange(mapping: mapping, longTermPin: nil, longTermReason: nil, mapSyncReason: nil))
             }
-            let store = try LeaseStore(directory: directory)
+            let store = MemoryLeaseJournal()
             let allowList = try WebhookAllowList(prefixes: [])
             var policy = LeasePolicy()
             policy.graceDefaultSeconds = 0
             book = LeaseBook(
                 store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(
                     configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test"),
-                    makeTransport: { WebhookSender(configuration: $0, logger: $1, reports: $2) }),
+                    makeTransport: RecordingWebhookTransport().factory),
                 policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in })
             // The expiry and deadline timers run (until `book.stop()` in deinit joins their thread).
             try book.startTimers()
