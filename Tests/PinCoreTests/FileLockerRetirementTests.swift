@@ -5,6 +5,7 @@ import Logging
 import PinTestSupport
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 /// Audit vs unlock and re-lock (issue 8), without root: a verdict about a lock generation that
@@ -73,7 +74,9 @@ import Testing
         }
         #expect(inUnlock.wait(timeout: .now() + 30) == .success)
         #expect(fixture.locker.lockedFile(fixture.path) === earlier, "still tracked while the unlock runs")
-        #expect(fixture.locker.recordViolation(earlier, Self.violation) == .stale, "a verdict about a generation being unlocked")
+        #expect(
+            fixture.locker.recordViolation(earlier, Self.violation) == .stale,
+            "a verdict about a generation being unlocked")
         #expect(earlier.violation == nil && fixture.storedViolation == nil)
         fixture.records.onSave.withLock { $0 = nil }
         resume.signal()
@@ -83,11 +86,15 @@ import Testing
         // Locked again: the earlier generation's verdict must not land on the new one.
         let current = try fixture.lockGeneration()
         #expect(current !== earlier && !current.isRetired)
-        #expect(fixture.locker.recordViolation(earlier, Self.violation) == .stale, "a verdict about a replaced generation")
+        #expect(
+            fixture.locker.recordViolation(earlier, Self.violation) == .stale, "a verdict about a replaced generation")
         #expect(current.violation == nil && fixture.storedViolation == nil)
         #expect(fixture.locker.recordViolation(current, Self.violation) == .first)
-        #expect(fixture.locker.recordViolation(current, FileViolation(code: "path-removed", detail: "gone")) == .repeated)
-        #expect(current.violation == Self.violation && fixture.storedViolation == Self.violation, "the first verdict, durable")
+        #expect(
+            fixture.locker.recordViolation(current, FileViolation(code: "path-removed", detail: "gone")) == .repeated)
+        #expect(
+            current.violation == Self.violation && fixture.storedViolation == Self.violation,
+            "the first verdict, durable")
     }
 
     /// An unlock that fails before it changed anything leaves the generation current: the

@@ -2,12 +2,13 @@ import Foundation
 import Glibc
 import LinuxFS
 import Logging
-import Synchronization
-@testable import PinCore
 import PinAssembly
 import PinStore
 import PinTestSupport
+import Synchronization
 import Testing
+
+@testable import PinCore
 
 /// A clock only the test moves (shared with the timer tests).
 typealias ManualClock = DeadlineTimerTests.ManualClock
@@ -47,7 +48,8 @@ final class LeaseBookHarness: Sendable {
     /// one (libcurl; nothing listens at ``webhookPrefix``) with SQLite.
     static func makeNotifier(store: any LeaseJournal, transport: RecordingWebhookTransport?) throws -> LeaseNotifier {
         LeaseNotifier(
-            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [webhookPrefix])), store: store,
+            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [webhookPrefix])),
+            store: store,
             logger: logger, makeTransport: transport?.factory ?? CoreInfrastructure.standard.makeWebhookTransport)
     }
 
@@ -74,7 +76,9 @@ final class LeaseBookHarness: Sendable {
     private let files = Mutex<[String: OpenFile]>([:])
 
     /// A fresh book; call ``close()`` (or ``stop()`` before a restart) when done.
-    convenience init(_ backing: Backing = .memory, clock: ManualClock = ManualClock(), policy: LeasePolicy = LeasePolicy()) throws {
+    convenience init(
+        _ backing: Backing = .memory, clock: ManualClock = ManualClock(), policy: LeasePolicy = LeasePolicy()
+    ) throws {
         let directory = Self.makeDirectory()
         try self.init(
             backing: backing, directory: directory, store: try Self.makeLeaseStore(backing, directory: directory),
@@ -83,7 +87,9 @@ final class LeaseBookHarness: Sendable {
 
     /// A restart: a new book over the state `earlier` (stopped) left: the same in-memory fakes,
     /// or the SQLite stores reopened from its directory. Its pins must be made again.
-    convenience init(restarting earlier: LeaseBookHarness, clock: ManualClock, policy: LeasePolicy = LeasePolicy()) throws {
+    convenience init(restarting earlier: LeaseBookHarness, clock: ManualClock, policy: LeasePolicy = LeasePolicy())
+        throws
+    {
         let reopen = earlier.backing == .sqlite
         try self.init(
             backing: earlier.backing, directory: earlier.directory,
@@ -93,7 +99,8 @@ final class LeaseBookHarness: Sendable {
     }
 
     private init(
-        backing: Backing, directory: String, store: any LeaseJournal, fileRecords: any FileRecordStore, clock: ManualClock,
+        backing: Backing, directory: String, store: any LeaseJournal, fileRecords: any FileRecordStore,
+        clock: ManualClock,
         policy: LeasePolicy
     ) throws {
         self.backing = backing
@@ -101,8 +108,11 @@ final class LeaseBookHarness: Sendable {
         self.clock = clock
         self.store = store
         self.fileRecords = fileRecords
-        pins = PinBook(budget: PinBudget(maxBytes: 64 * UInt64(pageSize), maxPins: 16), store: fileRecords, logger: Self.logger)
-        events = EventLog(lastSequence: try store.lastEventSequence()) { after, limit in store.events(after: after, limit: limit) }
+        pins = PinBook(
+            budget: PinBudget(maxBytes: 64 * UInt64(pageSize), maxPins: 16), store: fileRecords, logger: Self.logger)
+        events = EventLog(lastSequence: try store.lastEventSequence()) { after, limit in
+            store.events(after: after, limit: limit)
+        }
         transport = backing == .memory ? RecordingWebhookTransport() : nil
         notifier = try Self.makeNotifier(store: store, transport: transport)
         let (pins, tornDown, ended) = (pins, tornDown, ended)  // not self: it is not initialized yet
@@ -145,8 +155,10 @@ final class LeaseBookHarness: Sendable {
     /// The record of the pin `id` (the same for the same id, so a restart finds the same file).
     func pinRecord(_ id: String, autoPin: Bool = false) -> PinRecord {
         PinRecord(
-            id: id, path: RootedPath(root: "data", relative: "\(id).bin"), file: FileID(device: 1, inode: UInt64(bitPattern: Int64(id.hashValue))),
-            offset: 0, length: UInt64(pageSize), access: .read, longTerm: .no, autoPin: autoPin, createdAt: "2026-12-01T00:00:00Z")
+            id: id, path: RootedPath(root: "data", relative: "\(id).bin"),
+            file: FileID(device: 1, inode: UInt64(bitPattern: Int64(id.hashValue))),
+            offset: 0, length: UInt64(pageSize), access: .read, longTerm: .no, autoPin: autoPin,
+            createdAt: "2026-12-01T00:00:00Z")
     }
 
     /// Makes an active pin: one page of a file of its own, mapped and mlocked (a page is far
@@ -169,9 +181,11 @@ final class LeaseBookHarness: Sendable {
 
     /// A grant request for `pinID` (checked like the service does).
     func grant(
-        on pinID: String, holder: String = "rdma-1", ttl: Int? = 60, grace: Int? = 10, webhook: String? = nil, autoPin: Bool = false
+        on pinID: String, holder: String = "rdma-1", ttl: Int? = 60, grace: Int? = 10, webhook: String? = nil,
+        autoPin: Bool = false
     ) throws -> Lease {
-        let request = LeaseGrantRequest(target: .pin(id: pinID), holder: holder, ttlSeconds: ttl, graceSeconds: grace, webhookURL: webhook)
+        let request = LeaseGrantRequest(
+            target: .pin(id: pinID), holder: holder, ttlSeconds: ttl, graceSeconds: grace, webhookURL: webhook)
         return try book.grant(pinID: pinID, try book.checkGrant(request), autoPin: autoPin)
     }
 

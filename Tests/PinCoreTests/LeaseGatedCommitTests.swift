@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 /// Issue 8's race, made deterministic with the in-memory journal's gate: a transition's commit
@@ -93,17 +94,20 @@ import Testing
         var callers: [DispatchSemaphore] = []
         let answered = Atomic<Int>(0)  // callers that returned (none may while the commit is held)
         for index in 0..<4 {
-            callers.append(onNewThread {
-                try? scene.noOp(index % 2 == 0 ? .releaseOfAnEndedLease : .revokeOfARevokingLease)
-                answered.add(1, ordering: .sequentiallyConsistent)
-            })
-            #expect(waitUntil { journal.waiterCount == index + 2 || answered.load(ordering: .sequentiallyConsistent) > 0 })
+            callers.append(
+                onNewThread {
+                    try? scene.noOp(index % 2 == 0 ? .releaseOfAnEndedLease : .revokeOfARevokingLease)
+                    answered.add(1, ordering: .sequentiallyConsistent)
+                })
+            #expect(
+                waitUntil { journal.waiterCount == index + 2 || answered.load(ordering: .sequentiallyConsistent) > 0 })
         }
         let granted = Mutex<Lease?>(nil)
-        callers.append(onNewThread {
-            granted.withLock { $0 = try? scene.harness.grant(on: "pin_a") }
-            answered.add(1, ordering: .sequentiallyConsistent)
-        })
+        callers.append(
+            onNewThread {
+                granted.withLock { $0 = try? scene.harness.grant(on: "pin_a") }
+                answered.add(1, ordering: .sequentiallyConsistent)
+            })
         #expect(waitUntil { journal.waiterCount == 6 || answered.load(ordering: .sequentiallyConsistent) > 0 })
         let answeredEarly = answered.load(ordering: .sequentiallyConsistent)
         #expect(answeredEarly == 0, "callers answered while the commit before them was in flight")
@@ -139,7 +143,9 @@ import Testing
         let scene = try Scene()
         defer { scene.harness.close() }
         scene.journal.failNextCommit()
-        #expect(errorCode { _ = try scene.harness.book.revoke(id: scene.active.id, reason: nil, graceSeconds: 30) } == .stateFull)
+        #expect(
+            errorCode { _ = try scene.harness.book.revoke(id: scene.active.id, reason: nil, graceSeconds: 30) }
+                == .stateFull)
         #expect(scene.harness.state(scene.active.id) == .active)
         #expect(try scene.journal.lease(id: scene.active.id)?.state == .active)
         scene.journal.failNextCommit()

@@ -1,4 +1,5 @@
 import Synchronization
+
 @testable import PinCore
 
 /// A ``FileRecordStore`` in memory, for unit tests: every change is "durable" when the call

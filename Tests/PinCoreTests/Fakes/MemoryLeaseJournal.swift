@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 @testable import PinCore
 
 /// A ``LeaseJournal`` in memory, for unit tests of the lease state machine: no SQLite, no fsync.
@@ -177,7 +178,9 @@ final class MemoryLeaseJournal: LeaseJournal, @unchecked Sendable {  // the queu
                     }
                 case .reopened(let id, let attempts, let at):
                     state.updateOutbox(id) { entry in
-                        (entry.finishedAt, entry.outcome, entry.attempts, entry.nextAttemptAt) = (nil, nil, attempts, at)
+                        (entry.finishedAt, entry.outcome, entry.attempts, entry.nextAttemptAt) = (
+                            nil, nil, attempts, at
+                        )
                     }
                 case .finished(let id, let outcome, let at):
                     state.updateOutbox(id) { entry in (entry.finishedAt, entry.outcome) = (at, outcome) }
@@ -213,7 +216,9 @@ final class MemoryLeaseJournal: LeaseJournal, @unchecked Sendable {  // the queu
     }
 
     func events(after sequence: UInt64, limit: Int) -> [Event] {
-        durable.withLock { Array($0.events.filter { $0.sequence > sequence }.sorted { $0.sequence < $1.sequence }.prefix(limit)) }
+        durable.withLock {
+            Array($0.events.filter { $0.sequence > sequence }.sorted { $0.sequence < $1.sequence }.prefix(limit))
+        }
     }
 
     func lastEventSequence() throws(CoreError) -> UInt64 {

@@ -1,4 +1,5 @@
 import Synchronization
+
 @testable import PinCore
 
 /// A ``WebhookTransport`` that sends nothing: it records each call, and the test reports
