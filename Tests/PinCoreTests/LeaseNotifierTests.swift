@@ -14,18 +14,14 @@ import Testing
             attemptsAfterDeadline: 3, attempts: attempts, nextAttemptAt: 7_000)
     }
 
-    private func notifier(_ transport: RecordingTransport) throws -> LeaseNotifier {
+    private func notifier(_ transport: RecordingWebhookTransport) throws -> LeaseNotifier {
         LeaseNotifier(
-            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [])), store: MemoryJournal(),
-            logger: Logger(label: "test"),
-            makeTransport: { _, _, reports in
-                transport.reports = reports
-                return transport
-            })
+            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [])), store: MemoryLeaseJournal(),
+            logger: Logger(label: "test"), makeTransport: transport.factory)
     }
 
     @Test func messagesCarryTheOutboxStateAndOnlyCallsToActHaveADeadline() throws {
-        let transport = RecordingTransport()
+        let transport = RecordingWebhookTransport()
         let notifier = try notifier(transport)
         defer { notifier.stop() }
         notifier.send(
@@ -47,7 +43,7 @@ import Testing
     }
 
     @Test func reportedAttemptsAreInTheDeliveryLogBeforeTheyAreWritten() throws {
-        let transport = RecordingTransport()
+        let transport = RecordingWebhookTransport()
         let notifier = try notifier(transport)
         defer { notifier.stop() }
         let attempt = DeliveryAttempt(
@@ -57,57 +53,4 @@ import Testing
         #expect(try notifier.deliveries(leaseID: "lease_1") == [DeliveryRecord(attempt)])
         #expect(try notifier.deliveries(leaseID: "lease_2").isEmpty)
     }
-}
-
-/// A transport that records every call.
-private final class RecordingTransport: WebhookTransport, @unchecked Sendable {
-    struct Call { var id: String; var message: WebhookMessage? }
-    let calls = Mutex<[Call]>([])
-    var reports: WebhookDeliveryReports?
-
-    func send(_ message: WebhookMessage) {
-        calls.withLock { $0.append(Call(id: "send \(message.id)", message: message)) }
-    }
-    func redeliver(_ message: WebhookMessage) {
-        calls.withLock { $0.append(Call(id: "redeliver \(message.id)", message: message)) }
-    }
-    func cancel(leaseID: String, eventTypes: Set<EventType>?) {
-        let types = (eventTypes ?? []).map(\.rawValue).sorted().joined(separator: ", ")
-        calls.withLock { $0.append(Call(id: "cancel \(leaseID) [\(types)]", message: nil)) }
-    }
-    var pendingCount: Int { 0 }
-    func shutdown() {}
-    func run() async throws {}
-}
-
-/// A journal that keeps nothing but the delivery log.
-private final class MemoryJournal: LeaseJournal {
-    private let log = Mutex<[DeliveryRecord]>([])
-
-    private struct Done: CommitTicket { func wait() throws(CoreError) {} }
-
-    func enqueue(
-        leases: [LeaseRecord], events: [Event], outbox: [OutboxEntry], finishedOutbox: [String],
-        afterCommit: (@Sendable () -> Void)?
-    ) -> any CommitTicket {
-        afterCommit?()
-        return Done()
-    }
-    func barrier() -> (any CommitTicket)? { nil }
-    func recordDeliveries(_ records: [DeliveryRecord], outbox updates: [OutboxUpdate]) throws(CoreError) {
-        log.withLock { $0 += records }
-    }
-    func markAlive(at milliseconds: Int64) throws(CoreError) {}
-    func prune(endedLeases: [String], eventsUpTo sequence: UInt64?) throws(CoreError) {}
-    func checkpoint() throws(CoreError) {}
-    func leases() throws(CoreError) -> [LeaseRecord] { [] }
-    func lease(id: String) throws(CoreError) -> LeaseRecord? { nil }
-    func events(after sequence: UInt64, limit: Int) -> [Event] { [] }
-    func lastEventSequence() throws(CoreError) -> UInt64 { 0 }
-    func outbox() throws(CoreError) -> [OutboxEntry] { [] }
-    func outboxEntry(id: String) throws(CoreError) -> OutboxEntry? { nil }
-    func deliveries(leaseID: String) throws(CoreError) -> [DeliveryRecord] {
-        log.withLock { $0.filter { $0.leaseID == leaseID } }
-    }
-    func lastAlive() throws(CoreError) -> Int64? { nil }
 }

@@ -3,10 +3,12 @@ import Testing
 @testable import PinCore
 import PinStore
 
-/// A restart: a new book over the state database an earlier one left, recovering its leases.
+/// A restart: a new book over the state an earlier one left (the same in-memory journal, or
+/// the SQLite state database reopened), recovering its leases.
 @Suite struct LeaseRecoveryTests {
-    @Test func leasesComeBackWithTheirStatesTimersAndEventSequence() throws {
-        let first = try LeaseBookHarness()
+    @Test(arguments: Backing.allCases)
+    func leasesComeBackWithTheirStatesTimersAndEventSequence(_ backing: Backing) throws {
+        let first = try LeaseBookHarness(backing)
         defer { try? FileManager.default.removeItem(atPath: first.directory) }
         try first.makePin("pin_a")
         try first.makePin("pin_lost")
@@ -23,7 +25,7 @@ import PinStore
         // Down for 30 s. Pin "pin_lost" could not be re-created: it is recorded as failed.
         let clock = first.clock
         clock.advance(milliseconds: 30_000)
-        let second = try LeaseBookHarness(directory: first.directory, clock: clock)
+        let second = try LeaseBookHarness(restarting: first, clock: clock)
         defer { second.close() }
         try second.makePin("pin_a")
         second.pins.fail(second.pinRecord("pin_lost"), reason: "gone")
@@ -54,8 +56,9 @@ import PinStore
         #expect(waitUntil { second.settledState(active.id) == .revoking })
     }
 
-    @Test func endedLeasesBeyondTheKeptNumberAreForgottenOldestFirst() throws {
-        let harness = try LeaseBookHarness()
+    @Test(arguments: Backing.allCases)
+    func endedLeasesBeyondTheKeptNumberAreForgottenOldestFirst(_ backing: Backing) throws {
+        let harness = try LeaseBookHarness(backing)
         defer { harness.close() }
         try harness.makePin("pin_a")
         var endedIDs: [String] = []

@@ -5,15 +5,20 @@ import PinStore
 
 /// The lease state machine on its own (no daemon, no root): every transition a client can ask
 /// for, what it records durably, what it publishes, and the transitions that change nothing.
+/// Every scenario runs twice: over the in-memory fakes and over the real SQLite stores, so the
+/// fakes cannot drift from what the real store does unnoticed.
 @Suite struct LeaseStateMachineTests {
-    private func withHarness(policy: LeasePolicy = LeasePolicy(), _ body: (LeaseBookHarness) throws -> Void) throws {
-        let harness = try LeaseBookHarness(policy: policy)
+    private func withHarness(
+        _ backing: Backing, policy: LeasePolicy = LeasePolicy(), _ body: (LeaseBookHarness) throws -> Void
+    ) throws {
+        let harness = try LeaseBookHarness(backing, policy: policy)
         defer { harness.close() }
         try body(harness)
     }
 
-    @Test func grantRenewReleaseAreDurableAndPublished() throws {
-        try withHarness { harness in
+    @Test(arguments: Backing.allCases)
+    func grantRenewReleaseAreDurableAndPublished(_ backing: Backing) throws {
+        try withHarness(backing) { harness in
             let book = harness.book
             try harness.makePin("pin_a")
             let start = harness.clock.wallMilliseconds
@@ -40,8 +45,9 @@ import PinStore
         }
     }
 
-    @Test func revokeStartsTwoPhasesThatTheHolderEndsByReleasing() throws {
-        try withHarness { harness in
+    @Test(arguments: Backing.allCases)
+    func revokeStartsTwoPhasesThatTheHolderEndsByReleasing(_ backing: Backing) throws {
+        try withHarness(backing) { harness in
             let book = harness.book
             try harness.makePin("pin_a")
             let start = harness.clock.wallMilliseconds
@@ -65,8 +71,9 @@ import PinStore
         }
     }
 
-    @Test func transitionsOfEndedOrRevokingLeasesChangeNothing() throws {
-        try withHarness { harness in
+    @Test(arguments: Backing.allCases)
+    func transitionsOfEndedOrRevokingLeasesChangeNothing(_ backing: Backing) throws {
+        try withHarness(backing) { harness in
             let book = harness.book
             try harness.makePin("pin_a")
             let ended = try harness.grant(on: "pin_a")
@@ -96,8 +103,9 @@ import PinStore
         throw CoreError(.fileViolated, "the file was found violated")
     }
 
-    @Test func refusedGrantsRecordNothingAndLeaveThePinAlone() throws {
-        try withHarness { harness in
+    @Test(arguments: Backing.allCases)
+    func refusedGrantsRecordNothingAndLeaveThePinAlone(_ backing: Backing) throws {
+        try withHarness(backing) { harness in
             let book = harness.book
             try harness.makePin("pin_a")
             #expect(errorCode { _ = try harness.grant(on: "pin_a", ttl: 0) } == .invalidTTL)
@@ -121,8 +129,9 @@ import PinStore
         }
     }
 
-    @Test func aHolderSeesAndChangesOnlyItsOwnLeases() throws {
-        try withHarness { harness in
+    @Test(arguments: Backing.allCases)
+    func aHolderSeesAndChangesOnlyItsOwnLeases(_ backing: Backing) throws {
+        try withHarness(backing) { harness in
             let book = harness.book
             try harness.makePin("pin_a")
             let lease = try harness.grant(on: "pin_a", holder: "alice")
@@ -135,8 +144,9 @@ import PinStore
         }
     }
 
-    @Test func theLastLeaseOfAnAutoPinTearsItDown() throws {
-        try withHarness { harness in
+    @Test(arguments: Backing.allCases)
+    func theLastLeaseOfAnAutoPinTearsItDown(_ backing: Backing) throws {
+        try withHarness(backing) { harness in
             let book = harness.book
             try harness.makePin("pin_auto", autoPin: true)
             let first = try harness.grant(on: "pin_auto", autoPin: true)

@@ -2,17 +2,12 @@ import Foundation
 import LinuxFS
 import Logging
 import PinJSON
-import PinStore
 import Testing
 @testable import PinCore
 
 @Suite struct PinBookTests {
     private func withBook(_ budget: PinBudget, _ body: (PinBook) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-pinbook-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try StateStore(directory: directory)
-        try body(PinBook(budget: budget, store: store, logger: Logger(label: "test")))
+        try body(PinBook(budget: budget, store: MemoryFileRecords(), logger: Logger(label: "test")))
     }
 
     private func record(_ id: String, file: UInt64 = 1, length: UInt64 = 4096) -> PinRecord {
