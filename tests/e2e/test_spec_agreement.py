@@ -99,6 +99,15 @@ def test_null_optional_members_are_absent_for_both(daemon: Daemon, filesystems, 
     assert schema_allows("PrepareRequest", body)
     report = daemon.ok("POST", "/v1/files/prepare", body)
     assert report["ready"] is True, report
+    lock = {"path": api, "writers": None}
+    assert schema_allows("LockRequest", lock)
+    cleanup.locks.append((daemon, api))
+    assert daemon.ok("POST", "/v1/files/lock-immutable", lock)["writers"] == "none"
+    pin = {"path": api, "access": "read", "offset": None, "longterm": None}
+    assert schema_allows("PinRequest", pin)
+    created = daemon.ok("POST", "/v1/pins", pin, status=201)
+    cleanup.pins.append((daemon, created["id"]))
+    assert created["longterm"]["requested"] is False, created
     assert schema_allows("LeaseRevokeRequest", {"reason": None, "grace_s": None})
     assert schema_allows("LeaseRenewRequest", {"ttl_s": None})
 
