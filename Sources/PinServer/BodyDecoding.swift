@@ -71,11 +71,11 @@ struct JSONBody {
     /// so it is the member's value that is refused (422 naming the member), not the syntax (400).
     static func outOfRange(_ error: JSONParseError, in body: [UInt8]) -> Problem? {
         guard error.message.hasPrefix("too big") else { return nil }
-        let detail = "A number is out of range: integers are from \(Int64.min) to \(Int64.max)."
+        let range = "integers are from \(Int64.min) to \(Int64.max)"
         guard let field = memberName(before: error.position, in: body) else {
-            return Problem(.invalidBody, detail, extensions: ["expected": "integer"])
+            return Problem(.invalidBody, "A number is out of range: \(range).", extensions: ["expected": "integer"])
         }
-        return Problem(.invalidBody, "Field \"\(field)\" is out of range: integers are from \(Int64.min) to \(Int64.max).",
+        return Problem(.invalidBody, "Field \"\(field)\" is out of range: \(range).",
                        extensions: ["field": .string(field), "expected": "integer"])
     }
 

@@ -25,7 +25,8 @@ struct NumberDecodingTests {
     func integralReal(number: String) throws {
         let revoke = try LeaseRevokeBody.decode(Self.request(#"{"grace_s":\#(number)}"#))
         #expect(revoke.graceSeconds == 5176)
-        let pin = try PinRequestBody.decode(Self.request(#"{"path":"a","access":"read","offset":\#(number),"length":\#(number)}"#))
+        let pinBody = #"{"path":"a","access":"read","offset":\#(number),"length":\#(number)}"#
+        let pin = try PinRequestBody.decode(Self.request(pinBody))
         #expect(pin.request.offset == 5176 && pin.request.length == 5176)
         let prepare = try PrepareRequestBody.decode(Self.request(#"{"path":"a","size":\#(number)}"#))
         #expect(prepare.request.size == 5176)
@@ -46,7 +47,9 @@ struct NumberDecodingTests {
         (#"{"re\"a:son":"x", "grace_s" : 99999999999999999999999}"#, "grace_s"),
     ])
     func beyond64Bits(body: String, field: String) throws {
-        let problem = try #require(Self.problem { () throws(Problem) in try LeaseRevokeBody.decode(Self.request(body)) })
+        let problem = try #require(Self.problem { () throws(Problem) in
+            try LeaseRevokeBody.decode(Self.request(body))
+        })
         #expect(problem.status == 422)
         #expect(problem.code == "invalid-body")
         #expect(problem.extensions["field"] == .string(field))

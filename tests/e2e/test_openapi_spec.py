@@ -180,7 +180,8 @@ def test_every_described_operation_is_served(daemon, doc):
 
 def _source_problem_codes() -> set[str]:
     root = SPEC_PATH.parent.parent / "Sources"
-    text = (root / "PinCore" / "CoreErrorCode.swift").read_text() + (root / "PinServer" / "ServerProblemCode.swift").read_text()
+    text = "".join((root / module / f"{name}.swift").read_text()
+                   for module, name in (("PinCore", "CoreErrorCode"), ("PinServer", "ServerProblemCode")))
     return set(re.findall(r'case \w+ = "([a-z0-9-]+)"', text))
 
 
@@ -219,4 +220,5 @@ def test_no_const_and_error_schemas_are_plain_problems(doc):
     `longterm: false` against `const: if-possible`) and `allOf` merges of a problem."""
     assert "const:" not in SPEC_PATH.read_text()
     for name, response in doc["components"]["responses"].items():
-        assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}, name
+        schema = response["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, name
