@@ -25,6 +25,7 @@ struct JSONBody {
         do {
             value = try JSONCodec.parse(request.body)
         } catch {
+            if let problem = outOfRange(error, in: request.body) { throw problem }
             throw Problem(.invalidJSON, "Malformed JSON at line \(error.line), column \(error.column): \(error.message)",
                           extensions: ["line": .int(Int64(error.line)), "column": .int(Int64(error.column))])
         }
@@ -47,7 +48,7 @@ struct JSONBody {
 
     /// An integer member; nil when absent or null.
     func optionalInt(_ field: String) throws(Problem) -> Int? {
-        switch object[field] {
+        switch numeric(field) {
         case nil, .null?:
             return nil
         case .int(let number)?:
@@ -56,6 +57,57 @@ struct JSONBody {
         case let other?:
             throw wrongType(field, expected: "integer", got: other)
         }
+    }
+
+    /// The member `field`, a real with no fractional part (`5176.0`) as the integer it is: JSON
+    /// Schema's `type: integer` (the OpenAPI document) accepts it, so the daemon does too.
+    private func numeric(_ field: String) -> JSON? {
+        guard case .double(let number)? = object[field], number.rounded(.towardZero) == number,
+              let integer = Int64(exactly: number) else { return object[field] }
+        return .int(integer)
+    }
+
+    /// An integer beyond 64 bits fails jansson's parse ("too big integer"): the JSON is well formed,
+    /// so it is the member's value that is refused (422 naming the member), not the syntax (400).
+    static func outOfRange(_ error: JSONParseError, in body: [UInt8]) -> Problem? {
+        guard error.message.hasPrefix("too big") else { return nil }
+        let range = "integers are from \(Int64.min) to \(Int64.max)"
+        guard let field = memberName(before: error.position, in: body) else {
+            return Problem(.invalidBody, "A number is out of range: \(range).", extensions: ["expected": "integer"])
+        }
+        return Problem(.invalidBody, "Field \"\(field)\" is out of range: \(range).",
+                       extensions: ["field": .string(field), "expected": "integer"])
+    }
+
+    /// The name of the member whose value was being read at byte `position`: the last string
+    /// before it that was followed by a colon (the innermost member, for nested objects).
+    static func memberName(before position: Int, in body: [UInt8]) -> String? {
+        var name: String?
+        var lastString: [UInt8] = []
+        var current: [UInt8] = []
+        var inString = false
+        var escaped = false
+        for byte in body.prefix(max(0, position)) {
+            if inString {
+                if escaped {
+                    escaped = false
+                    current.append(byte)
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    lastString = current
+                } else {
+                    current.append(byte)
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+                current = []
+            } else if byte == UInt8(ascii: ":") {
+                name = String(decoding: lastString, as: UTF8.self)
+            }
+        }
+        return name
     }
 
     /// Accepts `application/json`, optionally with `charset=utf-8`; anything else is 415.
@@ -134,7 +186,7 @@ struct JSONBody {
 
     /// An integer >= 0; nil when absent or null. Anything else is `invalid-body`.
     func optionalUnsigned(_ field: String) throws(Problem) -> UInt64? {
-        switch object[field] {
+        switch numeric(field) {
         case nil, .null?:
             return nil
         case .int(let number)?:
@@ -151,7 +203,7 @@ struct JSONBody {
     /// A byte count: an integer >= 0 or a string such as "64MiB" (parsed by `ByteSize.parse`);
     /// nil when absent or null. A negative or unparsable size is `invalid-size`, another type `invalid-body`.
     func optionalSize(_ field: String) throws(Problem) -> UInt64? {
-        switch object[field] {
+        switch numeric(field) {
         case nil, .null?:
             return nil
         case .int(let number)?:

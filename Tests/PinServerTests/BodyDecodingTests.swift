@@ -234,7 +234,7 @@ struct PinBodyDecodingTests {
         (#"{"path":"a","access":"read","longterm":1}"#, "longterm", "invalid-body"),
         (#"{"path":"a","access":"read","offset":-4096}"#, "offset", "invalid-body"),
         (#"{"path":"a","access":"read","offset":"4096"}"#, "offset", "invalid-body"),
-        (#"{"path":"a","access":"read","offset":4096.0}"#, "offset", "invalid-body"),
+        (#"{"path":"a","access":"read","offset":4096.5}"#, "offset", "invalid-body"),
         (#"{"path":"a","access":"read","length":"lots"}"#, "length", "invalid-size"),
         (#"{"path":"a","access":"read","length":-1}"#, "length", "invalid-size"),
         (#"{"path":"a","access":"read","length":true}"#, "length", "invalid-body"),

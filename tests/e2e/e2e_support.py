@@ -442,6 +442,12 @@ class Spec:
                 errors += self.validate_instance(content[ctype]["schema"], body)
                 if status >= 400 and isinstance(body, dict) and body.get("status") != status:
                     errors.append(f"problem status {body.get('status')} != HTTP status {status}")
+                # A problem's `type` is one the response lists (its codes, `x-problem-types`).
+                codes = documented.get("x-problem-types")
+                if status >= 400 and codes and isinstance(body, dict):
+                    code = str(body.get("type", "")).removeprefix("https://pinlease.dev/problems/")
+                    if code not in codes:
+                        errors.append(f"problem type {body.get('type')!r} is not one of {status}'s {codes}")
         return errors
 
     @staticmethod

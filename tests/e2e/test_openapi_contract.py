@@ -105,6 +105,8 @@ def _operation_lines(doc: dict, where: str, item: dict) -> list[str]:
             lines.append(f"{name} {status}")
             for header in sorted(response.get("headers") or {}):
                 lines.append(f"{name} {status} header {header}")
+            if response.get("x-problem-types"):
+                lines.append(f"{name} {status} problem types: " + "|".join(response["x-problem-types"]))
             lines += _content_lines(f"{name} {status}", response.get("content"))
     return lines
 

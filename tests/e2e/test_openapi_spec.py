@@ -176,3 +176,49 @@ def test_every_described_operation_is_served(daemon, doc):
                 f"{method.upper()} {concrete} ({path} in the spec) -> {status} {problem_type}"
             assert status != 405, f"{method.upper()} {concrete} -> 405"
     assert "GET /healthz" in probed and len(probed) >= 20
+
+
+def _source_problem_codes() -> set[str]:
+    root = SPEC_PATH.parent.parent / "Sources"
+    text = "".join((root / module / f"{name}.swift").read_text()
+                   for module, name in (("PinCore", "CoreErrorCode"), ("PinServer", "ServerProblemCode")))
+    return set(re.findall(r'case \w+ = "([a-z0-9-]+)"', text))
+
+
+def _listed_problem_types(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = set(node.get("x-problem-types") or [])
+        for value in node.values():
+            found |= _listed_problem_types(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_listed_problem_types(value) for value in node)) if node else set()
+    return set()
+
+
+def test_problem_types_are_complete(doc):
+    """Every problem code the daemon has is named in info.description, and each response's
+    `x-problem-types` names only codes the daemon has."""
+    codes = _source_problem_codes()
+    assert len(codes) >= 60
+    described = set(re.findall(r"`([a-z0-9-]+)`", doc["info"]["description"]))
+    assert codes <= described, f"problem codes missing from info.description: {sorted(codes - described)}"
+    listed = _listed_problem_types(doc)
+    assert listed <= codes, f"x-problem-types names unknown codes: {sorted(listed - codes)}"
+    # Only the hand-off socket's own codes and `shutting-down` (any route) are in no response list.
+    assert codes - listed <= {"invalid-request", "peer-not-allowed", "shutting-down"}, sorted(codes - listed)
+
+
+def test_servers_take_any_host_and_port(doc):
+    (server,) = doc["servers"]
+    assert server["url"] == "http://{host}:{port}"
+    assert set(server["variables"]) == {"host", "port"}
+
+
+def test_no_const_and_error_schemas_are_plain_problems(doc):
+    """Generators mis-handle `const` (openapi-python-client parsed every pin answer's
+    `longterm: false` against `const: if-possible`) and `allOf` merges of a problem."""
+    assert "const:" not in SPEC_PATH.read_text()
+    for name, response in doc["components"]["responses"].items():
+        schema = response["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, name

@@ -1,0 +1,132 @@
+"""The daemon and openapi/pinlease.yaml agree on the request bodies schemathesis found them
+disagreeing on (issue 10): each body is checked against the request schema AND sent to the
+daemon, and the two verdicts must match. Integers beyond 64 bits are a refused value (422 naming
+the member), not malformed JSON; a real without a fraction (`5176.0`) is the integer JSON Schema
+sees in it; `pin_id` with `path` is refused by both; an optional member sent as `null` is absent."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from e2e_support import Cleanup, Daemon, MiB, make_file, spec
+
+
+@pytest.fixture
+def cleanup():
+    c = Cleanup()
+    try:
+        yield c
+    finally:
+        c.run()
+
+
+def schema_allows(schema: str, body: Any) -> bool:
+    return not spec().validate_instance({"$ref": f"#/components/schemas/{schema}"}, body)
+
+
+def test_an_integer_beyond_64_bits_is_422_naming_the_member(daemon: Daemon, filesystems):
+    api = filesystems["tmpfs"].api_path("no-such-file.bin")
+    for path, text, field in (
+        ("/v1/files/prepare", f'{{"path": "{api}", "size": 18446744073709551616}}', "size"),
+        ("/v1/pins", f'{{"path": "{api}", "access": "read", "offset": 99999999999999999999999}}', "offset"),
+        ("/v1/leases", '{"holder": "h", "pin_id": "pin_x", "ttl_s": -9223372036854775809}', "ttl_s"),
+    ):
+        problem = daemon.problem("POST", path, data=text.encode(), headers={"Content-Type": "application/json"},
+                                 status=422, code="invalid-body")
+        assert problem["field"] == field and "out of range" in problem["detail"], problem
+    # Malformed JSON is still 400.
+    daemon.problem("POST", "/v1/files/prepare", data=b'{"size": 1,}', headers={"Content-Type": "application/json"},
+                   status=400, code="invalid-json")
+
+
+def test_a_real_without_a_fraction_is_an_integer(daemon: Daemon, filesystems, cleanup: Cleanup):
+    fs = filesystems["tmpfs"]
+    name, path = make_file(fs, "spec-real", MiB)
+    cleanup.file(path)
+    api = fs.api_path(name)
+    cleanup.locks.append((daemon, api))
+    daemon.ok("POST", "/v1/files/lock-immutable", {"path": api})
+
+    grant = {"holder": "spec-h", "path": api, "access": "read", "offset": 0.0, "length": 4096.0, "ttl_s": 60.0,
+             "grace_s": 30.0}
+    assert schema_allows("LeaseRequest", grant)
+    lease = daemon.ok("POST", "/v1/leases", grant, status=201)
+    cleanup.leases.append((daemon, lease["id"]))
+    cleanup.pins.append((daemon, lease["pin_id"]))
+    assert lease["grace_s"] == 30 and lease["ttl_s"] == 60, lease
+    # 5176.0 is read as 5176: above the configured bound (3600 s by default), so `invalid-grace`
+    # with the integer, not `invalid-body` for its type.
+    problem = daemon.problem("POST", "/v1/leases", {**grant, "grace_s": 5176.0}, status=422, code="invalid-grace")
+    assert problem["grace_s"] == 5176, problem
+
+    renew = {"ttl_s": 120.0}
+    assert schema_allows("LeaseRenewRequest", renew)
+    assert daemon.ok("POST", f"/v1/leases/{lease['id']}/renew", renew)["ttl_s"] == 120
+
+    # A fraction is refused by both.
+    revoke = {"grace_s": 1.5}
+    assert not schema_allows("LeaseRevokeRequest", revoke)
+    problem = daemon.problem("POST", f"/v1/leases/{lease['id']}/revoke", revoke, status=422, code="invalid-body")
+    assert problem["field"] == "grace_s"
+
+    revoke = {"grace_s": 1.0}
+    assert schema_allows("LeaseRevokeRequest", revoke)
+    revoked = daemon.ok("POST", f"/v1/leases/{lease['id']}/revoke", revoke, status=202)
+    assert revoked["state"] in ("revoking", "revoked"), revoked
+
+
+def test_pin_id_and_path_together_are_refused_by_both(daemon: Daemon, filesystems):
+    api = filesystems["tmpfs"].api_path("a.bin")
+    for body in ({"holder": "h", "pin_id": "pin_x", "path": api, "access": "read"},
+                 {"holder": "h", "pin_id": "pin_x", "offset": 0},
+                 {"holder": "h"},
+                 {"holder": "h", "path": api}):
+        assert not schema_allows("LeaseRequest", body), body
+        daemon.problem("POST", "/v1/leases", body, status=422, code="invalid-body")
+    assert schema_allows("LeaseRequest", {"holder": "h", "pin_id": "pin_x"})
+    assert schema_allows("LeaseRequest", {"holder": "h", "path": api, "access": "read"})
+
+
+def test_null_optional_members_are_absent_for_both(daemon: Daemon, filesystems, cleanup: Cleanup):
+    fs = filesystems["tmpfs"]
+    name, path = make_file(fs, "spec-null", MiB)
+    cleanup.file(path)
+    api = fs.api_path(name)
+    body = {"path": api, "async": None, "create": None}
+    assert schema_allows("PrepareRequest", body)
+    report = daemon.ok("POST", "/v1/files/prepare", body)
+    assert report["ready"] is True, report
+    lock = {"path": api, "writers": None}
+    assert schema_allows("LockRequest", lock)
+    cleanup.locks.append((daemon, api))
+    assert daemon.ok("POST", "/v1/files/lock-immutable", lock)["writers"] == "none"
+    pin = {"path": api, "access": "read", "offset": None, "longterm": None}
+    assert schema_allows("PinRequest", pin)
+    created = daemon.ok("POST", "/v1/pins", pin, status=201)
+    cleanup.pins.append((daemon, created["id"]))
+    assert created["longterm"]["requested"] is False, created
+    assert schema_allows("LeaseRevokeRequest", {"reason": None, "grace_s": None})
+    assert schema_allows("LeaseRenewRequest", {"ttl_s": None})
+
+
+def test_an_operation_stays_readable_after_delete(daemon: Daemon, filesystems, cleanup: Cleanup):
+    """DELETE cancels an operation and does not remove it (documented at DELETE): GET keeps
+    answering 200 with the same operation, finished."""
+    fs = filesystems["tmpfs"]
+    name = fs.unique("spec-op")
+    cleanup.file(fs.path(name))
+    operation = daemon.ok("POST", "/v1/files/prepare",
+                          {"path": fs.api_path(name), "size": "8MiB", "create": True, "async": True}, status=202)
+    cancelled = daemon.ok("DELETE", f"/v1/operations/{operation['id']}")
+    assert cancelled["id"] == operation["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        again = daemon.ok("GET", f"/v1/operations/{operation['id']}")
+        if again["state"] in ("cancelled", "succeeded", "failed"):
+            break
+        assert time.monotonic() < deadline, again
+        time.sleep(0.05)
+    assert again["id"] == operation["id"], again
