@@ -4,6 +4,7 @@
 #   make install install pinleased, the pinlease CLI and its shell completions under PREFIX (/usr/local)
 #   make test    install what is missing, build, swift test + end-to-end tests (pytest)
 #   make bench   install what is missing, build release, run every bench/*.sh
+#   make fmt     format the Swift sources (make test fails on what `swift format lint` reports)
 #
 # Everything that needs installing is installed by `deps`, and only when missing.
 
@@ -37,7 +38,7 @@ PIP_CHECK := import sys; from importlib import metadata as m; \
   have = {(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in m.distributions()}; \
   print(" ".join(s for s in sys.argv[1:] if have.get(s.split("==")[0].lower()) != s.split("==")[1]))
 
-.PHONY: deps deps-apt deps-pip deps-bench build release install run test swift-test e2e bench clean settings-doc
+.PHONY: deps deps-apt deps-pip deps-bench build release install run test swift-test e2e bench clean settings-doc fmt lint
 
 deps: deps-apt deps-pip
 
@@ -95,8 +96,19 @@ run: deps release
 	exec .build/release/pinleased --listen $(LISTEN) --root $(DATA_DIR) --state-dir $(STATE_DIR)
 
 # Runs both suites even when the first fails, and fails if either failed.
+# The formatter is the toolchain's `swift format`, configured by .swift-format (4 spaces, 120 columns).
+FORMATTED := Package.swift Sources Tests
+
+fmt:
+	$(SWIFT) format format --in-place --recursive --parallel $(FORMATTED)
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
+
 test: deps build
 	@rc=0; \
+	echo "== swift format lint"; \
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED) || rc=1; \
 	echo "== swift test"; \
 	$(SWIFT) test || rc=1; \
 	echo "== pytest tests/e2e"; \

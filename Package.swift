@@ -39,14 +39,18 @@ let package = Package(
         // The JSON forms of domain values (the API's views, and the documents the store keeps).
         .target(name: "PinWire", dependencies: ["PinCore", "PinJSON"], swiftSettings: strict),
         // Infrastructure beside the domain: each implements protocols PinCore declares.
-        .target(name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CSQLite"], swiftSettings: strict),
+        .target(
+            name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CSQLite"],
+            swiftSettings: strict),
         .target(
             name: "PinWebhooks",
             dependencies: ["PinCore", "PinWire", "LinuxFS", "CCurl", "CCrypto", logging, serviceLifecycle],
             swiftSettings: strict
         ),
         // The one place that builds a core from the real infrastructure (the daemon and the tests use it).
-        .target(name: "PinAssembly", dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", logging], swiftSettings: strict),
+        .target(
+            name: "PinAssembly", dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", logging],
+            swiftSettings: strict),
         // HTTP on libmicrohttpd: routing, auth, SSE, problem+json.
         .target(
             name: "PinServer",
@@ -54,11 +58,14 @@ let package = Package(
             swiftSettings: strict
         ),
         // Every daemon setting, declared once (flags, environment, config file, docs).
-        .target(name: "PinSettings", dependencies: ["PinServer", "PinCore", "PinJSON", argumentParser, logging], swiftSettings: strict),
+        .target(
+            name: "PinSettings", dependencies: ["PinServer", "PinCore", "PinJSON", argumentParser, logging],
+            swiftSettings: strict),
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinAssembly", "PinJSON", "PinSettings", argumentParser, logging, serviceLifecycle,
+                "PinServer", "PinCore", "PinAssembly", "PinJSON", "PinSettings", argumentParser, logging,
+                serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -77,7 +84,8 @@ let package = Package(
         .testTarget(
             name: "PinCoreTests",
             dependencies: [
-                "PinCore", "PinStore", "PinWebhooks", "PinWire", "PinAssembly", "PinTestSupport", "LinuxFS", "PinJSON", logging,
+                "PinCore", "PinStore", "PinWebhooks", "PinWire", "PinAssembly", "PinTestSupport", "LinuxFS", "PinJSON",
+                logging,
                 serviceLifecycle,
             ],
             swiftSettings: strict

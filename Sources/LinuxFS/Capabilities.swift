@@ -10,8 +10,9 @@ public enum Capability: Int, Sendable {
     /// `CapEff` line of `/proc/self/status`).
     public var isEffective: Bool {
         guard let status = ProcFiles.readText("/proc/self/status"),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+            let mask = UInt64(
+                line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
         else { return false }
         return mask & (1 << UInt64(rawValue)) != 0
     }

@@ -35,7 +35,8 @@ extension OpenFile {
             let code = Glibc.errno
             if code == EINTR { continue }
             if code == ENXIO { return nil }
-            throw LinuxError(errno: code, call: whence == CLINUX_SEEK_DATA ? "lseek(SEEK_DATA)" : "lseek(SEEK_HOLE)", path: path)
+            throw LinuxError(
+                errno: code, call: whence == CLINUX_SEEK_DATA ? "lseek(SEEK_DATA)" : "lseek(SEEK_HOLE)", path: path)
         }
     }
 }

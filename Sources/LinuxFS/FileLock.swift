@@ -25,7 +25,7 @@ extension OpenFile {
         do throws(LinuxError) {
             _ = try retryingOnInterrupt("flock", path: path) { flock(fd, LOCK_EX | LOCK_NB) }
             return true
-        } catch where error.errno == EWOULDBLOCK {
+        } catch  where error.errno == EWOULDBLOCK {
             return false
         }
     }

@@ -27,13 +27,15 @@ public final class JoinableThread: Sendable {
         let completion = Completion()
         let start = Unmanaged.passRetained(Start(name: name, body: body, completion: completion))
         var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { context in
-            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-            clinux_name_this_thread(start.name)
-            start.body()
-            start.completion.finish()
-            return nil
-        }, start.toOpaque())
+        let result = pthread_create(
+            &handle, nil,
+            { context in
+                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+                clinux_name_this_thread(start.name)
+                start.body()
+                start.completion.finish()
+                return nil
+            }, start.toOpaque())
         guard result == 0 else {
             start.release()
             throw LinuxError(errno: result, call: "pthread_create")

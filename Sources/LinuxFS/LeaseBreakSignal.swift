@@ -37,7 +37,9 @@ public enum LeaseBreakSignal {
     /// handler delays the others). Every subscriber sees every break: a descriptor number
     /// names a file only to the code that leased it. Installs the handler first.
     /// - Throws: `LinuxError` from `pipe2`, `sigaction` or `pthread_create`.
-    public static func subscribe(_ handler: @escaping @Sendable (Int32) -> Void) throws(LinuxError) -> LeaseBreakSubscription {
+    public static func subscribe(_ handler: @escaping @Sendable (Int32) -> Void) throws(LinuxError)
+        -> LeaseBreakSubscription
+    {
         try install()
         return try LeaseBreakDispatch.shared.add(handler)
     }
@@ -57,7 +59,8 @@ public enum LeaseBreakSignal {
             if count == MemoryLayout<Int32>.size { return descriptor }
             // EAGAIN (empty pipe), EINTR: sleep in poll until the handler writes again.
             var requests = [
-                pollfd(fd: pipe, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: pipe, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
             ]
             guard poll(&requests, 2, -1) > 0 else { continue }
             if requests[1].revents != 0 { return nil }

@@ -29,7 +29,8 @@ public func openBeneath(
     let openFlags = flags.rawValue | O_CLOEXEC | O_NOFOLLOW | (flags.contains(.pathOnly) ? 0 : O_NOCTTY)
     // openat2 rejects a non-zero mode unless the file may be created.
     let openMode: UInt64 = flags.contains(.create) ? UInt64(mode) : 0
-    let resolve = CLINUX_RESOLVE_BENEATH | CLINUX_RESOLVE_NO_SYMLINKS | CLINUX_RESOLVE_NO_MAGICLINKS
+    let resolve =
+        CLINUX_RESOLVE_BENEATH | CLINUX_RESOLVE_NO_SYMLINKS | CLINUX_RESOLVE_NO_MAGICLINKS
         | CLINUX_RESOLVE_NO_XDEV
     var againRetries = 0
     while true {

@@ -32,7 +32,9 @@ extension OpenFile {
     /// - Throws: `LinuxError`, e.g. `EPERM` for write access to an immutable file.
     public func reopen(flags: OpenFlags = .readOnly) throws(LinuxError) -> OpenFile {
         let link = "/proc/self/fd/\(fd)"
-        let reopened = try retryingOnInterrupt("open(\(link))", path: path) { open(link, flags.rawValue | O_CLOEXEC | O_NOCTTY) }
+        let reopened = try retryingOnInterrupt("open(\(link))", path: path) {
+            open(link, flags.rawValue | O_CLOEXEC | O_NOCTTY)
+        }
         return OpenFile(adopting: reopened, path: path)
     }
 }

@@ -85,7 +85,7 @@ public enum SmallFile {
             prefix += component
             do throws(LinuxError) {
                 _ = try retryingOnInterrupt("mkdir", path: prefix) { mkdir(prefix, mode_t(mode)) }
-            } catch where error.errno == EEXIST {
+            } catch  where error.errno == EEXIST {
                 // Already there.
             }
             prefix += "/"

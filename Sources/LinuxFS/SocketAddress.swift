@@ -71,8 +71,9 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
         let status = withPointer { address, length in
-            getnameinfo(address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
-                        NI_NUMERICHOST | NI_NUMERICSERV)
+            getnameinfo(
+                address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                NI_NUMERICHOST | NI_NUMERICSERV)
         }
         guard status == 0 else { return "?" }
         let hostText = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

@@ -80,7 +80,9 @@ public final class UnixSocket: Sendable {
     ///
     /// The corresponding C functions are `poll`, `recv(MSG_PEEK)` and `recvmsg(MSG_CMSG_CLOEXEC)`.
     /// - Throws: like ``receive(maxBytes:timeout:)``.
-    public func receiveWithDescriptor(maxBytes: Int, timeout: Duration) throws(LinuxError) -> (bytes: [UInt8], descriptor: OpenFile?) {
+    public func receiveWithDescriptor(maxBytes: Int, timeout: Duration) throws(LinuxError) -> (
+        bytes: [UInt8], descriptor: OpenFile?
+    ) {
         try receiveLine(maxBytes: maxBytes, timeout: timeout, keepingDescriptor: true)
     }
 
@@ -112,7 +114,9 @@ public final class UnixSocket: Sendable {
         var pid: pid_t = 0
         var uid: uid_t = 0
         var gid: gid_t = 0
-        _ = try retryingOnInterrupt("getsockopt(SO_PEERCRED)", path: path) { clinux_peer_credentials(fd, &pid, &uid, &gid) }
+        _ = try retryingOnInterrupt("getsockopt(SO_PEERCRED)", path: path) {
+            clinux_peer_credentials(fd, &pid, &uid, &gid)
+        }
         return PeerCredentials(pid: pid, uid: uid, gid: gid)
     }
 
@@ -125,7 +129,9 @@ public final class UnixSocket: Sendable {
         shutdownSocket(fd)
     }
 
-    private func receiveLine(maxBytes: Int, timeout: Duration, keepingDescriptor: Bool) throws(LinuxError) -> (bytes: [UInt8], descriptor: OpenFile?) {
+    private func receiveLine(maxBytes: Int, timeout: Duration, keepingDescriptor: Bool) throws(LinuxError) -> (
+        bytes: [UInt8], descriptor: OpenFile?
+    ) {
         precondition(maxBytes > 0, "maxBytes must be positive")
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: maxBytes)
@@ -138,7 +144,8 @@ public final class UnixSocket: Sendable {
                 buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + filled, $0.count - filled, Int32(MSG_PEEK)) }
             }
             if peeked == 0 { break }
-            let wanted = buffer[filled..<filled + peeked].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 - filled } ?? peeked
+            let wanted =
+                buffer[filled..<filled + peeked].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 - filled } ?? peeked
             var received: Int32 = -1
             let count = try retryingOnInterrupt("recvmsg", path: path) {
                 buffer.withUnsafeMutableBytes { raw in
@@ -165,7 +172,8 @@ public final class UnixSocket: Sendable {
             let remaining = deadline - .now
             guard remaining > .zero else { throw LinuxError(errno: ETIMEDOUT, call: "poll", path: path) }
             let (seconds, attoseconds) = remaining.components
-            let milliseconds = remaining >= .milliseconds(Int32.max)
+            let milliseconds =
+                remaining >= .milliseconds(Int32.max)
                 ? Int32.max : Int32(seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
             var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&request, 1, milliseconds)

@@ -1,8 +1,8 @@
 import Logging
 import PinCore
 import PinStore
-import PinWire
 import PinWebhooks
+import PinWire
 
 // The one place that chooses the real infrastructure for the core. It is a module of its own
 // because it is the only code that may depend on the domain and on every infrastructure module

@@ -13,7 +13,8 @@ public enum ByteSize {
         let unit = units.first { trimmed.hasSuffix($0.suffix) }
         let number = trimmed.dropLast(unit?.suffix.count ?? 0).trimmingCharacters(in: .whitespaces)
         guard !number.isEmpty, number.allSatisfy({ ("0"..."9").contains($0) }), let value = UInt64(number) else {
-            throw CoreError(.invalidSize, "'\(text)' is not a size: use bytes or a binary unit, e.g. 4096, \"64MiB\", \"1GiB\"")
+            throw CoreError(
+                .invalidSize, "'\(text)' is not a size: use bytes or a binary unit, e.g. 4096, \"64MiB\", \"1GiB\"")
         }
         let (result, overflow) = value.multipliedReportingOverflow(by: 1 << (unit?.shift ?? 0))
         guard !overflow, result <= UInt64(Int64.max) else {

@@ -51,11 +51,16 @@ public struct CompatibilityReport: Sendable, Equatable {
             probed: true)
 
         let preopened = facts.preopenedWritesBlocked
-        let evidence = preopened.probed ? "on a scratch file of this filesystem, a descriptor opened for write before +i" : "per the kernel sources, on \(fs) a descriptor opened for write before +i"
+        let evidence =
+            preopened.probed
+            ? "on a scratch file of this filesystem, a descriptor opened for write before +i"
+            : "per the kernel sources, on \(fs) a descriptor opened for write before +i"
         let covered =
             switch (facts.readLease, facts.writers) {
-            case (true, _): "; the kernel read lease taken at lock proved that no such descriptor or writable shared mapping existed"
-            case (false, .daemon): "; the daemon's own descriptor is meant to write, and /proc showed no other writer at lock time"
+            case (true, _):
+                "; the kernel read lease taken at lock proved that no such descriptor or writable shared mapping existed"
+            case (false, .daemon):
+                "; the daemon's own descriptor is meant to write, and /proc showed no other writer at lock time"
             case (false, .none): "; no read lease is held, so nothing proves there is no such descriptor"
             }
         existingWritersBlocked = CompatibilityRow(
@@ -72,7 +77,8 @@ public struct CompatibilityReport: Sendable, Equatable {
             default:
                 CompatibilityRow(
                     holds: true,
-                    reason: "an immutable file can still be the source of FICLONE/FIDEDUPERANGE where \(fs) supports reflink; "
+                    reason:
+                        "an immutable file can still be the source of FICLONE/FIDEDUPERANGE where \(fs) supports reflink; "
                         + "its extents then become shared and nothing notifies the daemon (inspect shows it)",
                     probed: false)
             }
@@ -118,13 +124,15 @@ public struct CompatibilityReport: Sendable, Equatable {
             case .none:
                 CompatibilityRow(
                     holds: false,
-                    reason: "locked with writers \"none\": nobody may write the file; lock it with {\"writers\":\"daemon\"} for write pins",
+                    reason:
+                        "locked with writers \"none\": nobody may write the file; lock it with {\"writers\":\"daemon\"} for write pins",
                     probed: false)
             case .daemon:
                 preopened.blocked
                     ? CompatibilityRow(
                         holds: false,
-                        reason: "\(fs) refuses writes to an immutable inode even through the descriptor the daemon opened before +i",
+                        reason:
+                            "\(fs) refuses writes to an immutable inode even through the descriptor the daemon opened before +i",
                         probed: preopened.probed)
                     : CompatibilityRow(
                         holds: true,

@@ -20,7 +20,8 @@ public struct RootSpec: Sendable, Equatable {
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         let resolvedName = name ?? String(path.split(separator: "/").last ?? "root")
         guard !resolvedName.isEmpty, !resolvedName.contains(":"), !resolvedName.contains("/") else {
-            throw CoreError(.invalidPath, "root name '\(resolvedName)' must be non-empty and contain neither ':' nor '/'")
+            throw CoreError(
+                .invalidPath, "root name '\(resolvedName)' must be non-empty and contain neither ':' nor '/'")
         }
         return RootSpec(name: resolvedName, path: path)
     }

@@ -22,13 +22,17 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
         case .noSuchFileOrDirectory:
             return CoreError(.notFound, "\(path) does not exist", extensions: extensions)
         case .fileNameTooLong:
-            return CoreError(.invalidPath, "\(path): a component of the path is longer than the filesystem allows", extensions: extensions)
+            return CoreError(
+                .invalidPath, "\(path): a component of the path is longer than the filesystem allows",
+                extensions: extensions)
         case .notDirectory:
             return CoreError(.notFound, "\(path): a component of the path is not a directory", extensions: extensions)
         case .tooManySymbolicLinkLevels:
-            return CoreError(.symlinkInPath, "\(path): a component of the path is a symbolic link", extensions: extensions)
+            return CoreError(
+                .symlinkInPath, "\(path): a component of the path is a symbolic link", extensions: extensions)
         case .improperLink:
-            return CoreError(.crossesMount, "\(path): the path crosses a mount point below its root", extensions: extensions)
+            return CoreError(
+                .crossesMount, "\(path): the path crosses a mount point below its root", extensions: extensions)
         case .readOnlyFileSystem:
             return CoreError(.readOnlyFilesystem, "\(path) is on a read-only filesystem", extensions: extensions)
         case .noSpace, .diskQuotaExceeded:
@@ -36,7 +40,8 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
         default:
             extensions["errno"] = .text(error.name)
             extensions["call"] = .text(error.call)
-            return CoreError(.systemError, "\(path): \(error.call) failed: \(error.message) (\(error.name))", extensions: extensions)
+            return CoreError(
+                .systemError, "\(path): \(error.call) failed: \(error.message) (\(error.name))", extensions: extensions)
         }
     }
 }

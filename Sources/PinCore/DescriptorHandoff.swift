@@ -31,7 +31,10 @@ public struct HandedOffDescriptor: Sendable {
     public let leaseID: String
     public let pinID: String
 
-    public init(descriptor: OpenFile, access: PinAccess, path: String, offset: UInt64, length: UInt64, leaseID: String, pinID: String) {
+    public init(
+        descriptor: OpenFile, access: PinAccess, path: String, offset: UInt64, length: UInt64, leaseID: String,
+        pinID: String
+    ) {
         self.descriptor = descriptor
         self.access = access
         self.path = path
@@ -68,17 +71,22 @@ extension PinCoreService {
                 extensions: leaseExtension)
         }
         guard let pin = pins.record(of: lease.pinID), pins.isActive(pin.id) else {
-            throw CoreError(.pinNotActive, "the pin \(lease.pinID) of lease \(lease.id) holds nothing", extensions: leaseExtension)
+            throw CoreError(
+                .pinNotActive, "the pin \(lease.pinID) of lease \(lease.id) holds nothing", extensions: leaseExtension)
         }
-        guard let locked = locker.lockedFile(device: pin.file.device, inode: pin.file.inode), let handle = locked.handle else {
-            throw CoreError(.notLocked, "\(pin.path.canonical) is no longer locked by the daemon", extensions: ["path": .text(pin.path.canonical)])
+        guard let locked = locker.lockedFile(device: pin.file.device, inode: pin.file.inode), let handle = locked.handle
+        else {
+            throw CoreError(
+                .notLocked, "\(pin.path.canonical) is no longer locked by the daemon",
+                extensions: ["path": .text(pin.path.canonical)])
         }
         if let violation = locked.violation { throw Pinner.violatedError(violation, path: locked.path.canonical) }
         let descriptor: OpenFile
         switch pin.access {
         case .write:
             guard let writable = locked.writableHandle else {
-                throw CoreError(.writeNeedsDaemonWriters, "the daemon holds no read-write descriptor of \(locked.path.canonical)")
+                throw CoreError(
+                    .writeNeedsDaemonWriters, "the daemon holds no read-write descriptor of \(locked.path.canonical)")
             }
             descriptor = writable
         case .read:
@@ -89,7 +97,8 @@ extension PinCoreService {
             }
         }
         return HandedOffDescriptor(
-            descriptor: descriptor, access: pin.access, path: locked.path.canonical, offset: pin.offset, length: pin.length,
+            descriptor: descriptor, access: pin.access, path: locked.path.canonical, offset: pin.offset,
+            length: pin.length,
             leaseID: lease.id, pinID: pin.id)
     }
 }

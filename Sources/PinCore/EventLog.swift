@@ -77,7 +77,9 @@ public final class EventLog: Sendable {
         let newest = lastSequence
         let fromStore = (older?(after, limit) ?? []).filter { $0.sequence <= newest }
         if fromStore.count >= limit { return fromStore }
-        return fromStore + (recentEvents(after: fromStore.last?.sequence ?? after, limit: limit - fromStore.count, gapAllowed: true) ?? [])
+        return fromStore
+            + (recentEvents(after: fromStore.last?.sequence ?? after, limit: limit - fromStore.count, gapAllowed: true)
+                ?? [])
     }
 
     /// Whether every event after `after` can still be read. With storage, what it still

@@ -24,7 +24,7 @@ final class ExtentRewriter {
                 try file.allocate(.unshareKeepSize, offset: range.lowerBound, length: UInt64(range.count))
                 progress.advance(by: UInt64(range.count))
                 return
-            } catch where [.notSupported, .invalidArgument, .noFunction].contains(error.code) {
+            } catch  where [.notSupported, .invalidArgument, .noFunction].contains(error.code) {
                 unshareSupported = false
             } catch {
                 throw CoreError.from(error, path: file.path)

@@ -18,8 +18,9 @@ struct AuditBaseline: Sendable, Equatable {
 
     /// The fields of an extent that must not change (`last` and `merged` describe the report).
     static func comparable(_ extent: Extent) -> Extent {
-        Extent(logical: extent.logical, physical: extent.physical, length: extent.length,
-               flags: extent.flags.subtracting([.last, .merged]))
+        Extent(
+            logical: extent.logical, physical: extent.physical, length: extent.length,
+            flags: extent.flags.subtracting([.last, .merged]))
     }
 }
 
@@ -33,34 +34,45 @@ enum FileAudit {
         let path = file.path.canonical
         guard let status = try? handle.status() else { return nil }
         if !status.isImmutable {
-            return FileViolation(code: "immutable-flag-cleared", detail: "the immutable flag of \(path) was cleared (chattr -i)")
+            return FileViolation(
+                code: "immutable-flag-cleared", detail: "the immutable flag of \(path) was cleared (chattr -i)")
         }
         switch lookUp() {
         case .success(let other) where other.device != file.record.device || other.inode != file.record.inode:
-            return FileViolation(code: "inode-replaced", detail: "\(path) now names another file (inode \(other.inode), was \(file.record.inode))")
+            return FileViolation(
+                code: "inode-replaced",
+                detail: "\(path) now names another file (inode \(other.inode), was \(file.record.inode))")
         case .success:
             break
         case .failure(let error) where error.code == .notFound:
-            return FileViolation(code: "path-removed", detail: "\(path) no longer names the locked file: \(error.detail)")
+            return FileViolation(
+                code: "path-removed", detail: "\(path) no longer names the locked file: \(error.detail)")
         case .failure(let error):
             // A mount, a symlink or something else now stands at the path.
-            return FileViolation(code: "inode-replaced", detail: "\(path) no longer leads to the locked file: \(error.detail)")
+            return FileViolation(
+                code: "inode-replaced", detail: "\(path) no longer leads to the locked file: \(error.detail)")
         }
         if status.size != baseline.size {
-            return FileViolation(code: "size-changed", detail: "\(path) is \(status.size) bytes, was \(baseline.size) when locked")
+            return FileViolation(
+                code: "size-changed", detail: "\(path) is \(status.size) bytes, was \(baseline.size) when locked")
         }
         if let before = baseline.extents, let extents = try? handle.extents(length: status.size, sync: false) {
             if let shared = extents.first(where: { $0.flags.contains(.shared) }) {
                 return FileViolation(
                     code: "extents-shared",
-                    detail: "\(shared.length) bytes at offset \(shared.logical) of \(path) are now shared with another file (a reflink or dedupe from it)")
+                    detail:
+                        "\(shared.length) bytes at offset \(shared.logical) of \(path) are now shared with another file (a reflink or dedupe from it)"
+                )
             }
             if !baseline.mapMayMove && extents.map(AuditBaseline.comparable) != before {
-                return FileViolation(code: "extent-map-changed", detail: "the block map of \(path) changed since it was locked")
+                return FileViolation(
+                    code: "extent-map-changed", detail: "the block map of \(path) changed since it was locked")
             }
         }
         if file.record.writers == .none, let lease = try? handle.currentLease(), lease != .read {
-            return FileViolation(code: "read-lease-lost", detail: "the kernel read lease on \(path) is no longer held (a writer or truncate broke it)")
+            return FileViolation(
+                code: "read-lease-lost",
+                detail: "the kernel read lease on \(path) is no longer held (a writer or truncate broke it)")
         }
         return nil
     }

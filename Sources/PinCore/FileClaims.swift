@@ -31,7 +31,9 @@ final class FileClaims: Sendable {
     func claim(_ id: FileID, path: RootedPath) throws(CoreError) -> Claim {
         let inserted = claimed.withLock { $0.insert(id).inserted }
         guard inserted else {
-            throw CoreError(.busy, "another prepare, lock or unlock of \(path.canonical) is in progress", extensions: ["path": .text(path.canonical)])
+            throw CoreError(
+                .busy, "another prepare, lock or unlock of \(path.canonical) is in progress",
+                extensions: ["path": .text(path.canonical)])
         }
         return Claim(owner: self, id: id)
     }

@@ -31,15 +31,18 @@ struct FileLayout: Sendable, Equatable {
             if start > cursor { segments.append(Segment(range: cursor..<start, state: .hole)) }
             let flags = extent.flags
             let state: State =
-                if flags.contains(.delalloc) { .delalloc }
-                else if flags.contains(.dataInline) || flags.contains(.dataTail) { .inline }
-                else if flags.contains(.unwritten) { .unwritten }
-                else if flags.contains(.unknown) { .unknown }
-                else { .written }
-            segments.append(Segment(
-                range: start..<end, state: state, shared: flags.contains(.shared),
-                encoded: flags.contains(.encoded) || flags.contains(.dataEncrypted),
-                unaligned: flags.contains(.notAligned) && state != .inline))
+                if flags.contains(.delalloc) {
+                    .delalloc
+                } else if flags.contains(.dataInline) || flags.contains(.dataTail) {
+                    .inline
+                } else if flags.contains(.unwritten) { .unwritten } else if flags.contains(.unknown) { .unknown } else {
+                    .written
+                }
+            segments.append(
+                Segment(
+                    range: start..<end, state: state, shared: flags.contains(.shared),
+                    encoded: flags.contains(.encoded) || flags.contains(.dataEncrypted),
+                    unaligned: flags.contains(.notAligned) && state != .inline))
             cursor = end
         }
         if cursor < size { segments.append(Segment(range: cursor..<size, state: .hole)) }
@@ -50,7 +53,11 @@ struct FileLayout: Sendable, Equatable {
 
     /// Treats data segments (from SEEK_DATA) as written and the gaps as holes.
     init(size: UInt64, dataSegments: [Range<UInt64>]) {
-        self.init(size: size, extents: dataSegments.map { Extent(logical: $0.lowerBound, physical: 0, length: $0.upperBound - $0.lowerBound, flags: []) })
+        self.init(
+            size: size,
+            extents: dataSegments.map {
+                Extent(logical: $0.lowerBound, physical: 0, length: $0.upperBound - $0.lowerBound, flags: [])
+            })
     }
 
     var bytes: LayoutBytes {
@@ -94,7 +101,8 @@ struct FileLayout: Sendable, Equatable {
             reasons.append(NotReadyReason(code: code, detail: "\(hits.count) \(noun), \(total) bytes", bytes: total))
         }
         if size == 0 {
-            reasons.append(NotReadyReason(code: "empty-file", detail: "the file is empty; prepare it with a size", bytes: 0))
+            reasons.append(
+                NotReadyReason(code: "empty-file", detail: "the file is empty; prepare it with a size", bytes: 0))
         }
         add("holes", { $0.state == .hole }, "hole")
         add("unwritten-extents", { $0.state == .unwritten }, "unwritten extent")

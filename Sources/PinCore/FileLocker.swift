@@ -111,7 +111,9 @@ final class FileLocker: Sendable {
             let lockedFile = LockedFile(
                 record: locked, handle: file, writableHandle: writable, fsType: before.filesystem.type, probe: probe)
             files.withLock { $0[path] = lockedFile }
-            logger.info("locked \(path.canonical) (writers: \(writers.rawValue), flag set by daemon: \(record.flagSetByDaemon))")
+            logger.info(
+                "locked \(path.canonical) (writers: \(writers.rawValue), flag set by daemon: \(record.flagSetByDaemon))"
+            )
             return lockedFile.lockReport
         } catch {
             try? file.setLease(.none)
@@ -124,13 +126,17 @@ final class FileLocker: Sendable {
     /// Releases the lease and clears the immutable flag if the daemon set it. The flag is
     /// cleared through the descriptor the daemon holds, so it is the locked inode's flag even
     /// if the path now names another file.
-    func unlock(_ path: RootedPath, reopen: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus)) throws(CoreError) -> UnlockReport {
+    func unlock(_ path: RootedPath, reopen: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus))
+        throws(CoreError) -> UnlockReport
+    {
         let current = files.withLock { files -> LockedFile? in
             files[path]?.setRetired(true)  // before the flag or the lease changes: the audit stands down
             return files[path]
         }
         guard let locked = current else {
-            throw CoreError(.notLocked, "\(path.canonical) is not locked by the daemon", extensions: ["path": .text(path.canonical)])
+            throw CoreError(
+                .notLocked, "\(path.canonical) is not locked by the daemon", extensions: ["path": .text(path.canonical)]
+            )
         }
         do throws(CoreError) {
             return try unlock(locked, reopen: reopen)
@@ -140,7 +146,9 @@ final class FileLocker: Sendable {
         }
     }
 
-    private func unlock(_ locked: LockedFile, reopen: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus)) throws(CoreError) -> UnlockReport {
+    private func unlock(
+        _ locked: LockedFile, reopen: (RootedPath) throws(CoreError) -> (file: OpenFile, status: FileStatus)
+    ) throws(CoreError) -> UnlockReport {
         let path = locked.path
         var unlocking = locked.record
         unlocking.phase = .unlocking
@@ -173,7 +181,8 @@ final class FileLocker: Sendable {
             // The lease is given up and the flag cleared: the file is unlocked. The durable
             // record says "unlocking", which the next start finishes; keeping the file listed
             // as locked now would have the audit report its cleared flag as a violation.
-            logger.warning("\(path.canonical) is unlocked; its record stays until the next start finishes it: \(error.detail)")
+            logger.warning(
+                "\(path.canonical) is unlocked; its record stays until the next start finishes it: \(error.detail)")
         }
         files.withLock { _ = $0.removeValue(forKey: path) }
         let immutable = (try? handle?.status().isImmutable) ?? false
@@ -209,9 +218,12 @@ final class FileLocker: Sendable {
                 } catch {
                     // A full state directory must not keep the daemon from starting: the record
                     // is finished the same way at the next start.
-                    logger.warning("\(record.path.canonical): the record of the finished \(record.phase.rawValue) stays: \(error.detail)")
+                    logger.warning(
+                        "\(record.path.canonical): the record of the finished \(record.phase.rawValue) stays: \(error.detail)"
+                    )
                 }
-                logger.warning("\(record.path.canonical): finished an interrupted \(record.phase.rawValue) by releasing the lock")
+                logger.warning(
+                    "\(record.path.canonical): finished an interrupted \(record.phase.rawValue) by releasing the lock")
             case .locked:
                 recoverLocked(record, opened: opened, problem: problem, open: open, probe: probe)
             }
@@ -233,7 +245,9 @@ final class FileLocker: Sendable {
             return
         }
         guard opened.status.isImmutable else {
-            degrade(record, handle: opened.file, fsType: fsType, reason: "the immutable flag was cleared while the daemon was not running")
+            degrade(
+                record, handle: opened.file, fsType: fsType,
+                reason: "the immutable flag was cleared while the daemon was not running")
             return
         }
         do throws(CoreError) {
@@ -259,10 +273,13 @@ final class FileLocker: Sendable {
     /// the file read-write and sets the flag again. The /proc scan that follows catches any
     /// writer that opened the file in that window.
     private func reopenWritable(
-        _ record: LockRecord, handle: OpenFile, open: (RootedPath, OpenFlags) throws(CoreError) -> (file: OpenFile, status: FileStatus)
+        _ record: LockRecord, handle: OpenFile,
+        open: (RootedPath, OpenFlags) throws(CoreError) -> (file: OpenFile, status: FileStatus)
     ) throws(CoreError) -> OpenFile {
         guard record.flagSetByDaemon else {
-            throw CoreError(.fileImmutable, "the immutable flag was not set by the daemon, so it cannot reopen the file for writing")
+            throw CoreError(
+                .fileImmutable, "the immutable flag was not set by the daemon, so it cannot reopen the file for writing"
+            )
         }
         try setImmutable(handle, false, path: record.path)
         defer { try? setImmutable(handle, true, path: record.path) }
@@ -281,7 +298,10 @@ final class FileLocker: Sendable {
     }
 
     private func degrade(_ record: LockRecord, handle: OpenFile?, fsType: String, reason: String) {
-        files.withLock { $0[record.path] = LockedFile(record: record, handle: handle, fsType: fsType, degradedReason: reason, violation: record.violation) }
+        files.withLock {
+            $0[record.path] = LockedFile(
+                record: record, handle: handle, fsType: fsType, degradedReason: reason, violation: record.violation)
+        }
         logger.error("locked \(record.path.canonical) is degraded: \(reason)")
     }
 
@@ -289,7 +309,7 @@ final class FileLocker: Sendable {
         do throws(LinuxError) {
             try file.setLeaseSignal(LeaseBreakSignal.number)
             try file.setLease(.read)
-        } catch where error.code == .resourceTemporarilyUnavailable {
+        } catch  where error.code == .resourceTemporarilyUnavailable {
             throw WriterCheck.writersPresent(path: path, status: status)
         } catch {
             throw CoreError.from(error, path: path.canonical)
@@ -301,11 +321,11 @@ final class FileLocker: Sendable {
             var flags = try file.inodeFlags()
             if on { flags.insert(.immutable) } else { flags.remove(.immutable) }
             try file.setInodeFlags(flags)
-        } catch where error.code == .notPermitted {
+        } catch  where error.code == .notPermitted {
             throw CoreError(
                 .missingCapability, "changing the immutable flag of \(path.canonical) needs CAP_LINUX_IMMUTABLE",
                 extensions: ["path": .text(path.canonical), "capability": "CAP_LINUX_IMMUTABLE"])
-        } catch where [.inappropriateIOCTLForDevice, .notSupported, .invalidArgument].contains(error.code) {
+        } catch  where [.inappropriateIOCTLForDevice, .notSupported, .invalidArgument].contains(error.code) {
             throw CoreError(
                 .unsupportedFilesystem, "the filesystem of \(path.canonical) does not support the immutable flag",
                 extensions: ["path": .text(path.canonical)])

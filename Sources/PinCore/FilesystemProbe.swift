@@ -27,7 +27,8 @@ struct FilesystemProbe: Sendable, Equatable {
             return probe
         }
         probe.longTermWriteErrno = longTermWriteResult(scratch)
-        probe.preopenedWritesBlocked = preopenedWritesBlocked(scratch, data: UnsafeRawBufferPointer(rebasing: page[0..<1]))
+        probe.preopenedWritesBlocked = preopenedWritesBlocked(
+            scratch, data: UnsafeRawBufferPointer(rebasing: page[0..<1]))
         if probe.preopenedWritesBlocked == nil {
             probe.unprobedReason = "the immutable flag could not be set on a scratch file"
         }

@@ -19,14 +19,16 @@ enum LayoutInspector {
         do throws(LinuxError) {
             layout = FileLayout(size: status.size, extents: try file.extents(length: status.size, sync: true))
             source = "fiemap"
-        } catch where error.code == .notSupported || error.code == .inappropriateIOCTLForDevice {
+        } catch  where error.code == .notSupported || error.code == .inappropriateIOCTLForDevice {
             layout = FileLayout(size: status.size, dataSegments: try file.dataSegments(size: status.size))
             source = "seek_data"
         }
         var reasons = layout.reasons
         if let hardLinked = HardLinkCheck.reason(links: status.links) { reasons.append(hardLinked) }
         if filesystem.type == "xfs", let xflags = try? file.extendedFlags(), xflags & extendedFlagRealtime != 0 {
-            reasons.append(NotReadyReason(code: "realtime-device", detail: "the file lives on the XFS realtime device", bytes: nil))
+            reasons.append(
+                NotReadyReason(code: "realtime-device", detail: "the file lives on the XFS realtime device", bytes: nil)
+            )
         }
         let report = LayoutReport(
             path: path, size: status.size, blockSize: UInt64(status.blockSize), fsType: filesystem.type,
@@ -37,7 +39,9 @@ enum LayoutInspector {
     }
 
     /// `inspect` with system-call failures reported as core errors.
-    static func inspectReporting(_ file: OpenFile, path: RootedPath, locked: Bool = false) throws(CoreError) -> Inspection {
+    static func inspectReporting(_ file: OpenFile, path: RootedPath, locked: Bool = false) throws(CoreError)
+        -> Inspection
+    {
         do throws(LinuxError) {
             return try inspect(file, path: path, locked: locked)
         } catch {

@@ -73,7 +73,10 @@ extension LayoutReport {
     func notReadyError(suggestion: String) -> CoreError {
         CoreError(
             .notReady,
-            "\(path.canonical) is not ready (" + reasons.map { "\($0.code): \($0.detail)" }.joined(separator: "; ") + "); \(suggestion)",
-            extensions: ["path": .text(path.canonical), "reasons": .notReadyReasons(reasons), "report": .layoutReport(self)])
+            "\(path.canonical) is not ready (" + reasons.map { "\($0.code): \($0.detail)" }.joined(separator: "; ")
+                + "); \(suggestion)",
+            extensions: [
+                "path": .text(path.canonical), "reasons": .notReadyReasons(reasons), "report": .layoutReport(self),
+            ])
     }
 }

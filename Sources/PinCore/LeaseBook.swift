@@ -32,8 +32,10 @@ final class LeaseBook: Sendable {
     let leaseEnded: @Sendable (LeaseRecord) -> Void
 
     init(
-        store: any LeaseJournal, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy, allowList: WebhookAllowList,
-        logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void, leaseEnded: @escaping @Sendable (LeaseRecord) -> Void,
+        store: any LeaseJournal, pins: PinBook, events: EventLog, notifier: LeaseNotifier, policy: LeasePolicy,
+        allowList: WebhookAllowList,
+        logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void,
+        leaseEnded: @escaping @Sendable (LeaseRecord) -> Void,
         webhookBody: @escaping EventBodyEncoder, clock: DeadlineClock = .system
     ) {
         book = Mutex(Book(webhookBody: webhookBody))

@@ -14,7 +14,8 @@ extension LeaseBook {
     /// never stays ahead of what is durable, the daemon keeps serving, and the next
     /// transition succeeds once there is space again.
     func transition<T>(_ change: (inout Book, inout Transition, Int64) throws(CoreError) -> T) throws(CoreError) -> T {
-        let (result, ticket, changed) = try book.withLock { book throws(CoreError) -> (T, (any CommitTicket)?, [String]) in
+        let (result, ticket, changed) = try book.withLock {
+            book throws(CoreError) -> (T, (any CommitTicket)?, [String]) in
             var transition = Transition()
             let result = try change(&book, &transition, clock.wallMilliseconds())
             guard !transition.isEmpty || !transition.timers.isEmpty else { return (result, store.barrier(), []) }
@@ -28,7 +29,8 @@ extension LeaseBook {
             do throws(CoreError) {
                 try store.wait(ticket)
             } catch {
-                logger.error("a lease transition could not be made durable (\(error.detail)); its leases are put back as stored")
+                logger.error(
+                    "a lease transition could not be made durable (\(error.detail)); its leases are put back as stored")
                 restore(changed)
                 throw error
             }
@@ -52,7 +54,8 @@ extension LeaseBook {
                 do throws(CoreError) {
                     durable = try store.lease(id: id)
                 } catch {
-                    logger.error("lease \(id): cannot read its durable record back (\(error.detail)); memory keeps the change")
+                    logger.error(
+                        "lease \(id): cannot read its durable record back (\(error.detail)); memory keeps the change")
                     continue
                 }
                 let inMemory = book.leases[id]

@@ -1,4 +1,3 @@
-
 /// A grant request that passed ``LeaseBook/checkGrant(_:)``, with the TTL and grace it resolved
 /// to. Only that check makes one, so a grant cannot skip it.
 struct CheckedGrant: Sendable {

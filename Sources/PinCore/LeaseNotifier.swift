@@ -27,7 +27,8 @@ final class LeaseNotifier: Service {
     private let finishedMessages = ChangeSignal()
 
     init(
-        configuration: WebhookConfiguration, store: any LeaseJournal, logger: Logger, makeTransport: WebhookTransportFactory
+        configuration: WebhookConfiguration, store: any LeaseJournal, logger: Logger,
+        makeTransport: WebhookTransportFactory
     ) {
         self.store = store
         self.logger = logger
@@ -37,7 +38,8 @@ final class LeaseNotifier: Service {
                     pending.attempts.append(DeliveryRecord(attempt))
                     var next: Int64?
                     if case .retrying(let at) = attempt.outcome { next = Int64(at * 1000) }
-                    pending.outbox.append(.attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
+                    pending.outbox.append(
+                        .attempted(id: attempt.messageID, attempts: attempt.attempt, nextAttemptAt: next))
                 }
             },
             finished: { [weak self] message, outcome in
@@ -47,15 +49,21 @@ final class LeaseNotifier: Service {
                     case .failed(let reason): reason
                     case .retrying: "retrying"  // never reported as finished
                     }
-                self?.pending.withLock { $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds())) }
+                self?.pending.withLock {
+                    $0.outbox.append(.finished(id: message.id, outcome: text, at: WallClock.nowMilliseconds()))
+                }
                 self?.finishedMessages.changed()
             },
             reopened: { [weak self] message, attempts in
-                self?.pending.withLock { $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds())) }
+                self?.pending.withLock {
+                    $0.outbox.append(.reopened(id: message.id, attempts: attempts, at: WallClock.nowMilliseconds()))
+                }
             })
         let webhookSender = makeTransport(configuration, logger, reports)
         sender.withLock { $0 = webhookSender }
-        flusher.withLock { $0 = PeriodicTask(name: "delivery-log", interval: .milliseconds(100)) { [weak self] in self?.flush() } }
+        flusher.withLock {
+            $0 = PeriodicTask(name: "delivery-log", interval: .milliseconds(100)) { [weak self] in self?.flush() }
+        }
     }
 
     /// Sends outbox entries (from their recorded attempt count and next attempt time);
@@ -78,7 +86,8 @@ final class LeaseNotifier: Service {
                 extensions: ["lease_id": .text(leaseID), "webhook_id": .text(messageID)])
         }
         guard let secret, let sender = sender.withLock({ $0 }) else {
-            throw CoreError(.systemError, "the webhook of lease \(leaseID) cannot be sent: no secret, or the daemon is stopping")
+            throw CoreError(
+                .systemError, "the webhook of lease \(leaseID) cannot be sent: no secret, or the daemon is stopping")
         }
         let now = WallClock.nowMilliseconds()
         entry.finishedAt = nil
@@ -149,7 +158,8 @@ final class LeaseNotifier: Service {
             return nil
         }
         return WebhookMessage(
-            id: entry.id, leaseID: entry.leaseID, eventType: entry.event, url: entry.url, secret: secret, body: Array(entry.body.utf8),
+            id: entry.id, leaseID: entry.leaseID, eventType: entry.event, url: entry.url, secret: secret,
+            body: Array(entry.body.utf8),
             retryUntil: Double(entry.retryUntil) / 1000, attemptsAfterDeadline: entry.attemptsAfterDeadline,
             followsRetrySchedule: entry.followsRetrySchedule, attemptsMade: entry.attempts,
             firstAttemptAt: redelivery ? nil : entry.nextAttemptAt.map { Double($0) / 1000 })
@@ -172,7 +182,10 @@ final class LeaseNotifier: Service {
             try store.recordDeliveries(batch.attempts, outbox: batch.outbox)
         } catch {
             logger.error("could not write \(batch.attempts.count) delivery record(s): \(error.detail)")
-            pending.withLock { $0.attempts.insert(contentsOf: batch.attempts, at: 0); $0.outbox.insert(contentsOf: batch.outbox, at: 0) }
+            pending.withLock {
+                $0.attempts.insert(contentsOf: batch.attempts, at: 0)
+                $0.outbox.insert(contentsOf: batch.outbox, at: 0)
+            }
             throw error
         }
     }

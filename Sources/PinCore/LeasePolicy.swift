@@ -1,4 +1,3 @@
-
 /// The bounds a grant, a renewal and a revocation must respect. TTLs outside the bounds are
 /// refused (422), never silently raised or cut.
 public struct LeasePolicy: Sendable, Equatable {
@@ -17,13 +16,16 @@ public struct LeasePolicy: Sendable, Equatable {
     /// Checks the bounds against each other (at start-up).
     public func validate() throws(CoreError) {
         guard ttlMinSeconds >= 1, ttlMinSeconds <= ttlMaxSeconds else {
-            throw CoreError(.invalidTTL, "the TTL bounds are inconsistent: min \(ttlMinSeconds) s, max \(ttlMaxSeconds) s")
+            throw CoreError(
+                .invalidTTL, "the TTL bounds are inconsistent: min \(ttlMinSeconds) s, max \(ttlMaxSeconds) s")
         }
         guard (ttlMinSeconds...ttlMaxSeconds).contains(ttlDefaultSeconds) else {
-            throw CoreError(.invalidTTL, "the default TTL \(ttlDefaultSeconds) s is outside [\(ttlMinSeconds), \(ttlMaxSeconds)] s")
+            throw CoreError(
+                .invalidTTL, "the default TTL \(ttlDefaultSeconds) s is outside [\(ttlMinSeconds), \(ttlMaxSeconds)] s")
         }
         guard graceMaxSeconds >= 0, (0...graceMaxSeconds).contains(graceDefaultSeconds) else {
-            throw CoreError(.invalidGrace, "the default grace \(graceDefaultSeconds) s is outside [0, \(graceMaxSeconds)] s")
+            throw CoreError(
+                .invalidGrace, "the default grace \(graceDefaultSeconds) s is outside [0, \(graceMaxSeconds)] s")
         }
         guard eventsKept >= 1 else { throw CoreError(.systemError, "at least 1 event must be kept, not \(eventsKept)") }
     }
@@ -34,7 +36,10 @@ public struct LeasePolicy: Sendable, Equatable {
         guard (ttlMinSeconds...ttlMaxSeconds).contains(requested) else {
             throw CoreError(
                 .invalidTTL, "ttl_s \(requested) is outside [\(ttlMinSeconds), \(ttlMaxSeconds)] s",
-                extensions: ["ttl_s": .integer(Int64(requested)), "min_ttl_s": .integer(Int64(ttlMinSeconds)), "max_ttl_s": .integer(Int64(ttlMaxSeconds))])
+                extensions: [
+                    "ttl_s": .integer(Int64(requested)), "min_ttl_s": .integer(Int64(ttlMinSeconds)),
+                    "max_ttl_s": .integer(Int64(ttlMaxSeconds)),
+                ])
         }
         return requested
     }

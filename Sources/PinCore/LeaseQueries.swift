@@ -16,22 +16,29 @@ extension LeaseBook {
         }
         let (records, more) = book.withLock { book -> ([LeaseRecord], Bool) in
             let index: LeaseIDIndex? =
-                if let pinID = filter.pinID { book.byPin[pinID] } else if let holder = filter.holder { book.byHolder[holder] } else { book.all }
+                if let pinID = filter.pinID { book.byPin[pinID] } else if let holder = filter.holder {
+                    book.byHolder[holder]
+                } else { book.all }
             guard let index else { return ([], false) }
-            let (ids, more) = index.page(after: page.after, limit: page.limit, include: { id in
-                guard let lease = book.leases[id] else { return false }
-                return (filter.state == nil || lease.state == filter.state) && (filter.holder == nil || lease.holder == filter.holder)
-                    && (filter.pinID == nil || lease.pinID == filter.pinID)
-            })
+            let (ids, more) = index.page(
+                after: page.after, limit: page.limit,
+                include: { id in
+                    guard let lease = book.leases[id] else { return false }
+                    return (filter.state == nil || lease.state == filter.state)
+                        && (filter.holder == nil || lease.holder == filter.holder)
+                        && (filter.pinID == nil || lease.pinID == filter.pinID)
+                })
             return (ids.compactMap { book.leases[$0] }, more)
         }
-        return LeaseList(leases: records.map { Lease(record: $0, revealSecret: false) }, next: more ? records.last?.id : nil)
+        return LeaseList(
+            leases: records.map { Lease(record: $0, revealSecret: false) }, next: more ? records.last?.id : nil)
     }
 
     /// The leases not yet ended on any of `pinIDs` (`nil`: on any pin), in grant order.
     func liveLeases(onPins pinIDs: Set<String>?) -> [LeaseRecord] {
         book.withLock { book in
-            let ids = pinIDs.map { pins in pins.flatMap { book.liveByPin[$0] ?? [] } } ?? book.liveByPin.values.flatMap { $0 }
+            let ids =
+                pinIDs.map { pins in pins.flatMap { book.liveByPin[$0] ?? [] } } ?? book.liveByPin.values.flatMap { $0 }
             return ids.sorted().compactMap { book.leases[$0] }
         }
     }
@@ -52,13 +59,17 @@ extension LeaseBook {
             func present(_ index: LeaseIDIndex?) -> [String] { (index?.allIDs ?? []).filter { book.leases[$0] != nil } }
             if present(book.all) != records.map(\.id) { problems.append("all") }
             if book.all.count != records.count { problems.append("all.count") }
-            for (pin, leases) in Dictionary(grouping: records, by: \.pinID) where present(book.byPin[pin]) != leases.map(\.id) {
+            for (pin, leases) in Dictionary(grouping: records, by: \.pinID)
+            where present(book.byPin[pin]) != leases.map(\.id) {
                 problems.append("pin \(pin)")
             }
-            for (holder, leases) in Dictionary(grouping: records, by: \.holder) where present(book.byHolder[holder]) != leases.map(\.id) {
+            for (holder, leases) in Dictionary(grouping: records, by: \.holder)
+            where present(book.byHolder[holder]) != leases.map(\.id) {
                 problems.append("holder \(holder)")
             }
-            let live = Dictionary(grouping: records.filter { !$0.state.isEnded }, by: \.pinID).mapValues { Set($0.map(\.id)) }
+            let live = Dictionary(grouping: records.filter { !$0.state.isEnded }, by: \.pinID).mapValues {
+                Set($0.map(\.id))
+            }
             if live != book.liveByPin { problems.append("live by pin") }
             if book.liveCount != live.values.reduce(0, { $0 + $1.count }) { problems.append("live count") }
             if Set(book.byPin.keys) != Set(records.map(\.pinID)) { problems.append("pins without leases kept") }

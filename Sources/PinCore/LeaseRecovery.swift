@@ -18,7 +18,9 @@ extension LeaseBook {
         var timers: [(TimerKey, Int64)] = []
         book.withLock { book in
             book.nextSequence = lastSequence + 1
-            for lease in records.filter(\.state.isEnded).sorted(by: { ($0.endedAt ?? 0) < ($1.endedAt ?? 0) }) { book.ended(lease.id) }
+            for lease in records.filter(\.state.isEnded).sorted(by: { ($0.endedAt ?? 0) < ($1.endedAt ?? 0) }) {
+                book.ended(lease.id)
+            }
             for var lease in records {
                 if !lease.state.isEnded {
                     do throws(CoreError) {
@@ -79,6 +81,8 @@ extension LeaseBook {
             let reason = "pin-lost"
             _ = try? revoke(id: id, reason: reason, graceSeconds: nil)
         }
-        logger.info("recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(resend.count) webhook(s) to resume)")
+        logger.info(
+            "recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(resend.count) webhook(s) to resume)"
+        )
     }
 }

@@ -18,7 +18,8 @@ public struct LeaseGrantRequest: Sendable {
     public var holderUID: UInt32?
 
     public init(
-        target: LeaseTarget, holder: String, ttlSeconds: Int? = nil, graceSeconds: Int? = nil, webhookURL: String? = nil,
+        target: LeaseTarget, holder: String, ttlSeconds: Int? = nil, graceSeconds: Int? = nil,
+        webhookURL: String? = nil,
         holderUID: UInt32? = nil
     ) {
         self.target = target

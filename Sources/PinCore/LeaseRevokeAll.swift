@@ -10,16 +10,23 @@ extension LeaseBook {
     /// The leases are revoked in transitions of ``revokeAllChunk`` leases each, so that the
     /// first holders are told while the rest are still being recorded.
     @discardableResult
-    func revokeAll(onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, EventPayload)? = nil) -> [LeaseRecord] {
+    func revokeAll(
+        onPins pinIDs: Set<String>, reason: String, latestDeadline: Int64?, announce: (EventType, EventPayload)? = nil
+    ) -> [LeaseRecord] {
         let ids = liveLeases(onPins: pinIDs).map(\.id)
         let started = ContinuousClock.now
-        defer { if ids.count > 1 { logger.notice("revoked \(ids.count) lease(s) (\(reason)) in \(ContinuousClock.now - started)") } }
+        defer {
+            if ids.count > 1 {
+                logger.notice("revoked \(ids.count) lease(s) (\(reason)) in \(ContinuousClock.now - started)")
+            }
+        }
         var announcement: Announcement = announce.map { .publish($0, $1) } ?? .none
         var revoking: [LeaseRecord] = []
         var start = 0
         repeat {
             let chunk = Array(ids[start..<min(ids.count, start + Self.revokeAllChunk)])
-            let (revoked, published) = revokeChunk(chunk, reason: reason, latestDeadline: latestDeadline, announce: announcement)
+            let (revoked, published) = revokeChunk(
+                chunk, reason: reason, latestDeadline: latestDeadline, announce: announcement)
             revoking += revoked
             if let published { announcement = .published(published) }
             start += Self.revokeAllChunk
@@ -54,7 +61,9 @@ extension LeaseBook {
                 switch lease.state {
                 case .active:
                     let grace = min(Int64(lease.graceSeconds) * 1000, (latestDeadline ?? .max) - now)
-                    revoking.append(startRevoking(lease, reason: reason, graceMilliseconds: max(0, grace), at: now, &book, &transition))
+                    revoking.append(
+                        startRevoking(
+                            lease, reason: reason, graceMilliseconds: max(0, grace), at: now, &book, &transition))
                 case .revoking:
                     if let latestDeadline, latestDeadline < (lease.deadline ?? .max) {
                         revoking.append(shortenDeadline(lease, to: latestDeadline, at: now, &book, &transition))

@@ -16,18 +16,25 @@ extension LeaseBook {
                 for key in keys {
                     switch key {
                     case .expiry(let id):
-                        guard let lease = book.leases[id], lease.state == .active, lease.expiresAt <= now else { continue }
+                        guard let lease = book.leases[id], lease.state == .active, lease.expiresAt <= now else {
+                            continue
+                        }
                         _ = startRevoking(
-                            lease, reason: RevokeReason.expired, graceMilliseconds: Int64(lease.graceSeconds) * 1000, at: now, &book, &transition)
+                            lease, reason: RevokeReason.expired, graceMilliseconds: Int64(lease.graceSeconds) * 1000,
+                            at: now, &book, &transition)
                     case .deadline(let id):
-                        guard var lease = book.leases[id], lease.state == .revoking, let deadline = lease.deadline, deadline <= now else { continue }
+                        guard var lease = book.leases[id], lease.state == .revoking, let deadline = lease.deadline,
+                            deadline <= now
+                        else { continue }
                         lease.state = lease.reason == RevokeReason.expired ? .expired : .revoked
                         lease.endedAt = now
                         book.put(lease)
                         book.ended(id)
                         end(lease, &transition)
                         book.event(.leaseRevoked, lease, at: now, &transition)
-                        logger.warning("forced \(id) at its deadline (\(lease.reason ?? "revoked")): the holder did not release it")
+                        logger.warning(
+                            "forced \(id) at its deadline (\(lease.reason ?? "revoked")): the holder did not release it"
+                        )
                     }
                 }
             }

@@ -18,13 +18,17 @@ extension LeaseBook {
         do throws(CoreError) {
             let record = try transition { book, transition, now throws(CoreError) in
                 guard !draining.load(ordering: .sequentiallyConsistent) else {
-                    throw CoreError(.draining, "the daemon is revoking every lease before it stops; grant again once it is back")
+                    throw CoreError(
+                        .draining, "the daemon is revoking every lease before it stops; grant again once it is back")
                 }
                 try admissible()
                 let record = LeaseRecord(
-                    id: id, pinID: pinID, path: pin.path, holder: request.holder, state: .active, ttlSeconds: ttl, graceSeconds: grace,
-                    webhookURL: request.webhookURL, webhookSecret: request.webhookURL == nil ? nil : WebhookSignature.makeSecret(),
-                    holderUID: request.holderUID, autoPin: autoPin, grantedAt: now, renewedAt: now, expiresAt: now + Int64(ttl) * 1000)
+                    id: id, pinID: pinID, path: pin.path, holder: request.holder, state: .active, ttlSeconds: ttl,
+                    graceSeconds: grace,
+                    webhookURL: request.webhookURL,
+                    webhookSecret: request.webhookURL == nil ? nil : WebhookSignature.makeSecret(),
+                    holderUID: request.holderUID, autoPin: autoPin, grantedAt: now, renewedAt: now,
+                    expiresAt: now + Int64(ttl) * 1000)
                 book.put(record)
                 transition.leases.append(record)
                 book.event(.leaseGranted, record, at: now, &transition)
@@ -95,12 +99,17 @@ extension LeaseBook {
             switch lease.state {
             case .active:
                 let revoking = startRevoking(
-                    lease, reason: reason ?? RevokeReason.requested, graceMilliseconds: Int64(graceSeconds ?? lease.graceSeconds) * 1000,
+                    lease, reason: reason ?? RevokeReason.requested,
+                    graceMilliseconds: Int64(graceSeconds ?? lease.graceSeconds) * 1000,
                     at: now, &book, &transition)
                 return (revoking, true)
             case .revoking:
-                guard let graceSeconds, now + Int64(graceSeconds) * 1000 < (lease.deadline ?? .max) else { return (lease, false) }
-                return (shortenDeadline(lease, to: now + Int64(graceSeconds) * 1000, at: now, &book, &transition), false)
+                guard let graceSeconds, now + Int64(graceSeconds) * 1000 < (lease.deadline ?? .max) else {
+                    return (lease, false)
+                }
+                return (
+                    shortenDeadline(lease, to: now + Int64(graceSeconds) * 1000, at: now, &book, &transition), false
+                )
             case .released, .revoked, .expired:
                 return (lease, false)
             }
@@ -109,7 +118,8 @@ extension LeaseBook {
     }
 
     func startRevoking(
-        _ lease: LeaseRecord, reason: String, graceMilliseconds: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition
+        _ lease: LeaseRecord, reason: String, graceMilliseconds: Int64, at now: Int64, _ book: inout Book,
+        _ transition: inout Transition
     ) -> LeaseRecord {
         var lease = lease
         lease.state = .revoking
@@ -124,7 +134,9 @@ extension LeaseBook {
         return lease
     }
 
-    func shortenDeadline(_ lease: LeaseRecord, to deadline: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition) -> LeaseRecord {
+    func shortenDeadline(
+        _ lease: LeaseRecord, to deadline: Int64, at now: Int64, _ book: inout Book, _ transition: inout Transition
+    ) -> LeaseRecord {
         var lease = lease
         lease.deadline = max(now, deadline)
         book.put(lease)

@@ -92,8 +92,10 @@ final class LockedFile: Sendable {
         TrackedFile(
             path: path, device: record.device, inode: record.inode,
             state: degradedReason != nil ? "degraded" : violation != nil ? "violated" : "locked",
-            immutable: immutableNow, readLease: readLeaseNow, writers: record.writers, flagSetByDaemon: record.flagSetByDaemon,
-            lockedAt: record.lockedAt, reason: degradedReason ?? violation?.detail, violation: violation, compatibility: compatibility,
+            immutable: immutableNow, readLease: readLeaseNow, writers: record.writers,
+            flagSetByDaemon: record.flagSetByDaemon,
+            lockedAt: record.lockedAt, reason: degradedReason ?? violation?.detail, violation: violation,
+            compatibility: compatibility,
             pinIDs: [])
     }
 

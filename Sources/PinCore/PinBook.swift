@@ -58,19 +58,23 @@ final class PinBook: Sendable {
     func reserve(_ record: PinRecord) throws(CoreError) {
         try book.withLock { book throws(CoreError) in
             guard !book.closedFiles.contains(record.file) else {
-                throw CoreError(.notLocked, "\(record.path.canonical) is being unlocked", extensions: ["path": .text(record.path.canonical)])
+                throw CoreError(
+                    .notLocked, "\(record.path.canonical) is being unlocked",
+                    extensions: ["path": .text(record.path.canonical)])
             }
             let usage = Self.usage(of: book)
             let bytes = Self.pageRounded(record.length)
             guard usage.pins < budget.maxPins, usage.bytes + bytes <= budget.maxBytes else {
-                let what = usage.pins >= budget.maxPins
+                let what =
+                    usage.pins >= budget.maxPins
                     ? "the daemon already holds \(usage.pins) of at most \(budget.maxPins) pins"
                     : "pinning \(bytes) more bytes would exceed the budget: \(usage.bytes) of \(budget.maxBytes) bytes are pinned"
                 throw CoreError(
                     .pinBudgetExceeded, what,
                     extensions: [
                         "path": .text(record.path.canonical), "requested_bytes": .integer(Int64(bytes)),
-                        "pinned_bytes": .integer(Int64(clamping: usage.bytes)), "budget_bytes": .integer(Int64(clamping: budget.maxBytes)),
+                        "pinned_bytes": .integer(Int64(clamping: usage.bytes)),
+                        "budget_bytes": .integer(Int64(clamping: budget.maxBytes)),
                         "pins": .integer(Int64(usage.pins)), "max_pins": .integer(Int64(budget.maxPins)),
                     ])
             }
@@ -108,7 +112,9 @@ final class PinBook: Sendable {
         let (entries, usage) = book.withLock { book in (book.entries.values.filter(\.isVisible), Self.usage(of: book)) }
         let sorted = entries.sorted { ($0.record.createdAt, $0.record.id) < ($1.record.createdAt, $1.record.id) }
         let (slice, next) = page.slice(sorted, key: Self.sortKey)
-        return PinList(pins: slice.compactMap(Self.pin), usage: PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins), next: next)
+        return PinList(
+            pins: slice.compactMap(Self.pin),
+            usage: PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins), next: next)
     }
 
     /// Creation times have a fixed width, so the key sorts as (created_at, id) does.
@@ -130,7 +136,8 @@ final class PinBook: Sendable {
         try book.withLock { book throws(CoreError) in
             // Only the record is copied out: a copy of the entry would share its set of lease
             // ids, and the insert below would then copy the whole set (once per grant).
-            guard let record = book.entries[pinID]?.record, let stage = book.entries[pinID]?.stage, book.entries[pinID]?.isVisible == true
+            guard let record = book.entries[pinID]?.record, let stage = book.entries[pinID]?.stage,
+                book.entries[pinID]?.isVisible == true
             else {
                 throw CoreError(.pinNotFound, "no pin has the id '\(pinID)'", extensions: ["pin_id": .text(pinID)])
             }
@@ -148,7 +155,9 @@ final class PinBook: Sendable {
     /// was made for leases (`auto_pin`), so that the caller tears it down.
     func detachLease(_ leaseID: String, from pinID: String) -> Bool {
         book.withLock { book in
-            guard book.entries[pinID]?.leaseIDs.remove(leaseID) != nil, let autoPin = book.entries[pinID]?.record.autoPin else { return false }
+            guard book.entries[pinID]?.leaseIDs.remove(leaseID) != nil,
+                let autoPin = book.entries[pinID]?.record.autoPin
+            else { return false }
             return autoPin && book.entries[pinID]?.leaseIDs.isEmpty == true
         }
     }
@@ -156,7 +165,8 @@ final class PinBook: Sendable {
     /// Pins made for leases that no lease uses (after a restart: the daemon stopped between
     /// the last lease's end, or a failed grant, and the teardown).
     func unusedAutoPins() -> [String] {
-        book.withLock { book in book.entries.values.filter { $0.record.autoPin && $0.leaseIDs.isEmpty }.map(\.record.id) }
+        book.withLock { book in book.entries.values.filter { $0.record.autoPin && $0.leaseIDs.isEmpty }.map(\.record.id)
+        }
     }
 
     /// The durable record of pin `pinID`, whatever its stage.
@@ -186,7 +196,8 @@ final class PinBook: Sendable {
             book.entries[id] = nil
             return entry
         }
-        logger.info("unpinned \(id) (\(removed.record.path.canonical) \(removed.record.offset)+\(removed.record.length))")
+        logger.info(
+            "unpinned \(id) (\(removed.record.path.canonical) \(removed.record.offset)+\(removed.record.length))")
         // The PinnedRange is released here, outside the lock: unregister, then munmap.
     }
 
@@ -231,12 +242,15 @@ final class PinBook: Sendable {
             return nil
         case .active(let range):
             return Pin(
-                record: entry.record, state: .active, residentBytes: range.residentBytes, mapSync: range.mapping.isSynchronous,
-                mapSyncReason: range.mapSyncReason, longTermHeld: range.longTermPin != nil, longTermReason: range.longTermReason,
+                record: entry.record, state: .active, residentBytes: range.residentBytes,
+                mapSync: range.mapping.isSynchronous,
+                mapSyncReason: range.mapSyncReason, longTermHeld: range.longTermPin != nil,
+                longTermReason: range.longTermReason,
                 registeredBuffers: range.longTermPin?.bufferCount ?? 0, leaseIDs: entry.leaseIDs.sorted(), reason: nil)
         case .failed(let reason):
             return Pin(
-                record: entry.record, state: .failed, residentBytes: 0, mapSync: false, mapSyncReason: nil, longTermHeld: false,
+                record: entry.record, state: .failed, residentBytes: 0, mapSync: false, mapSyncReason: nil,
+                longTermHeld: false,
                 longTermReason: nil, registeredBuffers: 0, leaseIDs: entry.leaseIDs.sorted(), reason: reason)
         }
     }

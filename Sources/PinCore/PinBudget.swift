@@ -12,14 +12,17 @@ public struct PinBudget: Sendable, Equatable {
 
     /// ``defaults(physicalBytes:maxMapCount:memoryLockLimit:hasIPCLock:)`` for this machine.
     public static func defaults(memoryLockLimit: MemoryLockLimit, hasIPCLock: Bool) -> PinBudget {
-        defaults(physicalBytes: SystemMemory.physicalBytes, maxMapCount: SystemMemory.maxMapCount,
-                 memoryLockLimit: memoryLockLimit, hasIPCLock: hasIPCLock)
+        defaults(
+            physicalBytes: SystemMemory.physicalBytes, maxMapCount: SystemMemory.maxMapCount,
+            memoryLockLimit: memoryLockLimit, hasIPCLock: hasIPCLock)
     }
 
     /// Half of `physicalBytes`, capped by the soft `RLIMIT_MEMLOCK` unless the daemon has
     /// `CAP_IPC_LOCK`; at most 4096 pins and an eighth of `vm.max_map_count` (every pin is one
     /// mapping; 65530, the kernel's default, when unknown), at least one.
-    public static func defaults(physicalBytes: UInt64, maxMapCount: Int?, memoryLockLimit: MemoryLockLimit, hasIPCLock: Bool) -> PinBudget {
+    public static func defaults(
+        physicalBytes: UInt64, maxMapCount: Int?, memoryLockLimit: MemoryLockLimit, hasIPCLock: Bool
+    ) -> PinBudget {
         var bytes = physicalBytes / 2
         if !hasIPCLock, let soft = memoryLockLimit.soft { bytes = min(bytes, soft) }
         let pins = min(4096, max(1, (maxMapCount ?? 65530) / 8))

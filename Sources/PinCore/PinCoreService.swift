@@ -32,10 +32,13 @@ public final class PinCoreService: Service {
     /// Starts no thread: the background work runs from ``run()``. The state and the webhook
     /// transport come from `infrastructure` (``CoreInfrastructure``; the real one is built in
     /// `PinAssembly`).
-    package init(configuration: CoreConfiguration, logger: Logger, infrastructure: CoreInfrastructure) throws(CoreError) {
+    package init(configuration: CoreConfiguration, logger: Logger, infrastructure: CoreInfrastructure) throws(CoreError)
+    {
         try configuration.leasePolicy.validate()
         guard configuration.auditIntervalMilliseconds >= 10 else {
-            throw CoreError(.systemError, "the audit interval must be at least 10 ms, not \(configuration.auditIntervalMilliseconds)")
+            throw CoreError(
+                .systemError,
+                "the audit interval must be at least 10 ms, not \(configuration.auditIntervalMilliseconds)")
         }
         let allowList = try WebhookAllowList(prefixes: configuration.webhookAllow)
         self.logger = logger
@@ -49,7 +52,9 @@ public final class PinCoreService: Service {
         if let bytes = configuration.pinBudgetBytes { budget.maxBytes = bytes }
         if let count = configuration.maxPins { budget.maxPins = count }
         if !hasIPCLock, let soft = memoryLockLimit.soft, budget.maxBytes > soft {
-            logger.warning("the pin budget (\(budget.maxBytes) bytes) exceeds RLIMIT_MEMLOCK (\(soft) bytes) and the daemon lacks CAP_IPC_LOCK: mlock will fail first")
+            logger.warning(
+                "the pin budget (\(budget.maxBytes) bytes) exceeds RLIMIT_MEMLOCK (\(soft) bytes) and the daemon lacks CAP_IPC_LOCK: mlock will fail first"
+            )
         }
         pins = PinBook(budget: budget, store: store, logger: logger)
         logger.info("pin budget: \(budget.maxBytes) bytes, \(budget.maxPins) pins")
@@ -62,12 +67,14 @@ public final class PinCoreService: Service {
         webhooks.maxTransfersPerOrigin = configuration.webhookMaxTransfersPerOrigin
         webhooks.retrySchedule = configuration.webhookRetrySchedule
         notifier = LeaseNotifier(
-            configuration: webhooks, store: leaseStore, logger: logger, makeTransport: infrastructure.makeWebhookTransport)
+            configuration: webhooks, store: leaseStore, logger: logger,
+            makeTransport: infrastructure.makeWebhookTransport)
         let recall = LeaseRecall(logger: logger)
         self.recall = recall
         auditInterval = .milliseconds(configuration.auditIntervalMilliseconds)
         leases = LeaseBook(
-            store: leaseStore, pins: pins, events: events, notifier: notifier, policy: configuration.leasePolicy, allowList: allowList,
+            store: leaseStore, pins: pins, events: events, notifier: notifier, policy: configuration.leasePolicy,
+            allowList: allowList,
             logger: logger,
             tearDownPin: { [pins, logger] (pinID: String) in
                 do throws(CoreError) { try pins.remove(id: pinID) } catch {
@@ -82,7 +89,9 @@ public final class PinCoreService: Service {
         try LeaseBreakMonitor.install()
         try locker.recover(
             open: { [roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },
-            probe: { [roots, probes] path, status in probes.probe(mountID: status.mountID, directory: roots.directory(of: path)) })
+            probe: { [roots, probes] path, status in
+                probes.probe(mountID: status.mountID, directory: roots.directory(of: path))
+            })
         try recoverPins()
         try leases.recover(lastAlive: try leaseStore.lastAlive())
         for pinID in pins.unusedAutoPins() {
@@ -134,7 +143,8 @@ public final class PinCoreService: Service {
             let pathExtension: ErrorExtensions = ["path": .text(locked.path.canonical)]
             if let reason = locked.degradedReason {
                 throw CoreError(
-                    .fileLocked, "\(locked.path.canonical) is tracked as locked but degraded (\(reason)); unlock it first",
+                    .fileLocked,
+                    "\(locked.path.canonical) is tracked as locked but degraded (\(reason)); unlock it first",
                     extensions: pathExtension)
             }
             guard locked.record.writers == writers else {
@@ -151,14 +161,18 @@ public final class PinCoreService: Service {
         let probe = probes.probe(mountID: status.mountID, directory: roots.directory(of: rooted))
         return try locker.lock(
             file, status: status, path: rooted, writers: writers, probe: probe,
-            requireOnlyName: { [roots] (file: OpenFile) throws(CoreError) in _ = try roots.requireOnlyName(file, path: rooted) }
-        ) { [roots] () throws(CoreError) in
-            let (writable, reopened) = try roots.open(rooted, flags: .readWrite)
-            guard reopened.device == status.device, reopened.inode == status.inode else {
-                throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being locked", extensions: ["path": .text(rooted.canonical)])
-            }
-            return writable
-        }
+            requireOnlyName: { [roots] (file: OpenFile) throws(CoreError) in
+                _ = try roots.requireOnlyName(file, path: rooted)
+            },
+            openWritable: { [roots] () throws(CoreError) in
+                let (writable, reopened) = try roots.open(rooted, flags: .readWrite)
+                guard reopened.device == status.device, reopened.inode == status.inode else {
+                    throw CoreError(
+                        .fileChanged, "\(rooted.canonical) was replaced while it was being locked",
+                        extensions: ["path": .text(rooted.canonical)])
+                }
+                return writable
+            })
     }
 
     /// Releases the lease and clears the flag if the daemon set it.
@@ -168,7 +182,9 @@ public final class PinCoreService: Service {
             // Not tracked: a path that is not a confined regular file gets the same problem as
             // every other call; a locked file is found by its record even if the path changed.
             _ = try roots.open(rooted, flags: .pathOnly)
-            throw CoreError(.notLocked, "\(rooted.canonical) is not locked by the daemon", extensions: ["path": .text(rooted.canonical)])
+            throw CoreError(
+                .notLocked, "\(rooted.canonical) is not locked by the daemon",
+                extensions: ["path": .text(rooted.canonical)])
         }
         let claim = try claims.claim(locked.fileID, path: rooted)
         defer { withExtendedLifetime(claim) {} }
@@ -186,11 +202,13 @@ public final class PinCoreService: Service {
     /// The tracked files by path, one page at a time; `next` is the path to continue after.
     public func trackedFiles(page: PageRequest) -> (files: [TrackedFile], next: String?) {
         let (files, next) = page.slice(locker.trackedFiles, key: \.path.canonical)
-        return (files.map { file in
-            var file = file
-            file.pinIDs = pins.pinIDs(of: FileID(device: file.device, inode: file.inode))
-            return file
-        }, next)
+        return (
+            files.map { file in
+                var file = file
+                file.pinIDs = pins.pinIDs(of: FileID(device: file.device, inode: file.inode))
+                return file
+            }, next
+        )
     }
 
     /// Pins a range of a locked file: maps it, faults it in, mlocks it and, when asked, takes a
@@ -206,23 +224,30 @@ public final class PinCoreService: Service {
         let (_, status) = try roots.open(rooted, flags: .pathOnly)
         guard let locked = locker.lockedFile(device: status.device, inode: status.inode) else {
             throw CoreError(
-                .notLocked, "\(rooted.canonical) is not locked by the daemon; lock it with POST /v1/files/lock-immutable first",
+                .notLocked,
+                "\(rooted.canonical) is not locked by the daemon; lock it with POST /v1/files/lock-immutable first",
                 extensions: ["path": .text(rooted.canonical)])
         }
-        let range = try PinRange.validated(offset: request.offset, length: request.length, size: status.size, path: rooted)
+        let range = try PinRange.validated(
+            offset: request.offset, length: request.length, size: status.size, path: rooted)
         let record = PinRecord(
             id: RandomID.make(prefix: "pin_"), path: locked.path, file: locked.fileID, offset: range.offset,
-            length: range.length, access: request.access, longTerm: request.longTerm, autoPin: autoPin, createdAt: Timestamp.now())
+            length: range.length, access: request.access, longTerm: request.longTerm, autoPin: autoPin,
+            createdAt: Timestamp.now())
         try Pinner.checkPreconditions(record, of: locked)
         try pins.reserve(record)
         do throws(CoreError) {
             guard locker.lockedFile(device: status.device, inode: status.inode) === locked else {
-                throw CoreError(.notLocked, "\(rooted.canonical) was unlocked meanwhile", extensions: ["path": .text(rooted.canonical)])
+                throw CoreError(
+                    .notLocked, "\(rooted.canonical) was unlocked meanwhile",
+                    extensions: ["path": .text(rooted.canonical)])
             }
             let pinned = try Pinner.pin(record, of: locked)
             try store.savePin(record)
             pins.activate(record.id, pinned)
-            logger.info("pinned \(record.id): \(rooted.canonical) \(range.offset)+\(range.length) \(request.access.rawValue), long-term: \(pinned.longTermPin != nil)")
+            logger.info(
+                "pinned \(record.id): \(rooted.canonical) \(range.offset)+\(range.length) \(request.access.rawValue), long-term: \(pinned.longTermPin != nil)"
+            )
             return try pins.pin(id: record.id)
         } catch {
             pins.cancel(record.id)
@@ -262,7 +287,8 @@ public final class PinCoreService: Service {
     /// Whether the daemon can serve: state loaded and every root still a usable directory.
     public func readiness() -> (ready: Bool, reasons: [String]) {
         var reasons = roots.specs.compactMap { spec -> String? in
-            (try? checkAccess(spec.path, [.read, .write, .execute])) != nil ? nil : "root '\(spec.name)' at \(spec.path) is not accessible"
+            (try? checkAccess(spec.path, [.read, .write, .execute])) != nil
+                ? nil : "root '\(spec.name)' at \(spec.path) is not accessible"
         }
         if leases.isDraining { reasons.insert("draining: revoking every lease before the daemon stops", at: 0) }
         return (reasons.isEmpty, reasons)
@@ -318,12 +344,16 @@ public final class PinCoreService: Service {
     /// prepare cannot start, fails or is abandoned.
     private func beginPrepare(
         _ request: PrepareRequest
-    ) throws(CoreError) -> (run: @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport, abandon: @Sendable () -> Void) {
+    ) throws(CoreError) -> (
+        run: @Sendable (PrepareProgress) throws(CoreError) -> LayoutReport, abandon: @Sendable () -> Void
+    ) {
         let rooted = try roots.resolve(request.path)
         var created = false
         if request.create {
             guard request.size != nil || (try? roots.open(rooted, flags: .pathOnly)) != nil else {
-                throw CoreError(.sizeRequired, "creating \(rooted.canonical) needs a size", extensions: ["path": .text(rooted.canonical)])
+                throw CoreError(
+                    .sizeRequired, "creating \(rooted.canonical) needs a size",
+                    extensions: ["path": .text(rooted.canonical)])
             }
             created = try roots.createIfMissing(rooted)
         }
@@ -345,17 +375,20 @@ public final class PinCoreService: Service {
         let status = try roots.requireOnlyName(readOnly, path: rooted)
         let pathExtension: ErrorExtensions = ["path": .text(rooted.canonical)]
         if locker.lockedFile(device: status.device, inode: status.inode) != nil {
-            throw CoreError(.fileLocked, "\(rooted.canonical) is locked; unlock it before preparing it", extensions: pathExtension)
+            throw CoreError(
+                .fileLocked, "\(rooted.canonical) is locked; unlock it before preparing it", extensions: pathExtension)
         }
         if status.isImmutable || status.isAppendOnly {
             throw CoreError(
-                .fileImmutable, "\(rooted.canonical) has the \(status.isImmutable ? "immutable" : "append-only") flag set by someone else",
+                .fileImmutable,
+                "\(rooted.canonical) has the \(status.isImmutable ? "immutable" : "append-only") flag set by someone else",
                 extensions: pathExtension)
         }
         let size = request.size ?? status.size
         guard size >= status.size else {
             throw CoreError(
-                .wouldTruncate, "\(rooted.canonical) holds \(status.size) bytes; prepare never shrinks a file (asked for \(size))",
+                .wouldTruncate,
+                "\(rooted.canonical) holds \(status.size) bytes; prepare never shrinks a file (asked for \(size))",
                 extensions: ["path": .text(rooted.canonical), "size": .integer(Int64(status.size))])
         }
         guard size > 0 else {
@@ -368,19 +401,23 @@ public final class PinCoreService: Service {
         // Checked again on the descriptor the work goes through: a link made since is caught.
         let reopened = try roots.requireOnlyName(file, path: rooted)
         guard reopened.device == status.device, reopened.inode == status.inode else {
-            throw CoreError(.fileChanged, "\(rooted.canonical) was replaced while it was being checked", extensions: pathExtension)
+            throw CoreError(
+                .fileChanged, "\(rooted.canonical) was replaced while it was being checked", extensions: pathExtension)
         }
         return { [roots, logger] progress throws(CoreError) in
             defer { withExtendedLifetime(claim) {} }
             do throws(CoreError) {
                 if size > status.size {
-                    do throws(LinuxError) { try file.truncate(to: size) } catch { throw CoreError.from(error, path: rooted.canonical) }
+                    do throws(LinuxError) { try file.truncate(to: size) } catch {
+                        throw CoreError.from(error, path: rooted.canonical)
+                    }
                 }
                 let report = try Preparer.prepare(
                     file, path: rooted, mode: request.mode, progress: progress,
                     // The same inode again (not the name: it may name another file by now).
                     openDirect: { try? file.reopen(flags: [.readWrite, .direct]) })
-                logger.info("prepared \(rooted.canonical) (\(request.mode.rawValue), \(progress.doneBytes) bytes written)")
+                logger.info(
+                    "prepared \(rooted.canonical) (\(request.mode.rawValue), \(progress.doneBytes) bytes written)")
                 return report
             } catch {
                 // Give back what the request added: the created file, or the size it grew by.

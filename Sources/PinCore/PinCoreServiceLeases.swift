@@ -15,11 +15,15 @@ extension PinCoreService {
         let grant = try leases.checkGrant(request)  // before pinning anything for a new pin
         switch request.target {
         case .pin(let id):
-            return try leases.grant(pinID: id, grant, autoPin: false) { () throws(CoreError) in try requireUnviolated(pinID: id) }
+            return try leases.grant(pinID: id, grant, autoPin: false) { () throws(CoreError) in
+                try requireUnviolated(pinID: id)
+            }
         case .newPin(let pinRequest):
             let pin = try pin(pinRequest, autoPin: true)
             do throws(CoreError) {
-                return try leases.grant(pinID: pin.id, grant, autoPin: true) { () throws(CoreError) in try requireUnviolated(pinID: pin.id) }
+                return try leases.grant(pinID: pin.id, grant, autoPin: true) { () throws(CoreError) in
+                    try requireUnviolated(pinID: pin.id)
+                }
             } catch {
                 try? unpin(id: pin.id)
                 throw error
@@ -48,7 +52,9 @@ extension PinCoreService {
 
     /// Starts a two-phase revocation (or shortens one in progress); idempotent on an ended lease.
     /// - Returns: the lease and whether this call started revoking it.
-    public func revokeLease(id: String, reason: String?, graceSeconds: Int?) throws(CoreError) -> (lease: Lease, started: Bool) {
+    public func revokeLease(id: String, reason: String?, graceSeconds: Int?) throws(CoreError) -> (
+        lease: Lease, started: Bool
+    ) {
         try leases.revoke(id: id, reason: reason, graceSeconds: graceSeconds)
     }
 
@@ -92,11 +98,13 @@ extension PinCoreService {
         leases.refuseGrants()
         let live = leases.liveLeases(onPins: nil)
         if !live.isEmpty {
-            let revoking = leases.revokeAll(onPins: Set(live.map(\.pinID)), reason: "daemon-draining", latestDeadline: nil)
+            let revoking = leases.revokeAll(
+                onPins: Set(live.map(\.pinID)), reason: "daemon-draining", latestDeadline: nil)
             let lastDeadline = revoking.compactMap(\.deadline).max() ?? WallClock.nowMilliseconds()
             let giveUp = lastDeadline + Self.milliseconds(extra)
             logger.notice(
-                "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))")
+                "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))"
+            )
             leasesEnded.wait(until: Self.date(wallMilliseconds: giveUp)) { leases.liveCount == 0 }
         }
         // A lease ends in memory before its transition is durable, and its final notice is
@@ -105,7 +113,9 @@ extension PinCoreService {
         let deliveriesGiveUp = WallClock.nowMilliseconds() + Self.milliseconds(deliveryTimeout)
         notifier.waitUntilDelivered(by: Self.date(wallMilliseconds: deliveriesGiveUp))
         let left = leases.liveCount
-        logger.notice("drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)")
+        logger.notice(
+            "drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)"
+        )
     }
 
     private static func date(wallMilliseconds: Int64) -> Date {
@@ -120,8 +130,9 @@ extension PinCoreService {
 
     /// Refuses a lease on a pin of a file found violated.
     private func requireUnviolated(pinID: String) throws(CoreError) {
-        guard let pin = pins.record(of: pinID), let file = locker.lockedFile(device: pin.file.device, inode: pin.file.inode),
-              let violation = file.violation
+        guard let pin = pins.record(of: pinID),
+            let file = locker.lockedFile(device: pin.file.device, inode: pin.file.inode),
+            let violation = file.violation
         else { return }
         throw Pinner.violatedError(violation, path: file.path.canonical)
     }
@@ -145,7 +156,9 @@ extension PinCoreService {
     /// violated file, so an active lease there is one whose revocation was lost.
     private func reviseRevocation(of file: LockedFile, _ violation: FileViolation) {
         let pinIDs = Set(pins.pinIDs(of: file.fileID))
-        guard !pinIDs.isEmpty, leases.liveLeases(onPins: pinIDs).contains(where: { $0.state == .active }) else { return }
+        guard !pinIDs.isEmpty, leases.liveLeases(onPins: pinIDs).contains(where: { $0.state == .active }) else {
+            return
+        }
         logger.warning("revoking again the leases on violated \(file.path.canonical) whose revocation was not recorded")
         leases.revokeAll(onPins: pinIDs, reason: violation.revokeReason, latestDeadline: nil)
     }
@@ -156,11 +169,14 @@ extension PinCoreService {
     func handle(_ violation: FileViolation, on file: LockedFile, latestDeadline: Int64?) {
         let outcome = locker.recordViolation(file, violation)
         guard outcome != .stale else {
-            logger.debug("dropped a stale audit verdict on \(file.path.canonical) (\(violation.code)): it was unlocked or locked again meanwhile")
+            logger.debug(
+                "dropped a stale audit verdict on \(file.path.canonical) (\(violation.code)): it was unlocked or locked again meanwhile"
+            )
             return
         }
         let first = outcome == .first
-        let announcement = EventPayload.fileViolation(FileViolationEventData(path: file.path.canonical, violation: violation))
+        let announcement = EventPayload.fileViolation(
+            FileViolationEventData(path: file.path.canonical, violation: violation))
         leases.revokeAll(
             onPins: Set(pins.pinIDs(of: file.fileID)), reason: violation.revokeReason, latestDeadline: latestDeadline,
             announce: first ? (.fileViolation, announcement) : nil)
@@ -177,11 +193,14 @@ extension PinCoreService {
         let window = Self.recallWindowMilliseconds()
         let deadline = WallClock.nowMilliseconds() + window
         logger.warning(
-            "kernel lease break on locked \(file.path.canonical): a writer or truncate waits; recalling its leases within \(window) ms")
+            "kernel lease break on locked \(file.path.canonical): a writer or truncate waits; recalling its leases within \(window) ms"
+        )
         handle(
             FileViolation(
                 code: "lease-broken",
-                detail: "the kernel broke the read lease on \(file.path.canonical): after its immutable flag was cleared, a process opened it for writing or truncated it"),
+                detail:
+                    "the kernel broke the read lease on \(file.path.canonical): after its immutable flag was cleared, a process opened it for writing or truncated it"
+            ),
             on: file, latestDeadline: deadline)
         let live = Set(leases.liveLeases(onPins: Set(pins.pinIDs(of: file.fileID))).map(\.id))
         recall.begin(file, waitingFor: live)

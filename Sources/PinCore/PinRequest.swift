@@ -23,7 +23,9 @@ public struct PinRequest: Sendable {
     public var access: PinAccess
     public var longTerm: LongTermMode
 
-    public init(path: String, offset: UInt64? = nil, length: UInt64? = nil, access: PinAccess, longTerm: LongTermMode = .no) {
+    public init(
+        path: String, offset: UInt64? = nil, length: UInt64? = nil, access: PinAccess, longTerm: LongTermMode = .no
+    ) {
         self.path = path
         self.offset = offset
         self.length = length

@@ -11,7 +11,9 @@ enum Pinner {
         // Locked means immutable, and an immutable inode can gain no link: a count of 1 holds
         // for as long as the lock does. A lock taken before hard links were refused may have more.
         let links: UInt32
-        do throws(LinuxError) { links = try handle.status().links } catch { throw CoreError.from(error, path: record.path.canonical) }
+        do throws(LinuxError) { links = try handle.status().links } catch {
+            throw CoreError.from(error, path: record.path.canonical)
+        }
         guard links == 1 else { throw HardLinkCheck.error(path: record.path, links: links) }
         let layout = try LayoutInspector.inspectReporting(handle, path: record.path, locked: true).report
         guard layout.ready else { throw layout.notReadyError(suggestion: "unlock, prepare and lock it again") }
@@ -25,9 +27,11 @@ enum Pinner {
         }
         do throws(CoreError) {
             let longTermPin = try takeLongTermPin(mapping, locked: locked, path: record.path.canonical)
-            return PinnedRange(mapping: mapping, longTermPin: longTermPin, longTermReason: nil, mapSyncReason: mapSyncReason)
-        } catch where record.longTerm == .ifPossible {
-            return PinnedRange(mapping: mapping, longTermPin: nil, longTermReason: error.detail, mapSyncReason: mapSyncReason)
+            return PinnedRange(
+                mapping: mapping, longTermPin: longTermPin, longTermReason: nil, mapSyncReason: mapSyncReason)
+        } catch  where record.longTerm == .ifPossible {
+            return PinnedRange(
+                mapping: mapping, longTermPin: nil, longTermReason: error.detail, mapSyncReason: mapSyncReason)
         }
     }
 
@@ -39,7 +43,9 @@ enum Pinner {
         let path = record.path.canonical
         let pathExtension: ErrorExtensions = ["path": .text(path)]
         if let reason = locked.degradedReason {
-            throw CoreError(.lockDegraded, "the lock of \(path) is degraded (\(reason)); unlock and lock it again", extensions: pathExtension)
+            throw CoreError(
+                .lockDegraded, "the lock of \(path) is degraded (\(reason)); unlock and lock it again",
+                extensions: pathExtension)
         }
         guard let handle = locked.handle else {
             throw CoreError(.lockDegraded, "the daemon holds no descriptor of \(path)", extensions: pathExtension)
@@ -76,11 +82,16 @@ enum Pinner {
         do throws(LinuxError) {
             if dax {
                 do throws(LinuxError) {
-                    let mapping = try MemoryMapping(file: file, offset: record.offset, length: length, writable: isWritable, synchronous: true)
+                    let mapping = try MemoryMapping(
+                        file: file, offset: record.offset, length: length, writable: isWritable, synchronous: true)
                     return (mapping, nil)
                 } catch {
-                    let mapping = try MemoryMapping(file: file, offset: record.offset, length: length, writable: isWritable)
-                    return (mapping, "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this DAX file failed with \(error.name): \(error.message)")
+                    let mapping = try MemoryMapping(
+                        file: file, offset: record.offset, length: length, writable: isWritable)
+                    return (
+                        mapping,
+                        "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this DAX file failed with \(error.name): \(error.message)"
+                    )
                 }
             }
             let mapping = try MemoryMapping(file: file, offset: record.offset, length: length, writable: isWritable)
@@ -117,18 +128,22 @@ enum Pinner {
             return CoreError.from(error, path: path)
         }
         let limit = MemoryLockLimit.current()
-        var extensions: ErrorExtensions = ["path": .text(path), "requested_bytes": .integer(Int64(length)), "errno": .text(error.name)]
+        var extensions: ErrorExtensions = [
+            "path": .text(path), "requested_bytes": .integer(Int64(length)), "errno": .text(error.name),
+        ]
         if let soft = limit.soft { extensions["memlock_limit_bytes"] = .integer(Int64(clamping: soft)) }
         return CoreError(
             .memoryLockFailed,
             "mlock of \(length) bytes of \(path) failed with \(error.name): "
-                + (limit.soft.map { "RLIMIT_MEMLOCK is \($0) bytes and the daemon lacks CAP_IPC_LOCK" } ?? "the kernel could not lock every page"),
+                + (limit.soft.map { "RLIMIT_MEMLOCK is \($0) bytes and the daemon lacks CAP_IPC_LOCK" }
+                    ?? "the kernel could not lock every page"),
             extensions: extensions)
     }
 
     static func violatedError(_ violation: FileViolation, path: String) -> CoreError {
         CoreError(
-            .fileViolated, "\(path) was changed behind the daemon's back (\(violation.code): \(violation.detail)); unlock, prepare and lock it again",
+            .fileViolated,
+            "\(path) was changed behind the daemon's back (\(violation.code): \(violation.detail)); unlock, prepare and lock it again",
             extensions: ["path": .text(path), "violation": .violation(violation)])
     }
 
@@ -140,7 +155,9 @@ enum Pinner {
             extensions: ["path": .text(path), "fs_type": .text(fsType)])
     }
 
-    private static func takeLongTermPin(_ mapping: MemoryMapping, locked: LockedFile, path: String) throws(CoreError) -> LongTermPin {
+    private static func takeLongTermPin(_ mapping: MemoryMapping, locked: LockedFile, path: String) throws(CoreError)
+        -> LongTermPin
+    {
         var extensions: ErrorExtensions = ["path": .text(path), "fs_type": .text(locked.fsType)]
         guard mapping.isWritable else { throw needsWritableMapping(path: path, fsType: locked.fsType) }
         do throws(LinuxError) {

@@ -19,6 +19,8 @@ public final class PrepareProgress: Sendable {
     func advance(by bytes: UInt64) { done.add(bytes, ordering: .relaxed) }
 
     func checkCancelled() throws(CoreError) {
-        if isCancelled { throw CoreError(.cancelled, "the prepare was cancelled; ranges already filled hold written zeroes") }
+        if isCancelled {
+            throw CoreError(.cancelled, "the prepare was cancelled; ranges already filled hold written zeroes")
+        }
     }
 }

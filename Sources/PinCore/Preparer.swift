@@ -33,14 +33,15 @@ enum Preparer {
         try requireSpace(for: before.layout, mode: mode, filesystem: before.filesystem, path: path)
         do throws(CoreError) {
             if !zeroRanges.isEmpty {
-                let zeroWriter = ZeroWriter(file: file, direct: openDirect(), blockSize: before.report.blockSize, progress: progress)
+                let zeroWriter = ZeroWriter(
+                    file: file, direct: openDirect(), blockSize: before.report.blockSize, progress: progress)
                 for range in zeroRanges { try zeroWriter.zero(range) }
             }
             if !rewriteRanges.isEmpty {
                 let rewriter = ExtentRewriter(file: file, progress: progress)
                 for range in rewriteRanges { try rewriter.rewrite(range) }
             }
-        } catch where error.code == .noSpace {
+        } catch  where error.code == .noSpace {
             giveBack(holes: before.layout, of: file)
             throw error
         }
@@ -54,7 +55,8 @@ enum Preparer {
     /// read as zeroes either way), so that a failed prepare does not keep the blocks it took.
     private static func giveBack(holes layout: FileLayout, of file: OpenFile) {
         for segment in layout.segments where segment.state == .hole {
-            try? file.allocate(.punchHoleKeepSize, offset: segment.range.lowerBound, length: UInt64(segment.range.count))
+            try? file.allocate(
+                .punchHoleKeepSize, offset: segment.range.lowerBound, length: UInt64(segment.range.count))
         }
     }
 
@@ -68,9 +70,12 @@ enum Preparer {
         let needed = bytes.hole + bytes.shared + (mode == .wipe && copyOnWrite ? bytes.written + bytes.unwritten : 0)
         guard needed <= filesystem.availableBytes else {
             throw CoreError(
-                .noSpace, "\(path.canonical) needs \(needed) bytes of new blocks, the filesystem has \(filesystem.availableBytes) available",
-                extensions: ["path": .text(path.canonical), "needed_bytes": .integer(Int64(needed)),
-                             "available_bytes": .integer(Int64(filesystem.availableBytes))])
+                .noSpace,
+                "\(path.canonical) needs \(needed) bytes of new blocks, the filesystem has \(filesystem.availableBytes) available",
+                extensions: [
+                    "path": .text(path.canonical), "needed_bytes": .integer(Int64(needed)),
+                    "available_bytes": .integer(Int64(filesystem.availableBytes)),
+                ])
         }
     }
 }

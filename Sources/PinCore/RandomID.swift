@@ -11,7 +11,8 @@ enum RandomID {
     /// its end (a few pages written per commit, not one random page per row).
     static func makeOrdered(prefix: String, milliseconds: Int64) -> String {
         let (high, low) = randomBits()
-        return prefix + hex(UInt64(max(0, milliseconds)) & 0xFFFF_FFFF_FFFF, digits: 12) + hex(high, digits: 16) + hex(low & 0xFFFF, digits: 4)
+        return prefix + hex(UInt64(max(0, milliseconds)) & 0xFFFF_FFFF_FFFF, digits: 12) + hex(high, digits: 16)
+            + hex(low & 0xFFFF, digits: 4)
     }
 
     private static func randomBits() -> (UInt64, UInt64) {

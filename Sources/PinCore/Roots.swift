@@ -36,7 +36,9 @@ final class Roots: Sendable {
         let extensions: ErrorExtensions = ["path": .text(path)]
         guard !path.isEmpty else { throw CoreError(.invalidPath, "the path is empty", extensions: extensions) }
         guard !path.utf8.contains(0), path.utf8.count <= Self.maximumPathLength else {
-            throw CoreError(.invalidPath, "the path holds a NUL byte or is longer than \(Self.maximumPathLength) bytes", extensions: extensions)
+            throw CoreError(
+                .invalidPath, "the path holds a NUL byte or is longer than \(Self.maximumPathLength) bytes",
+                extensions: extensions)
         }
         var rootName = roots[0].spec.name
         var relative = Substring(path)
@@ -46,16 +48,19 @@ final class Roots: Sendable {
             relative = path[path.index(after: colon)...]
             guard roots.contains(where: { $0.spec.name == rootName }) else {
                 throw CoreError(
-                    .unknownRoot, "no root is named '\(rootName)' (roots: \(roots.map(\.spec.name).joined(separator: ", ")))",
+                    .unknownRoot,
+                    "no root is named '\(rootName)' (roots: \(roots.map(\.spec.name).joined(separator: ", ")))",
                     extensions: extensions)
             }
         }
         guard !relative.hasPrefix("/") else {
-            throw CoreError(.absolutePath, "'\(path)' is absolute; paths are relative to a root", extensions: extensions)
+            throw CoreError(
+                .absolutePath, "'\(path)' is absolute; paths are relative to a root", extensions: extensions)
         }
         let components = relative.split(separator: "/", omittingEmptySubsequences: true)
         guard !components.contains("..") else {
-            throw CoreError(.pathTraversal, "'\(path)' contains '..'; paths must stay beneath their root", extensions: extensions)
+            throw CoreError(
+                .pathTraversal, "'\(path)' contains '..'; paths must stay beneath their root", extensions: extensions)
         }
         let normalized = components.filter { $0 != "." }.joined(separator: "/")
         guard !normalized.isEmpty else {
@@ -77,7 +82,9 @@ final class Roots: Sendable {
             let file = try openBeneath(directory, path.relative, flags: flags.union(.nonBlocking))
             let status = try file.status()
             guard status.device == probeStatus.device, status.inode == probeStatus.inode else {
-                throw CoreError(.fileChanged, "\(path.canonical) was replaced while it was being opened", extensions: ["path": .text(path.canonical)])
+                throw CoreError(
+                    .fileChanged, "\(path.canonical) was replaced while it was being opened",
+                    extensions: ["path": .text(path.canonical)])
             }
             return (file, status)
         } catch let error as CoreError {
@@ -101,7 +108,7 @@ final class Roots: Sendable {
         do throws(LinuxError) {
             _ = try openBeneath(directory, path.relative, flags: [.create, .exclusive, .writeOnly], mode: 0o644)
             return true
-        } catch where error.code == .fileExists {
+        } catch  where error.code == .fileExists {
             return false
         } catch {
             throw CoreError.from(error, path: path.canonical)
@@ -118,11 +125,15 @@ final class Roots: Sendable {
         let extensions: ErrorExtensions = ["path": .text(path.canonical), "file_type": .text(status.kind.rawValue)]
         switch status.kind {
         case .regular: return
-        case .directory: throw CoreError(.isADirectory, "\(path.canonical) is a directory, not a regular file", extensions: extensions)
+        case .directory:
+            throw CoreError(
+                .isADirectory, "\(path.canonical) is a directory, not a regular file", extensions: extensions)
         case .characterDevice, .blockDevice:
-            throw CoreError(.isADevice, "\(path.canonical) is a device node, not a regular file", extensions: extensions)
+            throw CoreError(
+                .isADevice, "\(path.canonical) is a device node, not a regular file", extensions: extensions)
         case .fifo: throw CoreError(.isAFifo, "\(path.canonical) is a FIFO, not a regular file", extensions: extensions)
-        case .socket: throw CoreError(.isASocket, "\(path.canonical) is a socket, not a regular file", extensions: extensions)
+        case .socket:
+            throw CoreError(.isASocket, "\(path.canonical) is a socket, not a regular file", extensions: extensions)
         case .symlink: throw CoreError(.symlinkInPath, "\(path.canonical) is a symbolic link", extensions: extensions)
         case .unknown: throw CoreError(.invalidPath, "\(path.canonical) is not a regular file", extensions: extensions)
         }

@@ -97,11 +97,13 @@ private struct ParsedURL: Sendable {
         } else {
             throw invalid("must be an absolute http:// or https:// URL")
         }
-        let authorityEnd = bytes[scheme.count...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.count
+        let authorityEnd =
+            bytes[scheme.count...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.count
         // "." and ".." segments (also percent-encoded) would let a URL that starts with an
         // allowed prefix resolve outside it: curl removes them before sending.
         let pathEnd = bytes[authorityEnd...].firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
-        let segments = lowered[authorityEnd..<pathEnd].split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let segments = lowered[authorityEnd..<pathEnd].split(
+            separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         if segments.contains(where: { segment in
             let decoded = String(decoding: segment, as: UTF8.self).replacingOccurrences(of: "%2e", with: ".")
             return decoded == "." || decoded == ".."
@@ -115,7 +117,9 @@ private struct ParsedURL: Sendable {
         var host = authority[...]
         var port: ArraySlice<UInt8>?
         if authority.first == UInt8(ascii: "[") {
-            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { throw invalid("unterminated IPv6 literal") }
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else {
+                throw invalid("unterminated IPv6 literal")
+            }
             host = authority[...close]
             let rest = authority[(close + 1)...]
             if !rest.isEmpty {

@@ -1,5 +1,5 @@
-import ServiceLifecycle
 import Logging
+import ServiceLifecycle
 
 /// Delivers webhook messages (PinWebhooks: signed POSTs over libcurl, retried on the message's
 /// schedule). What is sent, kept and retried after a restart is the ``LeaseNotifier``'s outbox

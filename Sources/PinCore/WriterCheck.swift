@@ -12,7 +12,7 @@ enum WriterCheck {
             try file.setLease(.read)
             try file.setLease(.none)
             return
-        } catch where error.code == .resourceTemporarilyUnavailable {
+        } catch  where error.code == .resourceTemporarilyUnavailable {
             throw writersPresent(path: path, status: status)
         } catch {
             // No leases on this filesystem: /proc is the only evidence.
@@ -24,7 +24,8 @@ enum WriterCheck {
     /// The `writers-present` error, naming the pids /proc shows with write access.
     static func writersPresent(path: RootedPath, status: FileStatus, pids known: [Int32]? = nil) -> CoreError {
         let pids = known ?? processesWithWriteAccess(device: status.device, inode: status.inode)
-        let who = pids.isEmpty ? "a process this daemon cannot see" : "pids " + pids.map(String.init).joined(separator: ", ")
+        let who =
+            pids.isEmpty ? "a process this daemon cannot see" : "pids " + pids.map(String.init).joined(separator: ", ")
         return CoreError(
             .writersPresent, "\(path.canonical) is open for writing or mapped writable by \(who)",
             extensions: ["path": .text(path.canonical), "pids": .integers(pids)])

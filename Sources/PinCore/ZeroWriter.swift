@@ -54,7 +54,7 @@ final class ZeroWriter {
         do throws(LinuxError) {
             try file.allocate(.writeZeroes, offset: range.lowerBound, length: range.upperBound - range.lowerBound)
             return true
-        } catch where [.notSupported, .invalidArgument, .noFunction].contains(error.code) {
+        } catch  where [.notSupported, .invalidArgument, .noFunction].contains(error.code) {
             writeZeroesSupported = false
             return false
         } catch {
@@ -69,7 +69,7 @@ final class ZeroWriter {
             do throws(LinuxError) {
                 try direct.writeAll(UnsafeRawBufferPointer(rebasing: zeroes[0..<Int(alignedEnd - start)]), at: start)
                 start = alignedEnd
-            } catch where error.code == .invalidArgument {
+            } catch  where error.code == .invalidArgument {
                 self.direct = nil
             } catch {
                 throw CoreError.from(error, path: file.path)

@@ -44,7 +44,8 @@ public enum JSONCodec {
         let message = withUnsafeBytes(of: &error.text) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        return JSONParseError(message: message, line: Int(error.line), column: Int(error.column), position: Int(error.position))
+        return JSONParseError(
+            message: message, line: Int(error.line), column: Int(error.column), position: Int(error.position))
     }
 
     private static func value(of node: UnsafeMutablePointer<json_t>) -> JSON {
@@ -54,17 +55,21 @@ public enum JSONCodec {
             var iterator = json_object_iter(node)
             while let current = iterator {
                 if let key = json_object_iter_key(current), let member = json_object_iter_value(current) {
-                    let name = String(decoding: UnsafeRawBufferPointer(start: key, count: json_object_iter_key_len(current)), as: UTF8.self)
+                    let name = String(
+                        decoding: UnsafeRawBufferPointer(start: key, count: json_object_iter_key_len(current)),
+                        as: UTF8.self)
                     object[name] = value(of: member)
                 }
                 iterator = json_object_iter_next(node, current)
             }
             return .object(object)
         case JSON_ARRAY:
-            return .array((0..<json_array_size(node)).compactMap { index in json_array_get(node, index).map(value(of:)) })
+            return .array(
+                (0..<json_array_size(node)).compactMap { index in json_array_get(node, index).map(value(of:)) })
         case JSON_STRING:
             guard let text = json_string_value(node) else { return .string("") }
-            return .string(String(decoding: UnsafeRawBufferPointer(start: text, count: json_string_length(node)), as: UTF8.self))
+            return .string(
+                String(decoding: UnsafeRawBufferPointer(start: text, count: json_string_length(node)), as: UTF8.self))
         case JSON_INTEGER:
             return .int(json_integer_value(node))
         case JSON_REAL:

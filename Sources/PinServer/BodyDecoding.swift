@@ -7,10 +7,6 @@ import PinJSON
 struct JSONBody {
     let object: JSONObject
 
-    init(object: JSONObject) {
-        self.object = object
-    }
-
     /// Checks the media type and parses the body of `request` as a JSON object.
     /// - Parameter example: a minimal valid body, quoted in the message for an empty body.
     static func decode(_ request: HTTPRequest, example: String) throws(Problem) -> JSONBody {
@@ -26,12 +22,14 @@ struct JSONBody {
             value = try JSONCodec.parse(request.body)
         } catch {
             if let problem = outOfRange(error, in: request.body) { throw problem }
-            throw Problem(.invalidJSON, "Malformed JSON at line \(error.line), column \(error.column): \(error.message)",
-                          extensions: ["line": .int(Int64(error.line)), "column": .int(Int64(error.column))])
+            throw Problem(
+                .invalidJSON, "Malformed JSON at line \(error.line), column \(error.column): \(error.message)",
+                extensions: ["line": .int(Int64(error.line)), "column": .int(Int64(error.column))])
         }
         guard case .object(let object) = value else {
-            throw Problem(.invalidBody, "The request body must be a JSON object, not \(article(value.typeName)).",
-                          extensions: ["expected": "object"])
+            throw Problem(
+                .invalidBody, "The request body must be a JSON object, not \(article(value.typeName)).",
+                extensions: ["expected": "object"])
         }
         return JSONBody(object: object)
     }
@@ -52,7 +50,9 @@ struct JSONBody {
         case nil, .null?:
             return nil
         case .int(let number)?:
-            guard let value = Int(exactly: number) else { throw wrongType(field, expected: "integer", got: .int(number)) }
+            guard let value = Int(exactly: number) else {
+                throw wrongType(field, expected: "integer", got: .int(number))
+            }
             return value
         case let other?:
             throw wrongType(field, expected: "integer", got: other)
@@ -63,7 +63,8 @@ struct JSONBody {
     /// Schema's `type: integer` (the OpenAPI document) accepts it, so the daemon does too.
     private func numeric(_ field: String) -> JSON? {
         guard case .double(let number)? = object[field], number.rounded(.towardZero) == number,
-              let integer = Int64(exactly: number) else { return object[field] }
+            let integer = Int64(exactly: number)
+        else { return object[field] }
         return .int(integer)
     }
 
@@ -75,8 +76,9 @@ struct JSONBody {
         guard let field = memberName(before: error.position, in: body) else {
             return Problem(.invalidBody, "A number is out of range: \(range).", extensions: ["expected": "integer"])
         }
-        return Problem(.invalidBody, "Field \"\(field)\" is out of range: \(range).",
-                       extensions: ["field": .string(field), "expected": "integer"])
+        return Problem(
+            .invalidBody, "Field \"\(field)\" is out of range: \(range).",
+            extensions: ["field": .string(field), "expected": "integer"])
     }
 
     /// The name of the member whose value was being read at byte `position`: the last string
@@ -117,16 +119,20 @@ struct JSONBody {
         }
         let parts = contentType.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmed.lowercased() }
         guard parts.first == "application/json" else {
-            throw Problem(.unsupportedMediaType, "Content-Type \(contentType.debugDescription) is not supported; use application/json.",
-                          extensions: ["content_type": .string(contentType)])
+            throw Problem(
+                .unsupportedMediaType,
+                "Content-Type \(contentType.debugDescription) is not supported; use application/json.",
+                extensions: ["content_type": .string(contentType)])
         }
         for parameter in parts.dropFirst() where !parameter.isEmpty {
             let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmed }
             guard pair.count == 2, pair[0] == "charset" else { continue }
             let charset = pair[1].trimming("\"")
             guard charset == "utf-8" || charset == "utf8" else {
-                throw Problem(.unsupportedMediaType, "Charset \(charset.debugDescription) is not supported; JSON bodies are UTF-8.",
-                              extensions: ["content_type": .string(contentType)])
+                throw Problem(
+                    .unsupportedMediaType,
+                    "Charset \(charset.debugDescription) is not supported; JSON bodies are UTF-8.",
+                    extensions: ["content_type": .string(contentType)])
             }
         }
     }
@@ -135,7 +141,9 @@ struct JSONBody {
     func rejectUnknownFields(allowed: [String]) throws(Problem) {
         if let unknown = object.keys.first(where: { !allowed.contains($0) }) {
             let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
-            throw Problem(.invalidBody, "Unknown field \"\(unknown)\"; allowed fields are \(list).", extensions: ["field": .string(unknown)])
+            throw Problem(
+                .invalidBody, "Unknown field \"\(unknown)\"; allowed fields are \(list).",
+                extensions: ["field": .string(unknown)])
         }
     }
 
@@ -164,22 +172,26 @@ struct JSONBody {
     }
 
     /// The member `field` as one of `E`'s raw values; nil when absent or null.
-    func optionalEnum<E: RawRepresentable & CaseIterable>(_ field: String, as type: E.Type) throws(Problem) -> E? where E.RawValue == String {
+    func optionalEnum<E: RawRepresentable & CaseIterable>(_ field: String, as type: E.Type) throws(Problem) -> E?
+    where E.RawValue == String {
         guard let text = try optionalString(field) else { return nil }
         guard let value = E(rawValue: text) else {
             let list = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-            throw Problem(.invalidBody, "Field \"\(field)\" must be one of \(list), not \(text.debugDescription).",
-                          extensions: ["field": .string(field), "expected": .array(E.allCases.map { .string($0.rawValue) })])
+            throw Problem(
+                .invalidBody, "Field \"\(field)\" must be one of \(list), not \(text.debugDescription).",
+                extensions: ["field": .string(field), "expected": .array(E.allCases.map { .string($0.rawValue) })])
         }
         return value
     }
 
     /// The member `field` as one of `E`'s raw values, which must be present.
-    func requiredEnum<E: RawRepresentable & CaseIterable>(_ field: String, as type: E.Type) throws(Problem) -> E where E.RawValue == String {
+    func requiredEnum<E: RawRepresentable & CaseIterable>(_ field: String, as type: E.Type) throws(Problem) -> E
+    where E.RawValue == String {
         guard let value = try optionalEnum(field, as: type) else {
             let list = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-            throw Problem(.invalidBody, "Field \"\(field)\" (one of \(list)) is required.",
-                          extensions: ["field": .string(field), "expected": .array(E.allCases.map { .string($0.rawValue) })])
+            throw Problem(
+                .invalidBody, "Field \"\(field)\" (one of \(list)) is required.",
+                extensions: ["field": .string(field), "expected": .array(E.allCases.map { .string($0.rawValue) })])
         }
         return value
     }
@@ -191,8 +203,9 @@ struct JSONBody {
             return nil
         case .int(let number)?:
             guard number >= 0 else {
-                throw Problem(.invalidBody, "Field \"\(field)\" must not be negative (got \(number)).",
-                              extensions: ["field": .string(field), "expected": "non-negative integer"])
+                throw Problem(
+                    .invalidBody, "Field \"\(field)\" must not be negative (got \(number)).",
+                    extensions: ["field": .string(field), "expected": "non-negative integer"])
             }
             return UInt64(number)
         case let other?:
@@ -208,8 +221,10 @@ struct JSONBody {
             return nil
         case .int(let number)?:
             guard number >= 0 else {
-                throw ProblemMapping.problem(for: CoreError(.invalidSize, "Field \"\(field)\" must not be negative (got \(number)).",
-                                                            extensions: ["field": .text(field)]))
+                throw ProblemMapping.problem(
+                    for: CoreError(
+                        .invalidSize, "Field \"\(field)\" must not be negative (got \(number)).",
+                        extensions: ["field": .text(field)]))
             }
             return UInt64(number)
         case .string(let text)?:
@@ -221,18 +236,23 @@ struct JSONBody {
                 throw ProblemMapping.problem(for: CoreError(error.code, error.detail, extensions: extensions))
             }
         case let other?:
-            throw Problem(.invalidBody, "Field \"\(field)\" must be an integer number of bytes or a string such as \"64MiB\", not \(Self.article(other.typeName)).",
-                          extensions: ["field": .string(field), "expected": "integer or string"])
+            throw Problem(
+                .invalidBody,
+                "Field \"\(field)\" must be an integer number of bytes or a string such as \"64MiB\", not \(Self.article(other.typeName)).",
+                extensions: ["field": .string(field), "expected": "integer or string"])
         }
     }
 
     func wrongType(_ field: String, expected: String, got value: JSON) -> Problem {
-        Problem(.invalidBody, "Field \"\(field)\" must be \(Self.article(expected)), not \(Self.article(value.typeName)).",
-                extensions: ["field": .string(field), "expected": .string(expected)])
+        Problem(
+            .invalidBody, "Field \"\(field)\" must be \(Self.article(expected)), not \(Self.article(value.typeName)).",
+            extensions: ["field": .string(field), "expected": .string(expected)])
     }
 
     private func missing(_ field: String, expected: String) -> Problem {
-        Problem(.invalidBody, "Field \"\(field)\" (\(expected)) is required.", extensions: ["field": .string(field), "expected": .string(expected)])
+        Problem(
+            .invalidBody, "Field \"\(field)\" (\(expected)) is required.",
+            extensions: ["field": .string(field), "expected": .string(expected)])
     }
 
     /// "a string", "an integer", "null".

@@ -30,8 +30,11 @@ struct DescriptorHandoffExchange: Sendable {
             peer = try connection.peerCredentials()
         } catch {
             logger.error("descriptor hand-off: \(error)")
-            refuse(connection, ProblemMapping.problem(for: CoreError(.systemError, "The daemon cannot identify the connecting process.")),
-                   peer: nil, leaseID: nil)
+            refuse(
+                connection,
+                ProblemMapping.problem(
+                    for: CoreError(.systemError, "The daemon cannot identify the connecting process.")),
+                peer: nil, leaseID: nil)
             return
         }
         let line: RequestLine
@@ -59,8 +62,12 @@ struct DescriptorHandoffExchange: Sendable {
         ]
         do {
             // `granted` keeps the daemon's descriptor open until the kernel has duplicated it.
-            try withExtendedLifetime(granted) { try connection.send(Self.line(reply), descriptor: granted.descriptor.fd) }
-            logger.info("descriptor hand-off: lease \(granted.leaseID), \(granted.access.rawValue) descriptor of \(granted.path) to \(peer)")
+            try withExtendedLifetime(granted) {
+                try connection.send(Self.line(reply), descriptor: granted.descriptor.fd)
+            }
+            logger.info(
+                "descriptor hand-off: lease \(granted.leaseID), \(granted.access.rawValue) descriptor of \(granted.path) to \(peer)"
+            )
         } catch {
             logger.notice("descriptor hand-off: lease \(granted.leaseID) to \(peer) not delivered: \(error)")
         }
@@ -71,32 +78,39 @@ struct DescriptorHandoffExchange: Sendable {
         let bytes: [UInt8]
         do throws(LinuxError) {
             bytes = try connection.receive(maxBytes: Self.maxRequestBytes, timeout: requestTimeout)
-        } catch where error.code == .timedOut {
+        } catch  where error.code == .timedOut {
             throw Problem(.invalidRequest, "No complete request line arrived within \(requestTimeout).")
         } catch {
             throw Problem(.invalidRequest, "Reading the request line failed: \(error.message).")
         }
         guard bytes.last == UInt8(ascii: "\n") else {
             throw bytes.count == Self.maxRequestBytes
-                ? Problem(.invalidRequest, "The request line is longer than \(Self.maxRequestBytes) bytes (newline included).")
+                ? Problem(
+                    .invalidRequest, "The request line is longer than \(Self.maxRequestBytes) bytes (newline included)."
+                )
                 : Problem(.invalidRequest, "The connection ended before the request line's newline.")
         }
         let value: JSON
         do {
             value = try JSONCodec.parse(bytes)
         } catch {
-            throw Problem(.invalidRequest, "Malformed JSON at column \(error.column): \(error.message)",
-                          extensions: ["column": .int(Int64(error.column))])
+            throw Problem(
+                .invalidRequest, "Malformed JSON at column \(error.column): \(error.message)",
+                extensions: ["column": .int(Int64(error.column))])
         }
         guard case .object(let object) = value else {
-            throw Problem(.invalidRequest, "The request line must be a JSON object such as \(Self.example), not \(JSONBody.article(value.typeName)).")
+            throw Problem(
+                .invalidRequest,
+                "The request line must be a JSON object such as \(Self.example), not \(JSONBody.article(value.typeName))."
+            )
         }
         let body = JSONBody(object: object)
         do throws(Problem) {
             try body.rejectUnknownFields(allowed: ["lease_id", "token"])
             let leaseID = try body.requiredString("lease_id")
             guard !leaseID.isEmpty else {
-                throw Problem(.invalidRequest, #"Field "lease_id" must not be empty."#, extensions: ["field": "lease_id"])
+                throw Problem(
+                    .invalidRequest, #"Field "lease_id" must not be empty."#, extensions: ["field": "lease_id"])
             }
             return RequestLine(leaseID: leaseID, token: try body.optionalString("token"))
         } catch {

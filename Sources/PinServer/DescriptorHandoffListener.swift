@@ -60,7 +60,8 @@ public final class DescriptorHandoffListener: Service {
     init(path: String, tokens: TokenStore, logger: Logger, requestTimeout: Duration, authorize: @escaping Authorize) {
         self.path = path
         self.logger = logger
-        exchange = DescriptorHandoffExchange(tokens: tokens, authorize: authorize, requestTimeout: requestTimeout, logger: logger)
+        exchange = DescriptorHandoffExchange(
+            tokens: tokens, authorize: authorize, requestTimeout: requestTimeout, logger: logger)
     }
 
     deinit {
@@ -135,7 +136,8 @@ public final class DescriptorHandoffListener: Service {
             }
             guard connections.admit(connection) else {
                 if connections.isClosed { return }
-                logger.notice("descriptor hand-off: \(maxConnections) connections are being served; closed a new one unanswered")
+                logger.notice(
+                    "descriptor hand-off: \(maxConnections) connections are being served; closed a new one unanswered")
                 continue
             }
             let thread = Thread {

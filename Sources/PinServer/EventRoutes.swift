@@ -16,10 +16,12 @@ enum EventRoutes {
             Route("GET", "/v1/events", access: .authenticated) { request in
                 let holder = try visibleHolder(for: request.principal)
                 let requested = try startSequence(of: request)
-                if let requested { try requireResumable(events, after: requested, parameter: startParameter(of: request)) }
+                if let requested {
+                    try requireResumable(events, after: requested, parameter: startParameter(of: request))
+                }
                 let after = requested ?? events.lastSequence
                 return .eventStream(EventSubscription(log: events, after: after, holder: holder))
-            },
+            }
         ]
     }
 
@@ -29,7 +31,8 @@ enum EventRoutes {
             return
         case .expired(let oldest):
             var extensions: ErrorExtensions = [
-                "since": .integer(Int64(clamping: after)), "last_sequence": .integer(Int64(clamping: events.lastSequence)),
+                "since": .integer(Int64(clamping: after)),
+                "last_sequence": .integer(Int64(clamping: events.lastSequence)),
             ]
             if let oldest { extensions["oldest_sequence"] = .integer(Int64(clamping: oldest)) }
             throw CoreError(
@@ -39,7 +42,8 @@ enum EventRoutes {
                 extensions: extensions)
         case .ahead(let last):
             throw Problem(
-                .invalidQuery, "\(parameter) \(after) is newer than the newest event (\(last)); it was not sent by this daemon's state",
+                .invalidQuery,
+                "\(parameter) \(after) is newer than the newest event (\(last)); it was not sent by this daemon's state",
                 extensions: ["parameter": .string(parameter), "last_sequence": .int(Int64(clamping: last))])
         }
     }
@@ -48,7 +52,9 @@ enum EventRoutes {
     /// neither was sent (an empty `Last-Event-ID` counts as not sent, as in the SSE spec).
     /// - Throws: `invalid-query` (422) when the value is not an integer ≥ 0.
     static func startSequence(of request: HTTPRequest) throws(Problem) -> UInt64? {
-        if let header = request.lastEventID, !header.isEmpty { return try sequenceNumber(header, parameter: "Last-Event-ID") }
+        if let header = request.lastEventID, !header.isEmpty {
+            return try sequenceNumber(header, parameter: "Last-Event-ID")
+        }
         return try request.query["since"].map { text throws(Problem) in try sequenceNumber(text, parameter: "since") }
     }
 
@@ -66,9 +72,12 @@ enum EventRoutes {
     }
 
     private static func sequenceNumber(_ text: String, parameter: String) throws(Problem) -> UInt64 {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = UInt64(text) else {
-            throw Problem(.invalidQuery, "\(parameter) must be an event sequence number (an integer of at least 0).",
-                          extensions: ["parameter": .string(parameter)])
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let value = UInt64(text)
+        else {
+            throw Problem(
+                .invalidQuery, "\(parameter) must be an event sequence number (an integer of at least 0).",
+                extensions: ["parameter": .string(parameter)])
         }
         return value
     }

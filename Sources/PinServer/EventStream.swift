@@ -69,7 +69,8 @@ final class EventStream: Sendable {
             let newest = log.lastSequence
             let batch = log.events(after: cursor, limit: EventStream.batchSize)
             if batch.first.map({ $0.sequence > cursor + 1 }) ?? (newest > cursor),
-               case .expired = log.resumption(after: cursor) {
+                case .expired = log.resumption(after: cursor)
+            {
                 return .expired
             }
             guard !batch.isEmpty else {
@@ -181,7 +182,9 @@ final class EventStream: Sendable {
     /// event, a due heartbeat, or the end.
     private func suspendIfIdle(cursor: UInt64) -> Bool {
         signals.withLock { signals in
-            guard !signals.finished, !signals.heartbeatDue, subscription.log.lastSequence <= cursor else { return false }
+            guard !signals.finished, !signals.heartbeatDue, subscription.log.lastSequence <= cursor else {
+                return false
+            }
             signals.suspended = true
             MHD_suspend_connection(connection.raw)
             return true

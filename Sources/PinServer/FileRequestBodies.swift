@@ -19,7 +19,9 @@ struct LockRequestBody: Equatable {
     static func decode(_ request: HTTPRequest) throws(Problem) -> LockRequestBody {
         let body = try JSONBody.decode(request, example: #"{"path":"a.bin"}"#)
         try body.rejectUnknownFields(allowed: ["path", "writers"])
-        return LockRequestBody(path: try body.requiredString("path"), writers: try body.optionalEnum("writers", as: LockWriters.self) ?? .none)
+        return LockRequestBody(
+            path: try body.requiredString("path"),
+            writers: try body.optionalEnum("writers", as: LockWriters.self) ?? .none)
     }
 }
 

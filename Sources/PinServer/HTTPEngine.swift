@@ -29,13 +29,16 @@ final class HTTPEngine: Sendable {
         var streams: [ObjectIdentifier: EventStream] = [:]
     }
 
-    init(dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, receiveLimitSeconds: Double = 10,
-         idleLimitSeconds: Double = 30, logger: Logger) {
+    init(
+        dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, receiveLimitSeconds: Double = 10,
+        idleLimitSeconds: Double = 30, logger: Logger
+    ) {
         self.dispatcher = dispatcher
         self.maxBodyBytes = maxBodyBytes
         self.heartbeatInterval = heartbeatInterval
         self.logger = logger
-        watchdog = ReceiveWatchdog(receiveLimitSeconds: receiveLimitSeconds, idleLimitSeconds: idleLimitSeconds, logger: logger)
+        watchdog = ReceiveWatchdog(
+            receiveLimitSeconds: receiveLimitSeconds, idleLimitSeconds: idleLimitSeconds, logger: logger)
     }
 
     /// First call for a request (headers only), before any body byte is read. A control character
@@ -98,7 +101,9 @@ final class HTTPEngine: Sendable {
             return .YES
         case .run(let request):
             guard register(context) else {
-                return queue(.problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")), for: context)
+                return queue(
+                    .problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")),
+                    for: context)
             }
             // A serial queue per request targets Dispatch's overcommit pool, which starts a thread
             // whenever none is idle; a shared concurrent queue is capped at one thread per core,
@@ -123,7 +128,8 @@ final class HTTPEngine: Sendable {
         if let outcome = context.outcome {
             logger.info("\(context.method) \(context.path) \(outcome.status) \(duration)ms \(outcome.bytes)B")
         } else {
-            logger.debug("\(context.method) \(context.path) ended without a response (termination code \(termination.rawValue))")
+            logger.debug(
+                "\(context.method) \(context.path) ended without a response (termination code \(termination.rawValue))")
         }
     }
 
@@ -171,7 +177,10 @@ final class HTTPEngine: Sendable {
     }
 
     private func bodyTooLargeResponse() -> HTTPResponse {
-        .problem(Problem(.bodyTooLarge, "The request body is larger than \(maxBodyBytes) bytes.", extensions: ["max_bytes": .int(Int64(maxBodyBytes))]))
+        .problem(
+            Problem(
+                .bodyTooLarge, "The request body is larger than \(maxBodyBytes) bytes.",
+                extensions: ["max_bytes": .int(Int64(maxBodyBytes))]))
     }
 
     /// Hands `response` to MHD. Common headers are added here.
@@ -181,7 +190,9 @@ final class HTTPEngine: Sendable {
         // A HEAD of an event stream gets its headers only; no stream is opened.
         if let subscription = response.stream, context.method != "HEAD" {
             guard let stream = openStream(subscription, on: context.connection) else {
-                return queue(.problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")), for: context)
+                return queue(
+                    .problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")),
+                    for: context)
             }
             created = streamResponse(stream)
             // The connection serves nothing after the stream, whose heartbeats replace the idle timeout.
@@ -189,7 +200,8 @@ final class HTTPEngine: Sendable {
             _ = cmhd_set_connection_timeout(context.connection.raw, 0)
         } else {
             created = response.body.withUnsafeBytes { bytes in
-                MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+                MHD_create_response_from_buffer(
+                    bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
             }
         }
         guard let created else {
@@ -208,7 +220,8 @@ final class HTTPEngine: Sendable {
     /// A new event stream on `connection`, registered for shutdown and started; nil when the
     /// server is stopping. The stream unregisters itself when it is closed.
     private func openStream(_ subscription: EventSubscription, on connection: ConnectionHandle) -> EventStream? {
-        let stream = EventStream(subscription, connection: connection, heartbeatInterval: heartbeatInterval) { [weak self] stream in
+        let stream = EventStream(subscription, connection: connection, heartbeatInterval: heartbeatInterval) {
+            [weak self] stream in
             _ = self?.registry.withLock { $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
             self?.settled.changed()
         }
@@ -226,8 +239,9 @@ final class HTTPEngine: Sendable {
     /// reference to the stream until its free callback closes it.
     private func streamResponse(_ stream: EventStream) -> OpaquePointer? {
         let retained = Unmanaged.passRetained(stream)
-        let created = MHD_create_response_from_callback(CMHD_SIZE_UNKNOWN, Self.streamBlockSize, pinEventStreamRead, retained.toOpaque(),
-                                                        pinEventStreamFree)
+        let created = MHD_create_response_from_callback(
+            CMHD_SIZE_UNKNOWN, Self.streamBlockSize, pinEventStreamRead, retained.toOpaque(),
+            pinEventStreamFree)
         if created == nil {
             retained.release()
             stream.close()

@@ -33,9 +33,9 @@ extension ListeningSocket {
         }
         do {
             return try ListeningSocket.unix(path: path, mode: 0o660, nonBlocking: true)
-        } catch where error.call == "bind" && error.code == .fileExists {
+        } catch  where error.call == "bind" && error.code == .fileExists {
             throw HTTPServerError("cannot listen on unix:\(path): the path exists and is not a socket")
-        } catch where error.call == "bind" && error.code == .addressInUse {
+        } catch  where error.call == "bind" && error.code == .addressInUse {
             throw HTTPServerError("cannot listen on unix:\(path): another process is serving on it")
         } catch {
             throw HTTPServerError("cannot listen on unix:\(path): \(error.briefDescription)")

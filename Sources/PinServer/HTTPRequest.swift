@@ -20,7 +20,8 @@ struct HTTPRequest: Sendable {
     var principal: Principal?
 
     init(
-        method: String, path: String, contentType: String? = nil, authorization: String? = nil, lastEventID: String? = nil,
+        method: String, path: String, contentType: String? = nil, authorization: String? = nil,
+        lastEventID: String? = nil,
         query: [String: String] = [:], body: [UInt8] = []
     ) {
         self.method = method

@@ -24,18 +24,23 @@ public final class PinHTTPServer: Service {
     }
 
     /// A server for `core`, authenticating with `tokens`. Nothing listens until ``start()``.
-    public convenience init(configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger) {
-        self.init(configuration: configuration, dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: logger), logger: logger)
+    public convenience init(
+        configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger
+    ) {
+        self.init(
+            configuration: configuration, dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: logger),
+            logger: logger)
     }
 
     /// A server for any set of routes (tests use their own).
     init(configuration: ServerConfiguration, dispatcher: RequestDispatcher, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        engine = HTTPEngine(dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes,
-                            heartbeatInterval: .seconds(max(0.01, configuration.eventHeartbeatSeconds)),
-                            receiveLimitSeconds: configuration.requestReceiveTimeoutSeconds,
-                            idleLimitSeconds: Double(configuration.connectionTimeoutSeconds), logger: logger)
+        engine = HTTPEngine(
+            dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes,
+            heartbeatInterval: .seconds(max(0.01, configuration.eventHeartbeatSeconds)),
+            receiveLimitSeconds: configuration.requestReceiveTimeoutSeconds,
+            idleLimitSeconds: Double(configuration.connectionTimeoutSeconds), logger: logger)
     }
 
     deinit {
@@ -65,8 +70,12 @@ public final class PinHTTPServer: Service {
             do throws(HTTPServerError) {
                 if let path = configuration.unixSocketPath { sockets.append(try ListeningSocket.unix(path: path)) }
                 for socket in sockets {
-                    let limit = configuration.connectionLimit ?? (socket.unixPath == nil ? automatic.tcp : automatic.unix)
-                    listeners.append(Listener(daemon: try startDaemon(on: socket, connectionLimit: limit), socket: socket, connectionLimit: limit))
+                    let limit =
+                        configuration.connectionLimit ?? (socket.unixPath == nil ? automatic.tcp : automatic.unix)
+                    listeners.append(
+                        Listener(
+                            daemon: try startDaemon(on: socket, connectionLimit: limit), socket: socket,
+                            connectionLimit: limit))
                 }
             } catch {
                 for listener in listeners { MHD_stop_daemon(listener.daemon) }
@@ -83,7 +92,9 @@ public final class PinHTTPServer: Service {
         }
         let receiveLimit = configuration.requestReceiveTimeoutSeconds
         for listener in listeners.withLock({ $0 }) {
-            logger.info("listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, requests within \(receiveLimit)s)")
+            logger.info(
+                "listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, requests within \(receiveLimit)s)"
+            )
         }
     }
 
@@ -120,30 +131,44 @@ public final class PinHTTPServer: Service {
         logger.info("HTTP server stopped")
     }
 
-    private func startDaemon(on socket: ListeningSocket, connectionLimit: UInt32) throws(HTTPServerError) -> OpaquePointer {
+    private func startDaemon(on socket: ListeningSocket, connectionLimit: UInt32) throws(HTTPServerError)
+        -> OpaquePointer
+    {
         let engineCls = Unmanaged.passUnretained(engine).toOpaque()
-        let requestLine: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? = pinRequestLine
+        let requestLine:
+            @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? =
+                pinRequestLine
         var options = [
-            MHD_OptionItem(option: .EXTERNAL_LOGGER, value: unsafeBitCast(pinMHDLog as MHD_LogCallback, to: Int.self), ptr_value: engineCls),
-            MHD_OptionItem(option: .NOTIFY_CONNECTION, value: unsafeBitCast(pinConnectionNotify as MHD_NotifyConnectionCallback, to: Int.self),
-                           ptr_value: engineCls),
-            MHD_OptionItem(option: .URI_LOG_CALLBACK, value: unsafeBitCast(requestLine, to: Int.self), ptr_value: engineCls),
-            MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(pinRequestCompleted as MHD_RequestCompletedCallback, to: Int.self),
-                           ptr_value: engineCls),
+            MHD_OptionItem(
+                option: .EXTERNAL_LOGGER, value: unsafeBitCast(pinMHDLog as MHD_LogCallback, to: Int.self),
+                ptr_value: engineCls),
+            MHD_OptionItem(
+                option: .NOTIFY_CONNECTION,
+                value: unsafeBitCast(pinConnectionNotify as MHD_NotifyConnectionCallback, to: Int.self),
+                ptr_value: engineCls),
+            MHD_OptionItem(
+                option: .URI_LOG_CALLBACK, value: unsafeBitCast(requestLine, to: Int.self), ptr_value: engineCls),
+            MHD_OptionItem(
+                option: .NOTIFY_COMPLETED,
+                value: unsafeBitCast(pinRequestCompleted as MHD_RequestCompletedCallback, to: Int.self),
+                ptr_value: engineCls),
             MHD_OptionItem(option: .LISTEN_SOCKET, value: Int(socket.fd), ptr_value: nil),
             MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(connectionLimit), ptr_value: nil),
-            MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: Int(configuration.connectionTimeoutSeconds), ptr_value: nil),
+            MHD_OptionItem(
+                option: .CONNECTION_TIMEOUT, value: Int(configuration.connectionTimeoutSeconds), ptr_value: nil),
         ]
         if configuration.threads > 1 {
             options.append(MHD_OptionItem(option: .THREAD_POOL_SIZE, value: Int(configuration.threads), ptr_value: nil))
         }
         options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
-        let flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+        let flags =
+            MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         let daemon = options.withUnsafeBufferPointer { items in
             cmhd_start_daemon(flags, 0, pinAccessHandler, engineCls, items.baseAddress)
         }
         guard let daemon else {
-            throw HTTPServerError("cannot serve on \(socket.address): libmicrohttpd failed to start (see the log above)")
+            throw HTTPServerError(
+                "cannot serve on \(socket.address): libmicrohttpd failed to start (see the log above)")
         }
         return daemon
     }

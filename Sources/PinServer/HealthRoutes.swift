@@ -12,7 +12,8 @@ enum HealthRoutes {
                 let readiness = core.readiness()
                 guard readiness.ready else {
                     let detail = "The daemon is not ready: " + readiness.reasons.joined(separator: "; ")
-                    throw Problem(.daemonNotReady, detail, extensions: ["reasons": .array(readiness.reasons.map { .string($0) })])
+                    throw Problem(
+                        .daemonNotReady, detail, extensions: ["reasons": .array(readiness.reasons.map { .string($0) })])
                 }
                 return .json(["status": "ready"])
             },

@@ -15,29 +15,37 @@ struct LeaseGrantBody {
         switch (try body.optionalString("pin_id"), body.object["path"]) {
         case (let id?, nil):
             if let pinField = PinRequestBody.fields.first(where: { body.object[$0] != nil }) {
-                throw Problem(.invalidBody, "Field \"\(pinField)\" belongs to a new pin; with \"pin_id\" the lease uses that pin.",
-                              extensions: ["field": .string(pinField)])
+                throw Problem(
+                    .invalidBody,
+                    "Field \"\(pinField)\" belongs to a new pin; with \"pin_id\" the lease uses that pin.",
+                    extensions: ["field": .string(pinField)])
             }
             target = .pin(id: id)
         case (nil, _?):
             target = .newPin(try PinRequestBody.pinRequest(body))
         case (_?, _?):
-            throw Problem(.invalidBody, "Give either \"pin_id\" (an existing pin) or \"path\" (pin it for this lease), not both.",
-                          extensions: ["field": "pin_id"])
+            throw Problem(
+                .invalidBody, "Give either \"pin_id\" (an existing pin) or \"path\" (pin it for this lease), not both.",
+                extensions: ["field": "pin_id"])
         case (nil, nil):
-            throw Problem(.invalidBody, "Field \"pin_id\" (or \"path\" with \"access\" to pin for the lease) is required.",
-                          extensions: ["field": "pin_id"])
+            throw Problem(
+                .invalidBody, "Field \"pin_id\" (or \"path\" with \"access\" to pin for the lease) is required.",
+                extensions: ["field": "pin_id"])
         }
         var uid: UInt32?
         if let number = try body.optionalInt("holder_uid") {
             guard let value = UInt32(exactly: number) else {
-                throw Problem(.invalidBody, "Field \"holder_uid\" must be a uid (0 to 4294967295), not \(number).", extensions: ["field": "holder_uid"])
+                throw Problem(
+                    .invalidBody, "Field \"holder_uid\" must be a uid (0 to 4294967295), not \(number).",
+                    extensions: ["field": "holder_uid"])
             }
             uid = value
         }
-        return LeaseGrantBody(request: LeaseGrantRequest(
-            target: target, holder: try body.requiredString("holder"), ttlSeconds: try body.optionalInt("ttl_s"),
-            graceSeconds: try body.optionalInt("grace_s"), webhookURL: try body.optionalString("webhook_url"), holderUID: uid))
+        return LeaseGrantBody(
+            request: LeaseGrantRequest(
+                target: target, holder: try body.requiredString("holder"), ttlSeconds: try body.optionalInt("ttl_s"),
+                graceSeconds: try body.optionalInt("grace_s"), webhookURL: try body.optionalString("webhook_url"),
+                holderUID: uid))
     }
 }
 
@@ -78,8 +86,12 @@ struct LeaseListQuery {
         var state: LeaseState?
         if let text = request.query["state"] {
             guard let value = LeaseState(rawValue: text) else {
-                throw Problem(.invalidQuery, "state must be one of \(LeaseState.allCases.map(\.rawValue).joined(separator: ", ")), not \(text.debugDescription).",
-                              extensions: ["parameter": "state", "expected": .array(LeaseState.allCases.map { .string($0.rawValue) })])
+                throw Problem(
+                    .invalidQuery,
+                    "state must be one of \(LeaseState.allCases.map(\.rawValue).joined(separator: ", ")), not \(text.debugDescription).",
+                    extensions: [
+                        "parameter": "state", "expected": .array(LeaseState.allCases.map { .string($0.rawValue) }),
+                    ])
             }
             state = value
         }

@@ -26,7 +26,8 @@ enum LeaseRoutes {
             },
             Route("POST", "/v1/leases/{id}/renew", access: .authenticated) { request in
                 let body = try LeaseRenewBody.decode(request)
-                return .json(try core.renewLease(id: id(request), ttlSeconds: body.ttlSeconds, caller: caller(request)).json)
+                return .json(
+                    try core.renewLease(id: id(request), ttlSeconds: body.ttlSeconds, caller: caller(request)).json)
             },
             Route("POST", "/v1/leases/{id}/release", access: .authenticated) { request in
                 _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])
@@ -34,7 +35,8 @@ enum LeaseRoutes {
             },
             Route("POST", "/v1/leases/{id}/revoke", access: .admin) { request in
                 let body = try LeaseRevokeBody.decode(request)
-                let (lease, started) = try core.revokeLease(id: id(request), reason: body.reason, graceSeconds: body.graceSeconds)
+                let (lease, started) = try core.revokeLease(
+                    id: id(request), reason: body.reason, graceSeconds: body.graceSeconds)
                 return .json(lease.json, status: started ? 202 : 200)
             },
             Route("GET", "/v1/leases/{id}/deliveries", access: .authenticated) { request in

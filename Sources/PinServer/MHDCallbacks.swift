@@ -16,7 +16,9 @@ func pinAccessHandler(
     guard let engineCls, let connection, let uploadDataSize, let requestCls else { return .NO }
     let engine = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue()
     guard let stored = requestCls.pointee else {
-        let watch = cmhd_socket_context(connection).map { Unmanaged<ConnectionWatch>.fromOpaque($0).takeUnretainedValue() }
+        let watch = cmhd_socket_context(connection).map {
+            Unmanaged<ConnectionWatch>.fromOpaque($0).takeUnretainedValue()
+        }
         let context = RequestContext(
             method: method.map { String(cString: $0) } ?? "",
             path: url.map { String(cString: $0) } ?? "/",
@@ -27,8 +29,9 @@ func pinAccessHandler(
             connection: ConnectionHandle(raw: connection),
             watch: watch)
         requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
-        return engine.begin(context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) },
-                            refusedTarget: watch?.refusedTarget)
+        return engine.begin(
+            context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) },
+            refusedTarget: watch?.refusedTarget)
     }
     let context = Unmanaged<RequestContext>.fromOpaque(stored).takeUnretainedValue()
     if uploadDataSize.pointee > 0 {
@@ -54,7 +57,8 @@ func pinRequestCompleted(
 /// is closed only after this returns). The connection's ``ConnectionWatch`` lives, retained, in
 /// its socket context in between.
 func pinConnectionNotify(
-    _ engineCls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?, _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ engineCls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
     _ code: MHD_ConnectionNotificationCode
 ) {
     guard let engineCls, let connection, let socketContext else { return }
@@ -75,11 +79,14 @@ func pinConnectionNotify(
 /// MHD's URI log callback: a request line arrived. Starts the request's receive bound and notes
 /// whether the raw target (path and query, before MHD decodes it in place, which would cut it at
 /// a `%00`) holds a control character. Returns NULL: the access handler creates the request state.
-func pinRequestLine(_ engineCls: UnsafeMutableRawPointer?, _ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?) -> UnsafeMutableRawPointer? {
+func pinRequestLine(_ engineCls: UnsafeMutableRawPointer?, _ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?)
+    -> UnsafeMutableRawPointer?
+{
     guard let engineCls, let connection, let stored = cmhd_socket_context(connection) else { return nil }
     let watch = Unmanaged<ConnectionWatch>.fromOpaque(stored).takeUnretainedValue()
     Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().watchdog.requestStarted(watch)
-    watch.setRefusedTarget(uri.flatMap { RequestTarget.controlCharacter(in: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) })
+    watch.setRefusedTarget(
+        uri.flatMap { RequestTarget.controlCharacter(in: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) })
     return nil
 }
 
@@ -112,7 +119,9 @@ func pinMHDLog(_ engineCls: UnsafeMutableRawPointer?, _ format: UnsafePointer<CC
     let logger = Unmanaged<HTTPEngine>.fromOpaque(engineCls).takeUnretainedValue().logger
     // A connection ended by its client or by the receive watchdog (which logs a count of its
     // own) is routine: one warning per connection would let slow clients flood the log.
-    if message.hasPrefix("Connection socket is closed when reading request") || message.hasPrefix("Connection was closed by remote side") {
+    if message.hasPrefix("Connection socket is closed when reading request")
+        || message.hasPrefix("Connection was closed by remote side")
+    {
         logger.debug("libmicrohttpd: \(message)")
     } else {
         logger.warning("libmicrohttpd: \(message)")
@@ -123,7 +132,9 @@ func pinMHDLog(_ engineCls: UnsafeMutableRawPointer?, _ format: UnsafePointer<CC
 private func queryArguments(_ connection: OpaquePointer) -> [String: String] {
     let collected = QueryArguments()
     let cls = Unmanaged.passUnretained(collected).toOpaque()
-    _ = withExtendedLifetime(collected) { MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, pinQueryArgument, cls) }
+    _ = withExtendedLifetime(collected) {
+        MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, pinQueryArgument, cls)
+    }
     return collected.values
 }
 
@@ -137,7 +148,8 @@ private func pinQueryArgument(
     _ cls: UnsafeMutableRawPointer?, _ kind: MHD_ValueKind, _ key: UnsafePointer<CChar>?, _ value: UnsafePointer<CChar>?
 ) -> MHD_Result {
     guard let cls, let key else { return .YES }
-    Unmanaged<QueryArguments>.fromOpaque(cls).takeUnretainedValue().values[String(cString: key)] = value.map { String(cString: $0) } ?? ""
+    Unmanaged<QueryArguments>.fromOpaque(cls).takeUnretainedValue().values[String(cString: key)] =
+        value.map { String(cString: $0) } ?? ""
     return .YES
 }
 

@@ -20,7 +20,9 @@ struct PageQuery {
     static func decode(_ request: HTTPRequest, list: String) throws(Problem) -> PageQuery {
         var limit = defaultLimit
         if let text = request.query["limit"] {
-            guard text.utf8.count <= 6, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text), (1...maxLimit).contains(value) else {
+            guard text.utf8.count <= 6, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text),
+                (1...maxLimit).contains(value)
+            else {
                 throw Problem(
                     .invalidQuery, "limit must be an integer from 1 to \(maxLimit), not \(text.debugDescription).",
                     extensions: ["parameter": "limit", "max_limit": .int(Int64(maxLimit))])
@@ -30,10 +32,11 @@ struct PageQuery {
         var after: String?
         if let text = request.query["cursor"] {
             guard let bytes = Base64URL.decode(text), let key = String(validating: bytes, as: UTF8.self),
-                  key.hasPrefix(list + ":"), key.utf8.count > list.utf8.count + 1
+                key.hasPrefix(list + ":"), key.utf8.count > list.utf8.count + 1
             else {
                 throw Problem(
-                    .invalidQuery, "cursor is not one that this list (\(list)) answered; pass next_cursor as it was given.",
+                    .invalidQuery,
+                    "cursor is not one that this list (\(list)) answered; pass next_cursor as it was given.",
                     extensions: ["parameter": "cursor"])
             }
             after = String(key.dropFirst(list.count + 1))

@@ -37,11 +37,15 @@ struct PinRequestBody {
         case .string(LongTermMode.ifPossible.rawValue)?:
             return .ifPossible
         case .string(let text)?:
-            throw Problem(.invalidBody, "Field \"longterm\" must be false, true or \"if-possible\", not \(text.debugDescription).",
-                          extensions: ["field": "longterm", "expected": expected])
+            throw Problem(
+                .invalidBody,
+                "Field \"longterm\" must be false, true or \"if-possible\", not \(text.debugDescription).",
+                extensions: ["field": "longterm", "expected": expected])
         case let other?:
-            throw Problem(.invalidBody, "Field \"longterm\" must be false, true or \"if-possible\", not \(JSONBody.article(other.typeName)).",
-                          extensions: ["field": "longterm", "expected": expected])
+            throw Problem(
+                .invalidBody,
+                "Field \"longterm\" must be false, true or \"if-possible\", not \(JSONBody.article(other.typeName)).",
+                extensions: ["field": "longterm", "expected": expected])
         }
     }
 }

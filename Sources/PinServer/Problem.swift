@@ -17,7 +17,10 @@ struct Problem: Error, Sendable, Equatable {
 
     static let typeURIPrefix = CoreError.problemTypePrefix
 
-    init(code: String, title: String, status: Int, detail: String, extensions: JSONObject = JSONObject(), headers: [HTTPHeader] = []) {
+    init(
+        code: String, title: String, status: Int, detail: String, extensions: JSONObject = JSONObject(),
+        headers: [HTTPHeader] = []
+    ) {
         self.code = code
         self.title = title
         self.status = status
@@ -27,9 +30,11 @@ struct Problem: Error, Sendable, Equatable {
     }
 
     /// A problem with one of the server's own codes; its status and title come from ``ProblemMapping``.
-    init(_ code: ServerProblemCode, _ detail: String, extensions: JSONObject = JSONObject(), headers: [HTTPHeader] = []) {
-        self.init(code: code.rawValue, title: code.title, status: ProblemMapping.status(for: code), detail: detail,
-                  extensions: extensions, headers: headers)
+    init(_ code: ServerProblemCode, _ detail: String, extensions: JSONObject = JSONObject(), headers: [HTTPHeader] = [])
+    {
+        self.init(
+            code: code.rawValue, title: code.title, status: ProblemMapping.status(for: code), detail: detail,
+            extensions: extensions, headers: headers)
     }
 
     /// The problem document. Extensions never replace the standard members.

@@ -9,18 +9,18 @@ enum ProblemMapping {
     static func status(for code: CoreErrorCode) -> Int {
         switch code {
         case .invalidPath, .absolutePath, .pathTraversal, .unknownRoot, .symlinkInPath, .crossesMount,
-             .isADirectory, .isADevice, .isAFifo, .isASocket,
-             .invalidSize, .sizeRequired, .wouldTruncate, .unsupportedFilesystem,
-             .unalignedRange, .invalidRange, .longTermRefused,
-             .invalidTTL, .invalidGrace, .invalidWebhookURL, .webhookNotAllowed, .invalidHolder:
+            .isADirectory, .isADevice, .isAFifo, .isASocket,
+            .invalidSize, .sizeRequired, .wouldTruncate, .unsupportedFilesystem,
+            .unalignedRange, .invalidRange, .longTermRefused,
+            .invalidTTL, .invalidGrace, .invalidWebhookURL, .webhookNotAllowed, .invalidHolder:
             422
         case .notFound, .operationNotFound, .pinNotFound, .leaseNotFound, .deliveryNotFound:
             404
         case .peerNotAllowed:
             403
         case .notReady, .fileLocked, .fileImmutable, .writersPresent, .notLocked, .fileChanged, .busy,
-             .readOnlyFilesystem, .cancelled, .lockDegraded, .writeNeedsDaemonWriters, .writesRefusedByFilesystem,
-             .pinInUse, .pinsExist, .pinNotActive, .leaseNotActive, .fileViolated, .hardLinked:
+            .readOnlyFilesystem, .cancelled, .lockDegraded, .writeNeedsDaemonWriters, .writesRefusedByFilesystem,
+            .pinInUse, .pinsExist, .pinNotActive, .leaseNotActive, .fileViolated, .hardLinked:
             409
         case .eventsExpired:
             410
@@ -50,8 +50,9 @@ enum ProblemMapping {
 
     /// The problem for a core error, keeping its detail and extensions.
     static func problem(for error: CoreError) -> Problem {
-        Problem(code: error.code.rawValue, title: error.code.title, status: status(for: error.code),
-                detail: error.detail, extensions: error.extensions.json)
+        Problem(
+            code: error.code.rawValue, title: error.code.title, status: status(for: error.code),
+            detail: error.detail, extensions: error.extensions.json)
     }
 
     /// The problem for anything a handler threw. Errors that are neither a ``Problem`` nor a
@@ -65,8 +66,9 @@ enum ProblemMapping {
         default:
             logger.error("unexpected error in request handler", metadata: ["error": "\(String(reflecting: error))"])
             let code = CoreErrorCode.systemError
-            return Problem(code: code.rawValue, title: code.title, status: status(for: code),
-                           detail: "The daemon hit an internal error; see its log for details.")
+            return Problem(
+                code: code.rawValue, title: code.title, status: status(for: code),
+                detail: "The daemon hit an internal error; see its log for details.")
         }
     }
 }

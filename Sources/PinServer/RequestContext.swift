@@ -89,9 +89,11 @@ final class RequestContext: Sendable {
             case .receiving:
                 let body = state.body
                 state.body = []
-                return .run(HTTPRequest(
-                    method: method, path: path, contentType: contentType, authorization: authorization, lastEventID: lastEventID,
-                    query: query, body: body))
+                return .run(
+                    HTTPRequest(
+                        method: method, path: path, contentType: contentType, authorization: authorization,
+                        lastEventID: lastEventID,
+                        query: query, body: body))
             case .ready(let response):
                 return .respond(response)
             case .running, .queued:

@@ -18,7 +18,8 @@ struct RequestDispatcher: Sendable {
 
     /// The dispatcher of the whole v1 API on `core`.
     init(core: PinCoreService, tokens: TokenStore, logger: Logger) {
-        let routes = HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
+        let routes =
+            HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
             + PinRoutes.routes(core: core) + LeaseRoutes.routes(core: core) + EventRoutes.routes(events: core.events)
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
@@ -41,12 +42,16 @@ struct RequestDispatcher: Sendable {
         case .notFound:
             throw Problem(.notFoundRoute, "There is no endpoint at \(request.path).")
         case .methodNotAllowed(let allowed):
-            throw Problem(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: " or ")).",
-                          extensions: ["allowed": .array(allowed.map { .string($0) })],
-                          headers: [HTTPHeader("Allow", allowed.joined(separator: ", "))])
+            throw Problem(
+                .methodNotAllowed,
+                "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: " or ")).",
+                extensions: ["allowed": .array(allowed.map { .string($0) })],
+                headers: [HTTPHeader("Allow", allowed.joined(separator: ", "))])
         case .found(let route, let parameters):
             if route.access == .admin && request.principal?.role != .admin {
-                throw Problem(.forbidden, "This token's role may not use \(route.method) \(route.pattern); it needs an admin token.")
+                throw Problem(
+                    .forbidden,
+                    "This token's role may not use \(route.method) \(route.pattern); it needs an admin token.")
             }
             request.parameters = parameters
             return try route.handler(request)

@@ -42,14 +42,16 @@ struct HTTPResponse: Sendable {
 
     /// A JSON document (`application/json`).
     static func json(_ value: JSON, status: Int = 200, headers: [HTTPHeader] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [HTTPHeader("Content-Type", "application/json")] + headers,
-                     body: Array((JSONCodec.encode(value) + "\n").utf8))
+        HTTPResponse(
+            status: status, headers: [HTTPHeader("Content-Type", "application/json")] + headers,
+            body: Array((JSONCodec.encode(value) + "\n").utf8))
     }
 
     /// A problem document (`application/problem+json`) with the problem's own headers.
     static func problem(_ problem: Problem) -> HTTPResponse {
-        HTTPResponse(status: problem.status, headers: [HTTPHeader("Content-Type", "application/problem+json")] + problem.headers,
-                     body: Array((JSONCodec.encode(problem.json) + "\n").utf8))
+        HTTPResponse(
+            status: problem.status, headers: [HTTPHeader("Content-Type", "application/problem+json")] + problem.headers,
+            body: Array((JSONCodec.encode(problem.json) + "\n").utf8))
     }
 
     /// The first value of header `name` (case-insensitive).

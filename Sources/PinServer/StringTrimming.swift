@@ -16,7 +16,7 @@ extension StringProtocol {
     private func trimmingBytes(_ isTrimmed: (UInt8) -> Bool) -> String {
         let text = Substring(self)
         guard let first = text.utf8.firstIndex(where: { !isTrimmed($0) }),
-              let last = text.utf8.lastIndex(where: { !isTrimmed($0) })
+            let last = text.utf8.lastIndex(where: { !isTrimmed($0) })
         else { return "" }
         return String(text[first...last])
     }

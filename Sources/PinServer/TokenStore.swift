@@ -96,13 +96,18 @@ public final class TokenStore: Sendable {
         let bytes = Array(token.utf8)
         let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
         let body = bytes.dropLast(padding)
-        return !body.isEmpty && body.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"): true
-            default: false
+        return !body.isEmpty
+            && body.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    true
+                case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"),
+                    UInt8(ascii: "/"):
+                    true
+                default: false
+                }
             }
-        }
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a token matched.
@@ -116,7 +121,9 @@ public final class TokenStore: Sendable {
 
     /// Parses and validates a tokens file; every error names the file and the offending entry.
     static func parseTokensFile(_ path: String, logger: Logger) throws(TokenStoreError) -> [Entry] {
-        func failure(_ message: String) -> TokenStoreError { TokenStoreError(message: "tokens file \(path): \(message)") }
+        func failure(_ message: String) -> TokenStoreError {
+            TokenStoreError(message: "tokens file \(path): \(message)")
+        }
         let bytes: [UInt8]
         do {
             bytes = try SmallFile.read(path, limit: 1 << 20)
@@ -133,7 +140,9 @@ public final class TokenStore: Sendable {
     }
 
     /// Validates a parsed tokens document.
-    static func parseTokens(_ document: JSON, failure: (String) -> TokenStoreError, logger: Logger) throws(TokenStoreError) -> [Entry] {
+    static func parseTokens(_ document: JSON, failure: (String) -> TokenStoreError, logger: Logger)
+        throws(TokenStoreError) -> [Entry]
+    {
         guard let root = document.objectValue else { throw failure(#"expected an object {"tokens":[...]}"#) }
         if let unknown = root.keys.first(where: { $0 != "tokens" }) { throw failure("unknown field \"\(unknown)\"") }
         guard let list = root["tokens"]?.arrayValue else { throw failure(#""tokens" must be an array"#) }
@@ -145,9 +154,13 @@ public final class TokenStore: Sendable {
             if let unknown = object.keys.first(where: { !["token", "role", "holder"].contains($0) }) {
                 throw failure("\(name) has unknown field \"\(unknown)\"")
             }
-            guard let token = object["token"]?.stringValue, !token.isEmpty else { throw failure("\(name).token must be a non-empty string") }
+            guard let token = object["token"]?.stringValue, !token.isEmpty else {
+                throw failure("\(name).token must be a non-empty string")
+            }
             guard isB64Token(token) else {
-                throw failure("\(name).token must be printable ASCII in the bearer token grammar (letters, digits, - . _ ~ + /, then = padding)")
+                throw failure(
+                    "\(name).token must be printable ASCII in the bearer token grammar (letters, digits, - . _ ~ + /, then = padding)"
+                )
             }
             guard let roleName = object["role"]?.stringValue, let role = Principal.Role(rawValue: roleName) else {
                 throw failure(#"\#(name).role must be "admin" or "holder""#)
@@ -164,8 +177,13 @@ public final class TokenStore: Sendable {
                 throw failure("\(name).holder is only allowed for role \"holder\"")
             }
             let bytes = Array(token.utf8)
-            if entries.contains(where: { $0.token == bytes }) { throw failure("\(name).token duplicates an earlier token") }
-            if bytes.count < 16 { logger.warning("tokens file entry \(name) has a short token (\(bytes.count) characters); use at least 32") }
+            if entries.contains(where: { $0.token == bytes }) {
+                throw failure("\(name).token duplicates an earlier token")
+            }
+            if bytes.count < 16 {
+                logger.warning(
+                    "tokens file entry \(name) has a short token (\(bytes.count) characters); use at least 32")
+            }
             entries.append(Entry(token: bytes, principal: Principal(role: role, holder: holder)))
         }
         return entries

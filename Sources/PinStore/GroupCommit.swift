@@ -58,7 +58,9 @@ final class GroupCommit: @unchecked Sendable {
     }
 
     /// Queues `work` for the next batch without waiting (cheap: callable under the caller's locks).
-    func enqueue(_ work: @escaping (SQLiteDatabase) throws(CoreError) -> Void, afterCommit: (@Sendable () -> Void)? = nil) -> Ticket {
+    func enqueue(
+        _ work: @escaping (SQLiteDatabase) throws(CoreError) -> Void, afterCommit: (@Sendable () -> Void)? = nil
+    ) -> Ticket {
         let ticket = Ticket()
         lock.lock()
         pending.append(Write(work: work, afterCommit: afterCommit, ticket: ticket))

@@ -44,7 +44,8 @@ package final class LeaseStore: LeaseJournal {
         // and the daemon must still start (the background checkpoints try again).
         _ = try? database.checkpoint(.truncate)
         databasePageSize = try database.query("PRAGMA page_size").first?.first?.int ?? 4096
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS leases (
                 id TEXT PRIMARY KEY, pin_id TEXT NOT NULL, root TEXT NOT NULL, relative_path TEXT NOT NULL,
                 holder TEXT NOT NULL, state TEXT NOT NULL, ttl_s INTEGER NOT NULL, grace_s INTEGER NOT NULL,
@@ -52,22 +53,27 @@ package final class LeaseStore: LeaseJournal {
                 granted_at INTEGER NOT NULL, renewed_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
                 reason TEXT, deadline INTEGER, ended_at INTEGER)
             """)
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS events (
                 seq INTEGER PRIMARY KEY, type TEXT NOT NULL, timestamp TEXT NOT NULL, holder TEXT, data TEXT NOT NULL)
             """)
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS webhook_outbox (
                 id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
                 retry_until INTEGER NOT NULL, attempts_after INTEGER NOT NULL)
             """)
         try Self.migrateOutbox(database)
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS deliveries (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id TEXT NOT NULL, attempt TEXT NOT NULL)
             """)
         try database.execute("CREATE INDEX IF NOT EXISTS deliveries_by_lease ON deliveries (lease_id, id)")
-        try database.execute("CREATE TABLE IF NOT EXISTS daemon_clock (id INTEGER PRIMARY KEY CHECK (id = 1), alive_at INTEGER NOT NULL)")
+        try database.execute(
+            "CREATE TABLE IF NOT EXISTS daemon_clock (id INTEGER PRIMARY KEY CHECK (id = 1), alive_at INTEGER NOT NULL)"
+        )
         commits = GroupCommit(database: database)
         reader = Mutex(try SQLiteDatabase(path: directory + "/pinlease.db"))
     }
@@ -120,28 +126,35 @@ package final class LeaseStore: LeaseJournal {
         afterCommit: (@Sendable () -> Void)? = nil
     ) -> any CommitTicket {
         writes.add(1, ordering: .relaxed)
-        let ticket = commits.enqueue({ database throws(CoreError) in
-            for lease in leases { try Self.save(lease, in: database) }
-            for event in events {
-                try database.execute(
-                    "INSERT INTO events (seq, type, timestamp, holder, data) VALUES (?, ?, ?, ?, ?)",
-                    [.int(Int64(event.sequence)), .text(event.type.rawValue), .text(event.timestamp),
-                     event.holder.map { .text($0) } ?? .null, .text(event.storedData)])
-            }
-            for entry in outbox {
-                try database.execute(
-                    """
-                    INSERT OR REPLACE INTO webhook_outbox (id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [.text(entry.id), .text(entry.leaseID), .text(entry.event.rawValue), .text(entry.url), .text(entry.body),
-                     .int(entry.retryUntil), .int(Int64(entry.attemptsAfterDeadline)), .int(Int64(entry.attempts)),
-                     entry.nextAttemptAt.map { .int($0) } ?? .null])
-            }
-            for id in finishedOutbox {
-                try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
-            }
-        }, afterCommit: afterCommit)
+        let ticket = commits.enqueue(
+            { database throws(CoreError) in
+                for lease in leases { try Self.save(lease, in: database) }
+                for event in events {
+                    try database.execute(
+                        "INSERT INTO events (seq, type, timestamp, holder, data) VALUES (?, ?, ?, ?, ?)",
+                        [
+                            .int(Int64(event.sequence)), .text(event.type.rawValue), .text(event.timestamp),
+                            event.holder.map { .text($0) } ?? .null, .text(event.storedData),
+                        ])
+                }
+                for entry in outbox {
+                    try database.execute(
+                        """
+                        INSERT OR REPLACE INTO webhook_outbox (id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                        [
+                            .text(entry.id), .text(entry.leaseID), .text(entry.event.rawValue), .text(entry.url),
+                            .text(entry.body),
+                            .int(entry.retryUntil), .int(Int64(entry.attemptsAfterDeadline)),
+                            .int(Int64(entry.attempts)),
+                            entry.nextAttemptAt.map { .int($0) } ?? .null,
+                        ])
+                }
+                for id in finishedOutbox {
+                    try database.execute("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
+                }
+            }, afterCommit: afterCommit)
         return GroupCommitTicket(commits: commits, ticket: ticket)
     }
 
@@ -172,19 +185,19 @@ package final class LeaseStore: LeaseJournal {
                         [.int(Int64(attempts)), .int(at), .text(id)])
                 case .finished(let id, let outcome, let at):
                     try database.execute(
-                        "UPDATE webhook_outbox SET finished_at = ?, outcome = ? WHERE id = ?", [.int(at), .text(outcome), .text(id)])
+                        "UPDATE webhook_outbox SET finished_at = ?, outcome = ? WHERE id = ?",
+                        [.int(at), .text(outcome), .text(id)])
                 }
             }
         }
     }
 
-
-
     /// Records that the daemon was running at `milliseconds` (the base for keeping active
     /// leases' remaining TTL over a restart).
     package func markAlive(at milliseconds: Int64) throws(CoreError) {
         try commits.submit { database throws(CoreError) in
-            try database.execute("INSERT OR REPLACE INTO daemon_clock (id, alive_at) VALUES (1, ?)", [.int(milliseconds)])
+            try database.execute(
+                "INSERT OR REPLACE INTO daemon_clock (id, alive_at) VALUES (1, ?)", [.int(milliseconds)])
         }
     }
 
@@ -213,7 +226,8 @@ package final class LeaseStore: LeaseJournal {
 
     private func leases(where condition: String, _ parameters: [SQLValue] = []) throws(CoreError) -> [LeaseRecord] {
         let rows = try reader.withLock { database throws(CoreError) in
-            try database.query("""
+            try database.query(
+                """
                 SELECT id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url, webhook_secret, holder_uid,
                        auto_pin, granted_at, renewed_at, expires_at, reason, deadline, ended_at
                 FROM leases WHERE \(condition)
@@ -221,27 +235,31 @@ package final class LeaseStore: LeaseJournal {
         }
         return rows.compactMap { row in
             guard let id = row[0].text, let pinID = row[1].text, let root = row[2].text, let relative = row[3].text,
-                  let holder = row[4].text, let state = row[5].text.flatMap(LeaseState.init(rawValue:)),
-                  let ttl = row[6].int, let grace = row[7].int, let autoPin = row[11].int, let granted = row[12].int,
-                  let renewed = row[13].int, let expires = row[14].int
+                let holder = row[4].text, let state = row[5].text.flatMap(LeaseState.init(rawValue:)),
+                let ttl = row[6].int, let grace = row[7].int, let autoPin = row[11].int, let granted = row[12].int,
+                let renewed = row[13].int, let expires = row[14].int
             else { return nil }
             return LeaseRecord(
                 id: id, pinID: pinID, path: RootedPath(root: root, relative: relative), holder: holder, state: state,
                 ttlSeconds: Int(ttl), graceSeconds: Int(grace), webhookURL: row[8].text, webhookSecret: row[9].text,
-                holderUID: row[10].int.map { UInt32(truncatingIfNeeded: $0) }, autoPin: autoPin != 0, grantedAt: granted,
-                renewedAt: renewed, expiresAt: expires, reason: row[15].text, deadline: row[16].int, endedAt: row[17].int)
+                holderUID: row[10].int.map { UInt32(truncatingIfNeeded: $0) }, autoPin: autoPin != 0,
+                grantedAt: granted,
+                renewedAt: renewed, expiresAt: expires, reason: row[15].text, deadline: row[16].int,
+                endedAt: row[17].int)
         }
     }
 
     package func events(after sequence: UInt64, limit: Int) -> [Event] {
-        let rows = (try? reader.withLock { database throws(CoreError) in
-            try database.query(
-                "SELECT seq, type, timestamp, holder, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                [.int(Int64(sequence)), .int(Int64(limit))])
-        }) ?? []
+        let rows =
+            (try? reader.withLock { database throws(CoreError) in
+                try database.query(
+                    "SELECT seq, type, timestamp, holder, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                    [.int(Int64(sequence)), .int(Int64(limit))])
+            }) ?? []
         return rows.compactMap { row in
-            guard let seq = row[0].int, let type = row[1].text.flatMap(EventType.init(rawValue:)), let timestamp = row[2].text,
-                  let text = row[4].text
+            guard let seq = row[0].int, let type = row[1].text.flatMap(EventType.init(rawValue:)),
+                let timestamp = row[2].text,
+                let text = row[4].text
             else { return nil }
             // Data that is not a JSON object makes no event: the row is skipped, as before.
             return Event(sequence: UInt64(seq), type: type, timestamp: timestamp, storedData: text, holder: row[3].text)
@@ -249,7 +267,8 @@ package final class LeaseStore: LeaseJournal {
     }
 
     package func lastEventSequence() throws(CoreError) -> UInt64 {
-        let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events") }
+        let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT MAX(seq) FROM events")
+        }
         return UInt64(rows.first?.first?.int ?? 0)
     }
 
@@ -272,12 +291,15 @@ package final class LeaseStore: LeaseJournal {
                 """ + " " + condition, parameters)
         }
         return rows.compactMap { row in
-            guard let id = row[0].text, let lease = row[1].text, let event = row[2].text.flatMap(EventType.init(rawValue:)),
-                  let url = row[3].text, let body = row[4].text, let until = row[5].int, let after = row[6].int
+            guard let id = row[0].text, let lease = row[1].text,
+                let event = row[2].text.flatMap(EventType.init(rawValue:)),
+                let url = row[3].text, let body = row[4].text, let until = row[5].int, let after = row[6].int
             else { return nil }
             return OutboxEntry(
-                id: id, leaseID: lease, event: event, url: url, body: body, retryUntil: until, attemptsAfterDeadline: Int(after),
-                attempts: Int(row[7].int ?? 0), nextAttemptAt: row[8].int, finishedAt: row[9].int, outcome: row[10].text)
+                id: id, leaseID: lease, event: event, url: url, body: body, retryUntil: until,
+                attemptsAfterDeadline: Int(after),
+                attempts: Int(row[7].int ?? 0), nextAttemptAt: row[8].int, finishedAt: row[9].int, outcome: row[10].text
+            )
         }
     }
 
@@ -285,9 +307,11 @@ package final class LeaseStore: LeaseJournal {
     /// deleted once finished) up to date: it gains the attempt count, the next attempt time and
     /// the outcome columns, and an index of the pending entries. Safe to run on every start.
     private static func migrateOutbox(_ database: SQLiteDatabase) throws(CoreError) {
-        let columns = Set(try database.query("PRAGMA table_info(webhook_outbox)").compactMap { $0.count > 1 ? $0[1].text : nil })
+        let columns = Set(
+            try database.query("PRAGMA table_info(webhook_outbox)").compactMap { $0.count > 1 ? $0[1].text : nil })
         let added = [
-            ("attempts", "INTEGER NOT NULL DEFAULT 0"), ("next_attempt_at", "INTEGER"), ("finished_at", "INTEGER"), ("outcome", "TEXT"),
+            ("attempts", "INTEGER NOT NULL DEFAULT 0"), ("next_attempt_at", "INTEGER"), ("finished_at", "INTEGER"),
+            ("outcome", "TEXT"),
         ]
         for (name, type) in added where !columns.contains(name) {
             try database.execute("ALTER TABLE webhook_outbox ADD COLUMN \(name) \(type)")
@@ -295,7 +319,9 @@ package final class LeaseStore: LeaseJournal {
         try database.execute("CREATE INDEX IF NOT EXISTS webhook_outbox_by_lease ON webhook_outbox (lease_id)")
         // Entries of leases already forgotten have no secret to be signed with.
         try database.execute("DELETE FROM webhook_outbox WHERE lease_id NOT IN (SELECT id FROM leases)")
-        try database.execute("CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (finished_at) WHERE finished_at IS NULL")
+        try database.execute(
+            "CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (finished_at) WHERE finished_at IS NULL"
+        )
     }
 
     package func deliveries(leaseID: String) throws(CoreError) -> [DeliveryRecord] {
@@ -308,7 +334,9 @@ package final class LeaseStore: LeaseJournal {
     }
 
     package func lastAlive() throws(CoreError) -> Int64? {
-        let rows = try reader.withLock { database throws(CoreError) in try database.query("SELECT alive_at FROM daemon_clock WHERE id = 1") }
+        let rows = try reader.withLock { database throws(CoreError) in
+            try database.query("SELECT alive_at FROM daemon_clock WHERE id = 1")
+        }
         return rows.first?.first?.int
     }
 
@@ -319,11 +347,14 @@ package final class LeaseStore: LeaseJournal {
             ON CONFLICT (id) DO UPDATE SET state = excluded.state, ttl_s = excluded.ttl_s, renewed_at = excluded.renewed_at,
                 expires_at = excluded.expires_at, reason = excluded.reason, deadline = excluded.deadline, ended_at = excluded.ended_at
             """,
-            [.text(lease.id), .text(lease.pinID), .text(lease.path.root), .text(lease.path.relative), .text(lease.holder),
-             .text(lease.state.rawValue), .int(Int64(lease.ttlSeconds)), .int(Int64(lease.graceSeconds)),
-             lease.webhookURL.map { .text($0) } ?? .null, lease.webhookSecret.map { .text($0) } ?? .null,
-             lease.holderUID.map { .int(Int64($0)) } ?? .null, .int(lease.autoPin ? 1 : 0), .int(lease.grantedAt),
-             .int(lease.renewedAt), .int(lease.expiresAt), lease.reason.map { .text($0) } ?? .null,
-             lease.deadline.map { .int($0) } ?? .null, lease.endedAt.map { .int($0) } ?? .null])
+            [
+                .text(lease.id), .text(lease.pinID), .text(lease.path.root), .text(lease.path.relative),
+                .text(lease.holder),
+                .text(lease.state.rawValue), .int(Int64(lease.ttlSeconds)), .int(Int64(lease.graceSeconds)),
+                lease.webhookURL.map { .text($0) } ?? .null, lease.webhookSecret.map { .text($0) } ?? .null,
+                lease.holderUID.map { .int(Int64($0)) } ?? .null, .int(lease.autoPin ? 1 : 0), .int(lease.grantedAt),
+                .int(lease.renewedAt), .int(lease.expiresAt), lease.reason.map { .text($0) } ?? .null,
+                lease.deadline.map { .int($0) } ?? .null, lease.endedAt.map { .int($0) } ?? .null,
+            ])
     }
 }

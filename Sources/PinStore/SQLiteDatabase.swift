@@ -68,7 +68,8 @@ final class SQLiteDatabase {
     /// Runs `PRAGMA wal_checkpoint(MODE)`. With `busyTimeoutMilliseconds`, waits at most that
     /// long for each lock instead of the connection's usual timeout (a restart or truncate
     /// blocks writers while it waits), then reports `busy` rather than failing.
-    func checkpoint(_ mode: CheckpointMode, busyTimeoutMilliseconds: Int32? = nil) throws(CoreError) -> CheckpointResult {
+    func checkpoint(_ mode: CheckpointMode, busyTimeoutMilliseconds: Int32? = nil) throws(CoreError) -> CheckpointResult
+    {
         if let busyTimeoutMilliseconds { sqlite3_busy_timeout(handle, busyTimeoutMilliseconds) }
         defer { if busyTimeoutMilliseconds != nil { sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) } }
         let row = try query("PRAGMA wal_checkpoint(\(mode.rawValue))").first ?? []
@@ -107,13 +108,14 @@ final class SQLiteDatabase {
         while true {
             switch sqlite3_step(statement) {
             case SQLITE_ROW:
-                rows.append((0..<sqlite3_column_count(statement)).map { column in
-                    switch sqlite3_column_type(statement, column) {
-                    case SQLITE_NULL: .null
-                    case SQLITE_INTEGER: .int(sqlite3_column_int64(statement, column))
-                    default: .text(String(cString: sqlite3_column_text(statement, column)))
-                    }
-                })
+                rows.append(
+                    (0..<sqlite3_column_count(statement)).map { column in
+                        switch sqlite3_column_type(statement, column) {
+                        case SQLITE_NULL: .null
+                        case SQLITE_INTEGER: .int(sqlite3_column_int64(statement, column))
+                        default: .text(String(cString: sqlite3_column_text(statement, column)))
+                        }
+                    })
             case SQLITE_DONE:
                 return rows
             default:
@@ -139,7 +141,9 @@ final class SQLiteDatabase {
     private func prepared(_ sql: String) throws(CoreError) -> OpaquePointer {
         if let statement = statements[sql] { return statement }
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw lastError(sql) }
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw lastError(sql)
+        }
         statements[sql] = statement
         return statement
     }
@@ -151,10 +155,13 @@ final class SQLiteDatabase {
         // SQLITE_FULL, or an I/O error (growing the -shm or -wal file) whose cause is a full disk.
         let code = sqlite3_errcode(handle)
         let systemErrno = sqlite3_system_errno(handle)
-        if code == SQLITE_FULL || (code == SQLITE_IOERR && [.noSpace, .diskQuotaExceeded].contains(Errno(rawValue: systemErrno))) {
+        if code == SQLITE_FULL
+            || (code == SQLITE_IOERR && [.noSpace, .diskQuotaExceeded].contains(Errno(rawValue: systemErrno)))
+        {
             return CoreError(
                 .stateFull,
-                "the filesystem of the state database \(path) is full (\(message)); nothing was changed: free space there and retry")
+                "the filesystem of the state database \(path) is full (\(message)); nothing was changed: free space there and retry"
+            )
         }
         return CoreError(.systemError, "state database \(path): \(message) (in: \(sql.prefix(60)))")
     }

@@ -3,9 +3,9 @@ import Dispatch
 import Foundation
 import LinuxFS
 import Logging
-import ServiceLifecycle
 import PinCore
 import PinWire
+import ServiceLifecycle
 import Synchronization
 
 /// Delivers Standard Webhooks 1.0 messages with libcurl's multi interface on one dedicated
@@ -49,7 +49,8 @@ public final class WebhookSender: Service {
         self.shared = shared
         work = { [shared] in
             Worker(
-                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt, onFinished: onFinished,
+                shared: shared, configuration: configuration, logger: logger, onAttempt: onAttempt,
+                onFinished: onFinished,
                 onRedeliver: onRedeliver
             ).run()
         }
@@ -228,7 +229,8 @@ private final class Worker {
         self.logger = logger
         self.onAttempt = onAttempt
         self.onFinished = onFinished
-        queues = OriginQueues(perOrigin: min(configuration.maxTransfersPerOrigin, max(1, configuration.maxConcurrentTransfers)))
+        queues = OriginQueues(
+            perOrigin: min(configuration.maxTransfersPerOrigin, max(1, configuration.maxConcurrentTransfers)))
     }
 
     private var capacity: Int { max(1, configuration.maxConcurrentTransfers) }
@@ -264,7 +266,9 @@ private final class Worker {
             if message.followsRetrySchedule && message.firstAttemptAt == nil {
                 first = now + (configuration.retrySchedule.delay(afterFailedAttempts: message.attemptsMade) ?? 0)
             }
-            if !schedule(delivery, at: first) { finish(delivery, .failed("deadline passed after \(delivery.attempts) attempts")) }
+            if !schedule(delivery, at: first) {
+                finish(delivery, .failed("deadline passed after \(delivery.attempts) attempts"))
+            }
         case .redeliver(let message):
             let delivery: Delivery
             if let pending = deliveries[message.id] {
@@ -310,7 +314,8 @@ private final class Worker {
         let now = WebhookClock.wall()
         while let first = heap.first, first.time <= now {
             heap.removeFirst()
-            guard let delivery = deliveries[first.messageID], delivery.token == first.token, !delivery.inFlight, !delivery.queued
+            guard let delivery = deliveries[first.messageID], delivery.token == first.token, !delivery.inFlight,
+                !delivery.queued
             else { continue }
             delivery.queued = true
             queues.enqueue(delivery.message.id, origin: delivery.origin)
@@ -335,9 +340,12 @@ private final class Worker {
         let signature: String
         do throws(CoreError) {  // no later attempt can do better
             permitsSpecial = try configuration.allowList.permitsSpecialAddresses(message.url)
-            signature = try WebhookSignature.sign(secret: message.secret, id: message.id, timestamp: timestamp, body: message.body)
+            signature = try WebhookSignature.sign(
+                secret: message.secret, id: message.id, timestamp: timestamp, body: message.body)
         } catch {
-            conclude(delivery, startedAt: startedAt, duration: 0, status: nil, error: error.detail, verdict: .stop(error.detail))
+            conclude(
+                delivery, startedAt: startedAt, duration: 0, status: nil, error: error.detail,
+                verdict: .stop(error.detail))
             return
         }
         do throws(CoreError) {
@@ -346,12 +354,15 @@ private final class Worker {
                 startedAt: startedAt, configuration: configuration)
             let added = curl_multi_add_handle(multi, transfer.easy)
             guard added == CURLM_OK else {
-                throw CoreError(.systemError, "curl_multi_add_handle failed: " + String(cString: curl_multi_strerror(added)))
+                throw CoreError(
+                    .systemError, "curl_multi_add_handle failed: " + String(cString: curl_multi_strerror(added)))
             }
             inFlight[transfer.easy] = (transfer, delivery)
             delivery.inFlight = true
         } catch {
-            conclude(delivery, startedAt: startedAt, duration: 0, status: nil, error: error.detail, verdict: .retry(notBefore: nil))
+            conclude(
+                delivery, startedAt: startedAt, duration: 0, status: nil, error: error.detail,
+                verdict: .retry(notBefore: nil))
         }
     }
 
@@ -378,15 +389,21 @@ private final class Worker {
                     error = "\(status) redirect (not followed)" + (transfer.location.map { " to \($0)" } ?? "")
                 }
                 let now = WebhookClock.wall()
-                let delay = status == nil ? nil : transfer.retryAfter.flatMap { WebhookTransfer.retryAfterSeconds($0, now: now) }
+                let delay =
+                    status == nil
+                    ? nil : transfer.retryAfter.flatMap { WebhookTransfer.retryAfterSeconds($0, now: now) }
                 verdict = .retry(notBefore: delay.map { now + $0 })
             }
-            conclude(delivery, startedAt: transfer.startedAt, duration: transfer.elapsed, status: status, error: error, verdict: verdict)
+            conclude(
+                delivery, startedAt: transfer.startedAt, duration: transfer.elapsed, status: status, error: error,
+                verdict: verdict)
         }
     }
 
     /// Decides the outcome of an attempt, reports it, and finishes the message unless it retries.
-    private func conclude(_ delivery: Delivery, startedAt: Double, duration: Double, status: Int?, error: String?, verdict: Verdict) {
+    private func conclude(
+        _ delivery: Delivery, startedAt: Double, duration: Double, status: Int?, error: String?, verdict: Verdict
+    ) {
         let message = delivery.message
         let outcome: DeliveryAttempt.Outcome
         switch verdict {
@@ -411,12 +428,15 @@ private final class Worker {
                 var next = now + configuration.backoff.delay(afterFailedAttempts: delivery.attempts, using: &generator)
                 if now < message.retryUntil { next = min(next, message.retryUntil) }  // a last try at the deadline
                 if let notBefore { next = max(next, notBefore) }
-                outcome = schedule(delivery, at: next) ? .retrying(at: next) : .failed("deadline passed after \(delivery.attempts) attempts")
+                outcome =
+                    schedule(delivery, at: next)
+                    ? .retrying(at: next) : .failed("deadline passed after \(delivery.attempts) attempts")
             }
         }
         let attempt = DeliveryAttempt(
             messageID: message.id, leaseID: message.leaseID, eventType: message.eventType, url: message.url,
-            attempt: delivery.attempts, startedAt: startedAt, durationSeconds: duration, statusCode: status, error: error,
+            attempt: delivery.attempts, startedAt: startedAt, durationSeconds: duration, statusCode: status,
+            error: error,
             outcome: outcome)
         logger.debug("webhook attempt", metadata: ["delivery": "\(attempt.json)"])
         onAttempt(attempt)
@@ -442,7 +462,8 @@ private final class Worker {
         shared.state.withLock { _ = $0.pending.remove(message.id) }
         if case .failed(let reason) = outcome, reason != "cancelled" {
             logger.warning(
-                "webhook \(message.id) (\(message.eventType.rawValue), lease \(message.leaseID)) to \(message.url) failed: \(reason)")
+                "webhook \(message.id) (\(message.eventType.rawValue), lease \(message.leaseID)) to \(message.url) failed: \(reason)"
+            )
         }
         onFinished(message, outcome)
     }
@@ -487,7 +508,9 @@ private struct AttemptHeap {
         var parent = 0
         while true {
             var smallest = parent
-            for child in [2 * parent + 1, 2 * parent + 2] where child < entries.count && precedes(child, smallest) { smallest = child }
+            for child in [2 * parent + 1, 2 * parent + 2] where child < entries.count && precedes(child, smallest) {
+                smallest = child
+            }
             if smallest == parent { return }
             entries.swapAt(parent, smallest)
             parent = smallest

@@ -2,7 +2,6 @@ import CCrypto
 import Foundation
 import PinCore
 
-
 /// Signing with a lease's `whsec_` secret (HMAC-SHA256, libcrypto); the secrets are made in the domain.
 extension WebhookSignature {
     /// Standard Webhooks v1: "v1," + base64(HMAC-SHA256(key, "\(id).\(timestamp).\(body)")), where key is the

@@ -58,7 +58,8 @@ final class WebhookTransfer {
             ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headers),
             ccurl_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(message.body.count)),
             message.body.withUnsafeBytes { body in  // an empty body copies nothing: any valid pointer does
-                ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, body.baseAddress ?? UnsafeRawPointer(errorBuffer))
+                ccurl_easy_setopt_pointer(
+                    easy, CURLOPT_COPYPOSTFIELDS, body.baseAddress ?? UnsafeRawPointer(errorBuffer))
             },
             ccurl_easy_setopt_write_function(easy, CURLOPT_WRITEFUNCTION, webhookDiscardBody),
             ccurl_easy_setopt_write_function(easy, CURLOPT_HEADERFUNCTION, webhookHeaderReceived),
@@ -164,18 +165,25 @@ enum WebhookClock {
 // curl's callbacks: C function pointers that capture nothing; the transfer comes through the
 // user-data pointer (unretained: the sender holds every transfer in flight).
 
-private func webhookDiscardBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+private func webhookDiscardBody(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
     size * count
 }
 
-private func webhookHeaderReceived(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+private func webhookHeaderReceived(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
     if let data, let context {
-        Unmanaged<WebhookTransfer>.fromOpaque(context).takeUnretainedValue().receivedHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+        Unmanaged<WebhookTransfer>.fromOpaque(context).takeUnretainedValue().receivedHeader(
+            UnsafeRawBufferPointer(start: data, count: size * count))
     }
     return size * count
 }
 
-private func webhookOpenSocket(_ context: UnsafeMutableRawPointer?, _ purpose: curlsocktype, _ address: UnsafeMutablePointer<curl_sockaddr>?) -> curl_socket_t {
+private func webhookOpenSocket(
+    _ context: UnsafeMutableRawPointer?, _ purpose: curlsocktype, _ address: UnsafeMutablePointer<curl_sockaddr>?
+) -> curl_socket_t {
     guard let context, let address else { return CURL_SOCKET_BAD }
     return Unmanaged<WebhookTransfer>.fromOpaque(context).takeUnretainedValue().openSocket(address)
 }

@@ -21,8 +21,8 @@ extension CoreError {
     /// `detail` are the extensions, in order), or `nil` when it names no code of this build.
     package init?(problemJSON object: JSONObject) {
         guard case .string(let type)? = object["type"], type.hasPrefix(Self.problemTypePrefix),
-              let code = CoreErrorCode(rawValue: String(type.dropFirst(Self.problemTypePrefix.count))),
-              case .string(let detail)? = object["detail"]
+            let code = CoreErrorCode(rawValue: String(type.dropFirst(Self.problemTypePrefix.count))),
+            case .string(let detail)? = object["detail"]
         else { return nil }
         let extensions = JSONObject(object.pairs.filter { !["type", "title", "detail"].contains($0.key) })
         self.init(code, detail, extensions: ErrorExtensions(json: extensions))

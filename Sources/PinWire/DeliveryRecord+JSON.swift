@@ -31,10 +31,10 @@ extension DeliveryRecord: JSONRepresentable {
     /// The record a stored ``json`` describes, or `nil` when it is not one.
     package init?(json object: JSONObject) {
         guard let messageID = object["webhook_id"]?.stringValue, let leaseID = object["lease_id"]?.stringValue,
-              let event = object["event"]?.stringValue.flatMap(EventType.init(rawValue:)),
-              let url = object["url"]?.stringValue, let attempt = object["attempt"]?.int64Value,
-              let startedAt = object["started_at"]?.stringValue.flatMap(WireTimestamp.milliseconds),
-              let duration = object["duration_ms"]?.int64Value
+            let event = object["event"]?.stringValue.flatMap(EventType.init(rawValue:)),
+            let url = object["url"]?.stringValue, let attempt = object["attempt"]?.int64Value,
+            let startedAt = object["started_at"]?.stringValue.flatMap(WireTimestamp.milliseconds),
+            let duration = object["duration_ms"]?.int64Value
         else { return nil }
         let outcome: Outcome
         switch object["outcome"]?.stringValue {

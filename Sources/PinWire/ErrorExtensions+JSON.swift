@@ -13,7 +13,8 @@ extension ErrorExtensions {
     /// (`null` or a real number, which no core error carries) is left out.
     package init(json object: JSONObject) {
         self.init(
-            object.pairs.compactMap { pair in ErrorExtensionValue(json: pair.value).map { (name: pair.key, value: $0) } })
+            object.pairs.compactMap { pair in ErrorExtensionValue(json: pair.value).map { (name: pair.key, value: $0) }
+            })
     }
 }
 

@@ -87,8 +87,8 @@ extension LeaseEventData {
     /// The fields `json` describes, or `nil` when one is missing or of the wrong form.
     package init?(json: JSONObject) {
         guard let leaseID = json["lease_id"]?.stringValue, let pinID = json["pin_id"]?.stringValue,
-              let path = json["path"]?.stringValue, let holder = json["holder"]?.stringValue,
-              let state = json["state"]?.stringValue.flatMap(LeaseState.init(rawValue:))
+            let path = json["path"]?.stringValue, let holder = json["holder"]?.stringValue,
+            let state = json["state"]?.stringValue.flatMap(LeaseState.init(rawValue:))
         else { return nil }
         var deadline: Int64?
         var expiresAt: Int64?
@@ -123,8 +123,8 @@ extension FileViolationEventData {
     /// The fields `json` describes, or `nil` when one is missing or of the wrong form.
     package init?(json: JSONObject) {
         guard let path = json["path"]?.stringValue, let object = json["violation"]?.objectValue,
-              let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue,
-              let detectedAt = object["detected_at"]?.stringValue.flatMap(WireTimestamp.milliseconds)
+            let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue,
+            let detectedAt = object["detected_at"]?.stringValue.flatMap(WireTimestamp.milliseconds)
         else { return nil }
         let leaseID = json["lease_id"]?.stringValue
         if json["lease_id"] != nil, leaseID == nil { return nil }

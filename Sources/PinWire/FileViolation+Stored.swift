@@ -20,9 +20,12 @@ extension FileViolation {
 
     /// The violation a stored document describes (``stored``), or `nil` when it is not one.
     package init?(json: JSON) {
-        guard let object = json.objectValue, let code = object["code"]?.stringValue, let detail = object["detail"]?.stringValue else {
+        guard let object = json.objectValue, let code = object["code"]?.stringValue,
+            let detail = object["detail"]?.stringValue
+        else {
             return nil
         }
-        self.init(code: code, detail: detail, detectedAt: object["detected_at_ms"]?.int64Value ?? WallClock.nowMilliseconds())
+        self.init(
+            code: code, detail: detail, detectedAt: object["detected_at_ms"]?.int64Value ?? WallClock.nowMilliseconds())
     }
 }

@@ -38,17 +38,17 @@ extension LayoutReport: JSONRepresentable {
     /// its type, `path` must be `root:relative_path` and `ready` must say whether `reasons` is empty.
     package init?(json: JSON) {
         guard let object = json.objectValue,
-              let root = object["root"]?.stringValue, let relative = object["relative_path"]?.stringValue,
-              object["path"]?.stringValue == RootedPath(root: root, relative: relative).canonical,
-              let size = object["size"].flatMap(Self.unsigned),
-              let blockSize = object["block_size"].flatMap(Self.unsigned),
-              let fsType = object["fs_type"]?.stringValue, let mountPoint = object["mount_point"]?.stringValue,
-              let dax = object["dax"]?.boolValue, let immutable = object["immutable"]?.boolValue,
-              let locked = object["locked"]?.boolValue, let extentSource = object["extent_source"]?.stringValue,
-              let extentCount = object["extents"]?.int64Value.flatMap({ Int(exactly: $0) }),
-              let holeCount = object["holes"]?.int64Value.flatMap({ Int(exactly: $0) }),
-              let bytes = object["bytes"].flatMap(LayoutBytes.init(json:)),
-              let reasonList = object["reasons"]?.arrayValue, let ready = object["ready"]?.boolValue
+            let root = object["root"]?.stringValue, let relative = object["relative_path"]?.stringValue,
+            object["path"]?.stringValue == RootedPath(root: root, relative: relative).canonical,
+            let size = object["size"].flatMap(Self.unsigned),
+            let blockSize = object["block_size"].flatMap(Self.unsigned),
+            let fsType = object["fs_type"]?.stringValue, let mountPoint = object["mount_point"]?.stringValue,
+            let dax = object["dax"]?.boolValue, let immutable = object["immutable"]?.boolValue,
+            let locked = object["locked"]?.boolValue, let extentSource = object["extent_source"]?.stringValue,
+            let extentCount = object["extents"]?.int64Value.flatMap({ Int(exactly: $0) }),
+            let holeCount = object["holes"]?.int64Value.flatMap({ Int(exactly: $0) }),
+            let bytes = object["bytes"].flatMap(LayoutBytes.init(json:)),
+            let reasonList = object["reasons"]?.arrayValue, let ready = object["ready"]?.boolValue
         else { return nil }
         let reasons = reasonList.compactMap(NotReadyReason.init(json:))
         guard reasons.count == reasonList.count, ready == reasons.isEmpty else { return nil }
@@ -67,8 +67,8 @@ extension LayoutBytes {
         guard let object = json.objectValue else { return nil }
         func count(_ key: String) -> UInt64? { object[key].flatMap(LayoutReport.unsigned) }
         guard let written = count("written"), let unwritten = count("unwritten"), let hole = count("hole"),
-              let shared = count("shared"), let delalloc = count("delalloc"), let inline = count("inline"),
-              let encoded = count("encoded")
+            let shared = count("shared"), let delalloc = count("delalloc"), let inline = count("inline"),
+            let encoded = count("encoded")
         else { return nil }
         self.init()
         (self.written, self.unwritten, self.hole, self.shared) = (written, unwritten, hole, shared)
@@ -87,7 +87,7 @@ extension NotReadyReason: JSONRepresentable {
     /// The reason a stored ``json`` describes, or `nil` when it is not one.
     fileprivate init?(json: JSON) {
         guard let object = json.objectValue, let code = object["code"]?.stringValue,
-              let detail = object["detail"]?.stringValue
+            let detail = object["detail"]?.stringValue
         else { return nil }
         let bytes = object["bytes"].flatMap(LayoutReport.unsigned)
         if object["bytes"] != nil && bytes == nil { return nil }

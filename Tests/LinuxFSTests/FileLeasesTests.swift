@@ -37,7 +37,9 @@ struct FileLeasesTests {
         try reader.setLeaseSignal(SIGURG)
         try reader.setLease(.read)
         defer { try? reader.setLease(.none) }
-        let error = linuxError { try openBeneath(try directory.open(), "broken.bin", flags: [.writeOnly, .nonBlocking]) }
+        let error = linuxError {
+            try openBeneath(try directory.open(), "broken.bin", flags: [.writeOnly, .nonBlocking])
+        }
         #expect(error?.errno == EAGAIN)
         #expect(try reader.currentLease() == .none)  // break pending: target type
     }

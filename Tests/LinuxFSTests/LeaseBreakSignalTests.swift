@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+
 @testable import LinuxFS
 
 @Suite("lease-break signal")
@@ -63,7 +64,9 @@ struct LeaseBreakSignalTests {
         let breaking = ContinuousClock.now + .seconds(120)
         while try reader.currentLease() != .none, ContinuousClock.now < breaking { usleep(1000) }
         #expect(try reader.currentLease() == .none, "the child's open did not break the lease within 120 s")
-        #expect(broken.wait(for: reader.fd, timeout: .seconds(120)), "no lease-break notification for fd \(reader.fd) within 120 s")
+        #expect(
+            broken.wait(for: reader.fd, timeout: .seconds(120)),
+            "no lease-break notification for fd \(reader.fd) within 120 s")
         #expect(bystander.wait(for: reader.fd, timeout: .seconds(120)), "the first subscriber did not see the break")
 
         try? reader.setLease(.none)  // fails (EAGAIN) only if the kernel already removed the lease itself
@@ -113,7 +116,7 @@ struct LeaseBreakSignalTests {
         var pid: pid_t = 0
         let arguments = ["/bin/sh", "-c", script]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         let result = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
         if result != 0 { throw LinuxError(errno: result, call: "posix_spawn", path: "/bin/sh") }
         return pid

@@ -48,7 +48,9 @@ struct MemoryMappingTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let file = try fileWithData(directory, "sync.bin", pages: 1)
-        let error = linuxError { try MemoryMapping(file: file, offset: 0, length: pageSize, writable: false, synchronous: true) }
+        let error = linuxError {
+            try MemoryMapping(file: file, offset: 0, length: pageSize, writable: false, synchronous: true)
+        }
         #expect(error?.errno == EOPNOTSUPP)
     }
 
@@ -137,7 +139,9 @@ enum FileManagerEntries {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names

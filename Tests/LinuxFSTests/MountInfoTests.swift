@@ -5,7 +5,8 @@ import Testing
 @Suite("mountinfo parsing")
 struct MountInfoTests {
     @Test func parsesOptionalFieldsAndEscapes() throws {
-        let line = #"36 35 98:0 /mnt1 /mnt\040two\134x rw,noatime master:1 shared:7 - ext3 /dev/ro\040ot rw,errors=continue"#
+        let line =
+            #"36 35 98:0 /mnt1 /mnt\040two\134x rw,noatime master:1 shared:7 - ext3 /dev/ro\040ot rw,errors=continue"#
         let entry = try #require(MountInfoEntry(line: Substring(line)))
         #expect(entry.mountID == 36)
         #expect(entry.mountPoint == #"/mnt two\x"#)

@@ -80,11 +80,11 @@ extension OpenFile {
 /// System call numbers for ``waitUntilBlocked(thread:in:timeout:)``.
 enum SystemCall {
     #if arch(x86_64)
-    static let accept4 = 288
-    static let polls: Set<Int> = [7, 271]  // poll, ppoll
+        static let accept4 = 288
+        static let polls: Set<Int> = [7, 271]  // poll, ppoll
     #elseif arch(arm64)
-    static let accept4 = 242
-    static let polls: Set<Int> = [73]  // ppoll
+        static let accept4 = 242
+        static let polls: Set<Int> = [73]  // ppoll
     #endif
 }
 
@@ -100,12 +100,17 @@ func currentThreadID() -> Int32 {
 /// Waits until thread `thread` of this process sleeps inside one of `calls` (read from
 /// `/proc/self/task/TID/syscall`, whose first field is the call's number and the next its
 /// first argument); `firstArgument`, when given, must match too. False after `timeout`.
-func waitUntilBlocked(thread: Int32, in calls: Set<Int>, firstArgument: Int? = nil, timeout: Duration = .seconds(60)) -> Bool {
+func waitUntilBlocked(thread: Int32, in calls: Set<Int>, firstArgument: Int? = nil, timeout: Duration = .seconds(60))
+    -> Bool
+{
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        let fields = ((try? String(contentsOfFile: "/proc/self/task/\(thread)/syscall", encoding: .utf8)) ?? "").split(separator: " ")
+        let fields = ((try? String(contentsOfFile: "/proc/self/task/\(thread)/syscall", encoding: .utf8)) ?? "").split(
+            separator: " ")
         if let number = fields.first.flatMap({ Int($0) }), calls.contains(number),
-           firstArgument == nil || fields.dropFirst().first.flatMap({ Int($0.dropFirst(2), radix: 16) }) == firstArgument {
+            firstArgument == nil
+                || fields.dropFirst().first.flatMap({ Int($0.dropFirst(2), radix: 16) }) == firstArgument
+        {
             return true
         }
         usleep(1000)

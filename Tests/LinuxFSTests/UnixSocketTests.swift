@@ -27,7 +27,9 @@ struct UnixSocketTests {
     /// How many descriptors of this process refer to `path`.
     static func descriptors(of path: String) -> Int {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return entries.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }.count
+        return entries.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path
+        }.count
     }
 
     @Test("listen creates a socket file with the mode; every socket is close-on-exec")
@@ -124,7 +126,9 @@ struct UnixSocketTests {
         #expect(ContinuousClock.now - start >= .milliseconds(300))
 
         try connection.client.send(Array("no newline".utf8))
-        #expect(linuxError { try connection.server.receive(maxBytes: 100, timeout: .milliseconds(300)) }?.errno == ETIMEDOUT)
+        #expect(
+            linuxError { try connection.server.receive(maxBytes: 100, timeout: .milliseconds(300)) }?.errno == ETIMEDOUT
+        )
     }
 
     @Test("a stale socket file is replaced; a live one, or another kind of file, is refused")
@@ -184,7 +188,9 @@ struct UnixSocketTests {
         let deadline = ContinuousClock.now + .seconds(60)
         while threads.withLock({ $0.accept < 0 || $0.receive < 0 }), ContinuousClock.now < deadline { usleep(1000) }
         let (acceptThread, receiveThread) = threads.withLock { ($0.accept, $0.receive) }
-        #expect(waitUntilBlocked(thread: acceptThread, in: [SystemCall.accept4], firstArgument: Int(connection.listener.fd)))
+        #expect(
+            waitUntilBlocked(thread: acceptThread, in: [SystemCall.accept4], firstArgument: Int(connection.listener.fd))
+        )
         #expect(waitUntilBlocked(thread: receiveThread, in: SystemCall.polls))
         connection.listener.shutdown()
         connection.server.shutdown()

@@ -47,7 +47,7 @@ struct WriterScanTests {
         var pid: pid_t = 0
         let arguments = ["/bin/sh", "-c", "exec 3>>'\(directory.path)/child.bin'; exec sleep 30"]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         try #require(posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0)
         defer {
             kill(pid, SIGKILL)

@@ -2,6 +2,7 @@ import Glibc
 import LinuxFS
 import PinJSON
 import Testing
+
 @testable import PinCore
 
 @Suite struct CoreErrorTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 @Suite struct DeadlineTimerTests {
@@ -11,7 +12,9 @@ import Testing
         var wallMilliseconds: Int64 { now.withLock { $0.wall } }
 
         var deadlineClock: DeadlineClock {
-            DeadlineClock(wallMilliseconds: { self.now.withLock { $0.wall } }, monotonicNanoseconds: { self.now.withLock { $0.monotonic } })
+            DeadlineClock(
+                wallMilliseconds: { self.now.withLock { $0.wall } },
+                monotonicNanoseconds: { self.now.withLock { $0.monotonic } })
         }
 
         /// Time passes: both clocks move.

@@ -2,6 +2,7 @@ import PinJSON
 import PinWire
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 @Suite struct EventResumeTests {
@@ -21,7 +22,8 @@ import Testing
         let storage = Storage((firstKept...last).map(event))
         let log = EventLog(
             capacity: 4, lastSequence: last,
-            older: { after, limit in storage.events.withLock { Array($0.filter { $0.sequence > after }.prefix(limit)) } })
+            older: { after, limit in storage.events.withLock { Array($0.filter { $0.sequence > after }.prefix(limit)) }
+            })
         return (log, storage)
     }
 

@@ -1,5 +1,6 @@
 import LinuxFS
 import Testing
+
 @testable import PinCore
 
 @Suite struct FileLayoutTests {
@@ -30,7 +31,8 @@ import Testing
     }
 
     @Test func sharedAndInlineExtentsAreRewrittenNotZeroed() {
-        let layout = FileLayout(size: 12288, extents: [extent(0, 8192, .shared), extent(8192, 4096, [.dataInline, .notAligned])])
+        let layout = FileLayout(
+            size: 12288, extents: [extent(0, 8192, .shared), extent(8192, 4096, [.dataInline, .notAligned])])
         #expect(layout.rangesToZero.isEmpty)
         #expect(layout.rewriteRanges == [0..<12288])
         #expect(Set(layout.reasons.map(\.code)) == ["shared-extents", "inline-data"])
@@ -38,7 +40,8 @@ import Testing
     }
 
     @Test func extentsBeyondTheSizeAreClippedAndBytesAddUp() {
-        let layout = FileLayout(size: 6000, extents: [extent(0, 4096, .delalloc), extent(4096, 8192, [.encoded, .last])])
+        let layout = FileLayout(
+            size: 6000, extents: [extent(0, 4096, .delalloc), extent(4096, 8192, [.encoded, .last])])
         let bytes = layout.bytes
         #expect(bytes.written + bytes.unwritten + bytes.hole + bytes.delalloc + bytes.inline == 6000)
         #expect(bytes.encoded == 1904)

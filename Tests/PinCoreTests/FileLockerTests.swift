@@ -1,11 +1,11 @@
 import Glibc
 import LinuxFS
 import Logging
+import PinStore
+import PinTestSupport
 import Testing
 
 @testable import PinCore
-import PinStore
-import PinTestSupport
 
 /// `FileLocker` on real files under /tmp (ext4 here): the immutable flag, the kernel read lease
 /// and the durable record of a lock; the retired-generation rule for audit verdicts (issue 8);

@@ -3,6 +3,7 @@ import Glibc
 import LinuxFS
 import PinJSON
 import Testing
+
 @testable import PinCore
 
 /// A root that is a subdirectory, with a file outside it on the same filesystem: what a hard
@@ -16,7 +17,8 @@ import Testing
     }
 
     private func withSetup(_ body: (Setup) throws -> Void) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-links-\(UUID().uuidString)").path
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-links-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: base + "/root", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }
         _ = FileManager.default.createFile(atPath: base + "/outside.bin", contents: Data(repeating: 7, count: 4096))

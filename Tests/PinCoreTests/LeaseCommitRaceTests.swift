@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 /// Transitions that change nothing (releasing an ended lease, revoking a revoking one) while
@@ -78,14 +79,15 @@ import Testing
         let tids = Mutex<[pid_t]>([])
         var noOps: [DispatchSemaphore] = []
         for index in 0..<4 {
-            noOps.append(onThread {
-                tids.withLock { $0.append(Self.currentThreadID()) }
-                if index % 2 == 0 {
-                    _ = try? book.release(id: ended.id, caller: .admin)
-                } else {
-                    _ = try? book.revoke(id: revoking.id, reason: nil, graceSeconds: nil)
-                }
-            })
+            noOps.append(
+                onThread {
+                    tids.withLock { $0.append(Self.currentThreadID()) }
+                    if index % 2 == 0 {
+                        _ = try? book.release(id: ended.id, caller: .admin)
+                    } else {
+                        _ = try? book.revoke(id: revoking.id, reason: nil, graceSeconds: nil)
+                    }
+                })
             #expect(waitUntil { tids.withLock { $0.count } == index + 1 })
             awaitSleeping(tids.withLock { $0[index] })
         }
@@ -93,7 +95,8 @@ import Testing
         let deadline = DispatchTime.now() + 60  // one for all: a hang costs a minute, not one per thread
         #expect(committer.wait(timeout: deadline) == .success, "the committing transition never returned")
         for (index, noOp) in noOps.enumerated() {
-            #expect(noOp.wait(timeout: deadline) == .success, "no-op transition \(index) never returned after the commit")
+            #expect(
+                noOp.wait(timeout: deadline) == .success, "no-op transition \(index) never returned after the commit")
         }
         #expect(harness.state(active.id) == .revoking)
     }
@@ -112,23 +115,24 @@ import Testing
         let failures = Mutex<[String]>([])
         var threads: [DispatchSemaphore] = []
         for worker in 0..<6 {
-            threads.append(onThread {
-                for _ in 0..<60 {
-                    do {
-                        if worker < 2 {
-                            let lease = try harness.grant(on: "pin_a")
-                            _ = try book.renew(id: lease.id, ttlSeconds: nil, caller: .admin)
-                            _ = try book.release(id: lease.id, caller: .admin)
-                        } else if worker % 2 == 0 {
-                            _ = try book.release(id: ended.id, caller: .admin)
-                        } else {
-                            _ = try book.revoke(id: revoking.id, reason: nil, graceSeconds: nil)
+            threads.append(
+                onThread {
+                    for _ in 0..<60 {
+                        do {
+                            if worker < 2 {
+                                let lease = try harness.grant(on: "pin_a")
+                                _ = try book.renew(id: lease.id, ttlSeconds: nil, caller: .admin)
+                                _ = try book.release(id: lease.id, caller: .admin)
+                            } else if worker % 2 == 0 {
+                                _ = try book.release(id: ended.id, caller: .admin)
+                            } else {
+                                _ = try book.revoke(id: revoking.id, reason: nil, graceSeconds: nil)
+                            }
+                        } catch {
+                            failures.withLock { $0.append("\(error)") }
                         }
-                    } catch {
-                        failures.withLock { $0.append("\(error)") }
                     }
-                }
-            })
+                })
         }
         let deadline = DispatchTime.now() + 120
         for (index, thread) in threads.enumerated() {

@@ -6,6 +6,7 @@ import PinJSON
 import PinWire
 import ServiceLifecycle
 import Testing
+
 @testable import PinCore
 
 /// The lease indexes (by pin, by holder, in grant order) and paging through them.
@@ -66,29 +67,40 @@ import Testing
         private let descriptor: Int32
 
         init(pinIDs: [String]) throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-leaseindex-\(UUID().uuidString)").path
+            directory =
+                FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "pinlease-leaseindex-\(UUID().uuidString)"
+                ).path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let data = directory + "/data.bin"
             _ = FileManager.default.createFile(atPath: data, contents: Data(repeating: 7, count: 4096))
             descriptor = open(data, O_RDONLY)
-            pins = PinBook(budget: PinBudget(maxBytes: 1 << 20, maxPins: 8), store: MemoryFileRecords(), logger: Logger(label: "test"))
+            pins = PinBook(
+                budget: PinBudget(maxBytes: 1 << 20, maxPins: 8), store: MemoryFileRecords(),
+                logger: Logger(label: "test"))
             for id in pinIDs {
                 let record = PinRecord(
-                    id: id, path: RootedPath(root: "data", relative: "data.bin"), file: FileID(device: 1, inode: 1), offset: 0, length: 4096,
+                    id: id, path: RootedPath(root: "data", relative: "data.bin"), file: FileID(device: 1, inode: 1),
+                    offset: 0, length: 4096,
                     access: .read, longTerm: .no, autoPin: false, createdAt: "2026-12-01T00:00:00Z")
                 try pins.reserve(record)
-                let mapping = try MemoryMapping(file: OpenFile(adopting: dup(descriptor), path: data), offset: 0, length: 4096, writable: false)
-                pins.activate(id, PinnedRange(mapping: mapping, longTermPin: nil, longTermReason: nil, mapSyncReason: nil))
+                let mapping = try MemoryMapping(
+                    file: OpenFile(adopting: dup(descriptor), path: data), offset: 0, length: 4096, writable: false)
+                pins.activate(
+                    id, PinnedRange(mapping: mapping, longTermPin: nil, longTermReason: nil, mapSyncReason: nil))
             }
             let store = MemoryLeaseJournal()
             let allowList = try WebhookAllowList(prefixes: [])
             var policy = LeasePolicy()
             policy.graceDefaultSeconds = 0
             book = LeaseBook(
-                store: store, pins: pins, events: EventLog(), notifier: LeaseNotifier(
-                    configuration: WebhookConfiguration(allowList: allowList), store: store, logger: Logger(label: "test"),
+                store: store, pins: pins, events: EventLog(),
+                notifier: LeaseNotifier(
+                    configuration: WebhookConfiguration(allowList: allowList), store: store,
+                    logger: Logger(label: "test"),
                     makeTransport: RecordingWebhookTransport().factory),
-                policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in }, leaseEnded: { _ in },
+                policy: policy, allowList: allowList, logger: Logger(label: "test"), tearDownPin: { _ in },
+                leaseEnded: { _ in },
                 webhookBody: { $0.webhookBody })
             // The expiry and deadline timers run (until `book.stop()` in deinit joins their thread).
             try book.startTimers()
@@ -101,7 +113,10 @@ import Testing
         }
 
         func grant(_ pin: String, _ holder: String, ttl: Int = 3600) throws -> String {
-            try book.grant(pinID: pin, LeaseGrantRequest(target: .pin(id: pin), holder: holder, ttlSeconds: ttl, graceSeconds: 0), autoPin: false).id
+            try book.grant(
+                pinID: pin, LeaseGrantRequest(target: .pin(id: pin), holder: holder, ttlSeconds: ttl, graceSeconds: 0),
+                autoPin: false
+            ).id
         }
 
         func ids(_ filter: LeaseFilter, caller: LeaseCaller = .admin) -> [String] {
@@ -141,8 +156,12 @@ import Testing
         #expect(book.indexDiscrepancies() == [])
         #expect(book.liveCount == 12)
         #expect(fixture.ids(LeaseFilter()) == granted.sorted())
-        #expect(fixture.ids(LeaseFilter(pinID: "pin_b")) == granted.enumerated().filter { $0.offset % 3 == 0 }.map(\.element).sorted())
-        #expect(fixture.ids(LeaseFilter(holder: "holder1")) == granted.enumerated().filter { $0.offset % 4 == 1 }.map(\.element).sorted())
+        #expect(
+            fixture.ids(LeaseFilter(pinID: "pin_b"))
+                == granted.enumerated().filter { $0.offset % 3 == 0 }.map(\.element).sorted())
+        #expect(
+            fixture.ids(LeaseFilter(holder: "holder1"))
+                == granted.enumerated().filter { $0.offset % 4 == 1 }.map(\.element).sorted())
         #expect(fixture.ids(LeaseFilter(pinID: "pin_missing")).isEmpty)
         #expect(fixture.ids(LeaseFilter(), caller: .holder("holder2")) == fixture.ids(LeaseFilter(holder: "holder2")))
         #expect(fixture.paged(LeaseFilter(), limit: 5) == granted.sorted())
@@ -165,14 +184,19 @@ import Testing
             book.liveLeases(onPins: ["pin_b"]).map(\.id)
                 == granted.enumerated().filter { $0.offset % 3 == 0 && $0.offset > 2 }.map(\.element).sorted())
         #expect(fixture.ids(LeaseFilter(state: .active, pinID: "pin_a")).allSatisfy { !granted[0...2].contains($0) })
-        let endedIDs = Set(fixture.ids(LeaseFilter()).filter { id in ended.contains((try? book.record(id: id, caller: .admin).state) ?? .active) })
+        let endedIDs = Set(
+            fixture.ids(LeaseFilter()).filter { id in
+                ended.contains((try? book.record(id: id, caller: .admin).state) ?? .active)
+            })
         #expect(endedIDs == [granted[0], granted[1], granted[2], expiring])
 
         // Prune: the three oldest ended leases are forgotten, from the indexes too.
         book.prune(keepingEnded: 1)
         #expect(book.indexDiscrepancies() == [])
         #expect(fixture.ids(LeaseFilter()).count == 10)
-        #expect(fixture.ids(LeaseFilter(holder: "holder0")) == fixture.ids(LeaseFilter()).filter { (try? book.record(id: $0, caller: .admin).holder) == "holder0" })
+        #expect(
+            fixture.ids(LeaseFilter(holder: "holder0"))
+                == fixture.ids(LeaseFilter()).filter { (try? book.record(id: $0, caller: .admin).holder) == "holder0" })
         #expect(fixture.paged(LeaseFilter(), limit: 4) == fixture.ids(LeaseFilter()))
 
         // A revokeAll ends everything on pin_a; pages stay in order with gaps.

@@ -1,6 +1,7 @@
 import PinJSON
 import PinWire
 import Testing
+
 @testable import PinCore
 
 /// What a transition publishes and queues for webhooks, built without a store: the lease
@@ -8,9 +9,11 @@ import Testing
 @Suite struct LeaseNoticeTests {
     private func lease(_ state: LeaseState, webhook: Bool = true, deadline: Int64? = nil) -> LeaseRecord {
         LeaseRecord(
-            id: "lease_1", pinID: "pin_1", path: RootedPath(root: "data", relative: "f.bin"), holder: "rdma-1", state: state,
+            id: "lease_1", pinID: "pin_1", path: RootedPath(root: "data", relative: "f.bin"), holder: "rdma-1",
+            state: state,
             ttlSeconds: 60, graceSeconds: 10, webhookURL: webhook ? "http://127.0.0.1:9/hooks/a" : nil,
-            webhookSecret: webhook ? "whsec_test" : nil, holderUID: nil, autoPin: false, grantedAt: 1_000, renewedAt: 1_000,
+            webhookSecret: webhook ? "whsec_test" : nil, holderUID: nil, autoPin: false, grantedAt: 1_000,
+            renewedAt: 1_000,
             expiresAt: 61_000, reason: deadline == nil ? nil : "expired", deadline: deadline)
     }
 
@@ -24,7 +27,10 @@ import Testing
         #expect(book.nextSequence == 43)
         #expect(transition.events.map(\.holder) == ["rdma-1", "rdma-1"])
         #expect(Set(transition.events[0].data.keys) == ["lease_id", "pin_id", "path", "holder", "state", "expires_at"])
-        #expect(Set(transition.events[1].data.keys) == ["lease_id", "pin_id", "path", "holder", "state", "reason", "deadline"])
+        #expect(
+            Set(transition.events[1].data.keys) == [
+                "lease_id", "pin_id", "path", "holder", "state", "reason", "deadline",
+            ])
         #expect(transition.events[1].timestamp == WallClock.format(milliseconds: 61_000))
     }
 

@@ -3,6 +3,7 @@ import Logging
 import PinJSON
 import Synchronization
 import Testing
+
 @testable import PinCore
 
 /// The notifier's outbox policy against an in-memory journal and a transport that only records
@@ -16,7 +17,8 @@ import Testing
 
     private func notifier(_ transport: RecordingWebhookTransport) throws -> LeaseNotifier {
         LeaseNotifier(
-            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [])), store: MemoryLeaseJournal(),
+            configuration: WebhookConfiguration(allowList: try WebhookAllowList(prefixes: [])),
+            store: MemoryLeaseJournal(),
             logger: Logger(label: "test"), makeTransport: transport.factory)
     }
 
@@ -33,13 +35,15 @@ import Testing
             secrets: ["lease_1": "whsec_AAAA"])
         let sent = transport.calls.withLock { $0 }
         #expect(sent.map(\.id) == ["send msg_1", "send msg_2"], "a message whose lease has no secret is not sent")
-        #expect(sent.map(\.message?.followsRetrySchedule) == [false, true], "a final notice follows the retry schedule")
+        #expect(
+            sent.map(\.message?.followsRetrySchedule) == [false, true], "a final notice follows the retry schedule")
         #expect(sent.first?.message?.attemptsMade == 2 && sent.first?.message?.firstAttemptAt == 7)
         #expect(sent.first?.message?.retryUntil == 5 && sent.first?.message?.secret == "whsec_AAAA")
 
         notifier.cancel(leaseID: "lease_1")
-        #expect(transport.calls.withLock { $0.last?.id } == "cancel lease_1 [lease.expired, lease.revoking]",
-                "only the calls to act are cancelled: final notices are still delivered")
+        #expect(
+            transport.calls.withLock { $0.last?.id } == "cancel lease_1 [lease.expired, lease.revoking]",
+            "only the calls to act are cancelled: final notices are still delivered")
     }
 
     @Test func reportedAttemptsAreInTheDeliveryLogBeforeTheyAreWritten() throws {

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import PinCore
 import PinStore
+import Testing
+
+@testable import PinCore
 
 /// A restart: a new book over the state an earlier one left (the same in-memory journal, or
 /// the SQLite state database reopened), recovering its leases.

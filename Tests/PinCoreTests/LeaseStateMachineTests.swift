@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import PinCore
 import PinStore
+import Testing
+
+@testable import PinCore
 
 /// The lease state machine on its own (no daemon, no root): every transition a client can ask
 /// for, what it records durably, what it publishes, and the transitions that change nothing.
@@ -60,7 +61,9 @@ import PinStore
 
             // Revoking again: a later deadline changes nothing, an earlier one shortens it.
             let (later, startedAgain) = try book.revoke(id: lease.id, reason: "other", graceSeconds: 20)
-            #expect(!startedAgain && later.record.deadline == start + 10_000 && later.record.reason == RevokeReason.requested)
+            #expect(
+                !startedAgain && later.record.deadline == start + 10_000
+                    && later.record.reason == RevokeReason.requested)
             let (shorter, _) = try book.revoke(id: lease.id, reason: nil, graceSeconds: 2)
             #expect(shorter.record.deadline == start + 2_000)
             #expect(try harness.stored(lease.id)?.deadline == start + 2_000)
@@ -78,7 +81,8 @@ import PinStore
             try harness.makePin("pin_a")
             let ended = try harness.grant(on: "pin_a")
             let released = try book.release(id: ended.id, caller: .admin).record
-            let revoking = try book.revoke(id: try harness.grant(on: "pin_a").id, reason: nil, graceSeconds: 30).0.record
+            let revoking = try book.revoke(id: try harness.grant(on: "pin_a").id, reason: nil, graceSeconds: 30).0
+                .record
             let eventsBefore = harness.events.lastSequence
             harness.clock.advance(milliseconds: 1_000)
 
@@ -94,7 +98,8 @@ import PinStore
 
             // Renewing is for active leases only.
             #expect(errorCode { _ = try book.renew(id: ended.id, ttlSeconds: nil, caller: .admin) } == .leaseNotActive)
-            #expect(errorCode { _ = try book.renew(id: revoking.id, ttlSeconds: nil, caller: .admin) } == .leaseNotActive)
+            #expect(
+                errorCode { _ = try book.renew(id: revoking.id, ttlSeconds: nil, caller: .admin) } == .leaseNotActive)
             #expect(try harness.stored(ended.id) == released)
         }
     }
@@ -111,11 +116,14 @@ import PinStore
             #expect(errorCode { _ = try harness.grant(on: "pin_a", ttl: 0) } == .invalidTTL)
             #expect(errorCode { _ = try harness.grant(on: "pin_a", grace: 100_000) } == .invalidGrace)
             #expect(errorCode { _ = try harness.grant(on: "pin_a", holder: "a b") } == .invalidHolder)
-            #expect(errorCode { _ = try harness.grant(on: "pin_a", webhook: "http://elsewhere.example/") } == .webhookNotAllowed)
+            #expect(
+                errorCode { _ = try harness.grant(on: "pin_a", webhook: "http://elsewhere.example/") }
+                    == .webhookNotAllowed)
             #expect(errorCode { _ = try harness.grant(on: "pin_missing") } == .pinNotFound)
             let request = LeaseGrantRequest(target: .pin(id: "pin_a"), holder: "rdma-1")
             do throws(CoreError) {
-                _ = try book.grant(pinID: "pin_a", try book.checkGrant(request), autoPin: false, admissible: Self.violated)
+                _ = try book.grant(
+                    pinID: "pin_a", try book.checkGrant(request), autoPin: false, admissible: Self.violated)
                 Issue.record("a grant the admissibility check refused was made")
             } catch {
                 #expect(error.code == .fileViolated)
@@ -136,9 +144,12 @@ import PinStore
             try harness.makePin("pin_a")
             let lease = try harness.grant(on: "pin_a", holder: "alice")
             #expect(errorCode { _ = try book.lease(id: lease.id, caller: .holder("bob")) } == .leaseNotFound)
-            #expect(errorCode { _ = try book.renew(id: lease.id, ttlSeconds: nil, caller: .holder("bob")) } == .leaseNotFound)
+            #expect(
+                errorCode { _ = try book.renew(id: lease.id, ttlSeconds: nil, caller: .holder("bob")) }
+                    == .leaseNotFound)
             #expect(errorCode { _ = try book.release(id: lease.id, caller: .holder("bob")) } == .leaseNotFound)
-            #expect(errorCode { _ = try book.revoke(id: "lease_nope", reason: nil, graceSeconds: nil) } == .leaseNotFound)
+            #expect(
+                errorCode { _ = try book.revoke(id: "lease_nope", reason: nil, graceSeconds: nil) } == .leaseNotFound)
             #expect(try book.lease(id: lease.id, caller: .holder("alice")).state == .active)
             #expect(book.list(LeaseFilter(), caller: .holder("bob")).leases.isEmpty)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PinCore
 
 /// Expiry by TTL and deadlines of revocations, on a clock the test moves: the book's timer
@@ -38,7 +39,8 @@ import Testing
         #expect(ended.state == .revoked && ended.reason == "operator")
         #expect(waitUntil { harness.eventTypes == [.leaseGranted, .leaseRevoking, .leaseRevoked] })
         // Ended: renewing is refused, releasing answers with the lease as it is.
-        #expect(errorCode { _ = try harness.book.renew(id: lease.id, ttlSeconds: nil, caller: .admin) } == .leaseNotActive)
+        #expect(
+            errorCode { _ = try harness.book.renew(id: lease.id, ttlSeconds: nil, caller: .admin) } == .leaseNotActive)
         #expect(try harness.book.release(id: lease.id, caller: .admin).record == ended)
     }
 

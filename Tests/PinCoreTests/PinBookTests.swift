@@ -3,6 +3,7 @@ import LinuxFS
 import Logging
 import PinJSON
 import Testing
+
 @testable import PinCore
 
 @Suite struct PinBookTests {
@@ -12,7 +13,8 @@ import Testing
 
     private func record(_ id: String, file: UInt64 = 1, length: UInt64 = 4096) -> PinRecord {
         PinRecord(
-            id: id, path: RootedPath(root: "data", relative: "f\(file).bin"), file: FileID(device: 1, inode: file), offset: 0,
+            id: id, path: RootedPath(root: "data", relative: "f\(file).bin"), file: FileID(device: 1, inode: file),
+            offset: 0,
             length: length, access: .read, longTerm: .no, autoPin: false, createdAt: "2026-11-25T00:00:00Z")
     }
 
@@ -73,7 +75,8 @@ import Testing
         let gib: UInt64 = 1 << 30
         let unlimited = MemoryLockLimit(soft: nil, hard: nil)
         let eightMiB = MemoryLockLimit(soft: 8 << 20, hard: 16 << 20)
-        func budget(_ memory: UInt64, maps: Int? = 65530, _ limit: MemoryLockLimit, ipcLock: Bool = false) -> PinBudget {
+        func budget(_ memory: UInt64, maps: Int? = 65530, _ limit: MemoryLockLimit, ipcLock: Bool = false) -> PinBudget
+        {
             PinBudget.defaults(physicalBytes: memory, maxMapCount: maps, memoryLockLimit: limit, hasIPCLock: ipcLock)
         }
         // Half of memory when nothing lower applies.

@@ -1,14 +1,14 @@
 import Dispatch
 import Glibc
 import Logging
+import PinAssembly
 import PinJSON
+import PinStore
+import PinTestSupport
+import PinWire
 import Testing
 
 @testable import PinCore
-import PinAssembly
-import PinStore
-import PinWire
-import PinTestSupport
 
 /// `PinCoreService` over a temporary root and state directory: inspect and prepare as any
 /// user; lock, pin and unlock (the immutable flag, mlock) as root only. Every core is shut

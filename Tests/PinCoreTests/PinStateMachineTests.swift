@@ -1,6 +1,7 @@
 import Foundation
 import LinuxFS
 import Testing
+
 @testable import PinCore
 
 /// The pin book with real pins (a mapped and mlocked page of a small file each, no root

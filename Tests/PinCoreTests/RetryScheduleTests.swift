@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PinCore
 
 @Suite struct RetryScheduleTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PinCore
 
 @Suite struct RootsTests {
@@ -10,7 +11,8 @@ import Testing
     }
 
     private func withRoots(_ body: (Roots) throws -> Void) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-roots-\(UUID().uuidString)").path
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-roots-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: base + "/one", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: base + "/two", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
+import PinWebhooks
 import ServiceLifecycle
 import Synchronization
 import Testing
+
 @testable import PinCore
-import PinWebhooks
 
 /// The services of the core stop on graceful shutdown or cancellation, and their threads are
 /// joined before `run()` returns: no thread outlives the service that started it.
@@ -122,9 +123,12 @@ import PinWebhooks
             reports: WebhookDeliveryReports(attempted: { _ in }, finished: { _, _ in }, reopened: { _, _ in }))
         #expect(try await Self.runGroup([sender]) {}, "the webhook sender did not stop on graceful shutdown")
         // Stopped for good: a message sent now is ignored, and a second run returns at once.
-        sender.send(WebhookMessage(
-            id: "msg_1", leaseID: "lease_1", eventType: .leaseRevoked, url: "http://127.0.0.1:9/h", secret: "whsec_x",
-            body: [], retryUntil: 0, attemptsAfterDeadline: 0, followsRetrySchedule: true, attemptsMade: 0, firstAttemptAt: nil))
+        sender.send(
+            WebhookMessage(
+                id: "msg_1", leaseID: "lease_1", eventType: .leaseRevoked, url: "http://127.0.0.1:9/h",
+                secret: "whsec_x",
+                body: [], retryUntil: 0, attemptsAfterDeadline: 0, followsRetrySchedule: true, attemptsMade: 0,
+                firstAttemptAt: nil))
         #expect(sender.pendingCount == 0)
         try await sender.run()
     }

@@ -1,5 +1,6 @@
 import PinJSON
 import Testing
+
 @testable import PinCore
 
 @Suite struct WebhookAllowListTests {
@@ -12,14 +13,20 @@ import Testing
         }
     }
 
-    @Test(arguments: ["ftp://a.example/", "http://", "https:///x", "/hooks", "a.example/hooks", "http://user@a.example/", "http://a.example/#x",
-                      "http://a.example:0/", "http://a.example:99999/", "http://a.example:/", "http://[::1/", "http://a b/", "http://[nope]/"])
+    @Test(arguments: [
+        "ftp://a.example/", "http://", "https:///x", "/hooks", "a.example/hooks", "http://user@a.example/",
+        "http://a.example/#x",
+        "http://a.example:0/", "http://a.example:99999/", "http://a.example:/", "http://[::1/", "http://a b/",
+        "http://[nope]/",
+    ])
     func invalidPrefixesAreRefused(prefix: String) {
         #expect(throws: CoreError.self) { try WebhookAllowList(prefixes: [prefix]) }
     }
 
     @Test func matchEndsAtABoundary() throws {
-        let list = try WebhookAllowList(prefixes: ["http://a.example", "https://b.example/hooks/", "https://c.example/in"])
+        let list = try WebhookAllowList(prefixes: [
+            "http://a.example", "https://b.example/hooks/", "https://c.example/in",
+        ])
         #expect(code(list, "http://a.example") == nil)
         #expect(code(list, "http://a.example/") == nil)
         #expect(code(list, "http://a.example/any/path?x=1") == nil)
@@ -55,8 +62,10 @@ import Testing
         let list = try WebhookAllowList(prefixes: ["https://hooks.example/tenant-a/"])
         #expect(code(list, "https://hooks.example/tenant-a/x") == nil)
         #expect(code(list, "https://hooks.example/tenant-a/x.json?a=../b") == nil)  // the query is not a path
-        for url in ["https://hooks.example/tenant-a/../tenant-b/x", "https://hooks.example/tenant-a/%2e%2E/tenant-b/x",
-                    "https://hooks.example/tenant-a/./x", "https://hooks.example/tenant-a/x/.."] {
+        for url in [
+            "https://hooks.example/tenant-a/../tenant-b/x", "https://hooks.example/tenant-a/%2e%2E/tenant-b/x",
+            "https://hooks.example/tenant-a/./x", "https://hooks.example/tenant-a/x/..",
+        ] {
             #expect(code(list, url) == .invalidWebhookURL, "\(url)")
         }
     }
@@ -83,7 +92,8 @@ import Testing
 
     @Test func onlyLiteralSpecialHostsPermitSpecialAddresses() throws {
         let list = try WebhookAllowList(prefixes: [
-            "http://localhost:1/", "http://127.0.0.1:2/", "http://[::1]:3/", "http://169.254.169.254/", "http://internal.example/",
+            "http://localhost:1/", "http://127.0.0.1:2/", "http://[::1]:3/", "http://169.254.169.254/",
+            "http://internal.example/",
             "http://127.1/",
         ])
         #expect(try list.permitsSpecialAddresses("http://localhost:1/x"))
@@ -99,11 +109,13 @@ import Testing
             [127, 0, 0, 1], [127, 255, 1, 2], [0, 0, 0, 0], [169, 254, 169, 254],
             [UInt8](repeating: 0, count: 15) + [1], [UInt8](repeating: 0, count: 16),
             [0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [1], [0xfe, 0xbf] + [UInt8](repeating: 0, count: 14),
-            [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1], [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 169, 254, 0, 1],
+            [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1],
+            [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 169, 254, 0, 1],
         ]
         let ordinary: [[UInt8]] = [
             [10, 0, 0, 1], [192, 168, 1, 1], [169, 253, 0, 1], [8, 8, 8, 8], [128, 0, 0, 1],
-            [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1], [0xfe, 0xc0] + [UInt8](repeating: 0, count: 14),
+            [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1],
+            [0xfe, 0xc0] + [UInt8](repeating: 0, count: 14),
             [UInt8](repeating: 0, count: 15) + [2], [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1],
         ]
         for address in special { #expect(WebhookAllowList.isSpecialAddress(address), "\(address)") }

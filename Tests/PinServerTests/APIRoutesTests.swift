@@ -5,6 +5,7 @@ import PinAssembly
 import PinCore
 import PinJSON
 import Testing
+
 @testable import PinServer
 
 /// The real v1 route table on a real core over a temporary root.
@@ -31,13 +32,16 @@ struct APIRoutesTests {
             if let shmDirectory { roots.append(RootSpec(name: "shm", path: shmDirectory)) }
             let core: PinCoreService
             do {
-                core = try PinCoreService(configuration: CoreConfiguration(roots: roots, stateDirectory: directory.file("state")), logger: .test)
+                core = try PinCoreService(
+                    configuration: CoreConfiguration(roots: roots, stateDirectory: directory.file("state")),
+                    logger: .test)
             } catch {
                 directory.remove()
                 throw error
             }
             do {
-                let tokens = try TokenStore.load(tokensFile: nil, stateDirectory: directory.file("state"), logger: .test)
+                let tokens = try TokenStore.load(
+                    tokensFile: nil, stateDirectory: directory.file("state"), logger: .test)
                 adminToken = try #require(directory.read("state/admin.token")?.trimmingWhitespace)
                 dispatcher = RequestDispatcher(core: core, tokens: tokens, logger: .test)
             } catch {
@@ -53,9 +57,10 @@ struct APIRoutesTests {
 
         /// Sends a request with the admin token; `body` is sent as JSON.
         func send(_ method: String, _ path: String, _ body: String? = nil) -> HTTPResponse {
-            dispatcher.respond(to: HTTPRequest(
-                method: method, path: path, contentType: body.map { _ in "application/json" },
-                authorization: "Bearer \(adminToken)", body: Array((body ?? "").utf8)))
+            dispatcher.respond(
+                to: HTTPRequest(
+                    method: method, path: path, contentType: body.map { _ in "application/json" },
+                    authorization: "Bearer \(adminToken)", body: Array((body ?? "").utf8)))
         }
 
         func close() {
@@ -67,14 +72,18 @@ struct APIRoutesTests {
     /// /dev/shm when it is a tmpfs (where writable long-term pins work). Tests put uniquely
     /// named files there and remove them.
     static func tmpfsDirectory() -> String? {
-        let mounts = (try? SmallFile.read("/proc/self/mounts", limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let isTmpfs = mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().prefix(2).elementsEqual(["/dev/shm", "tmpfs"]) }
+        let mounts =
+            (try? SmallFile.read("/proc/self/mounts", limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let isTmpfs = mounts.split(separator: "\n").contains {
+            $0.split(separator: " ").dropFirst().prefix(2).elementsEqual(["/dev/shm", "tmpfs"])
+        }
         return isTmpfs ? "/dev/shm" : nil
     }
 
     static let adminRoutes = [
         ("POST", "/v1/files/inspect"), ("POST", "/v1/files/prepare"), ("POST", "/v1/files/lock-immutable"),
-        ("POST", "/v1/files/unlock"), ("GET", "/v1/files"), ("GET", "/v1/operations/abc"), ("DELETE", "/v1/operations/abc"),
+        ("POST", "/v1/files/unlock"), ("GET", "/v1/files"), ("GET", "/v1/operations/abc"),
+        ("DELETE", "/v1/operations/abc"),
         ("POST", "/v1/pins"), ("GET", "/v1/pins"), ("GET", "/v1/pins/pin_abc"), ("DELETE", "/v1/pins/pin_abc"),
     ]
 
@@ -89,10 +98,13 @@ struct APIRoutesTests {
     func holderForbidden(method: String, path: String) throws {
         let fixture = try Fixture()
         defer { fixture.close() }
-        let holders = TokenStore(entries: [.init(token: Array("holder-token".utf8), principal: Principal(role: .holder, holder: "h"))],
-                                 tokensFile: nil, adminTokenPath: nil, logger: .test)
+        let holders = TokenStore(
+            entries: [.init(token: Array("holder-token".utf8), principal: Principal(role: .holder, holder: "h"))],
+            tokensFile: nil, adminTokenPath: nil, logger: .test)
         let dispatcher = RequestDispatcher(router: fixture.dispatcher.router, tokens: holders, logger: .test)
-        #expect(dispatcher.respond(to: HTTPRequest(method: method, path: path, authorization: "Bearer holder-token")).status == 403)
+        #expect(
+            dispatcher.respond(to: HTTPRequest(method: method, path: path, authorization: "Bearer holder-token")).status
+                == 403)
     }
 
     @Test("health and readiness answer without a token")
@@ -111,7 +123,8 @@ struct APIRoutesTests {
     func list() throws {
         let fixture = try Fixture()
         defer { fixture.close() }
-        let response = fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/v1/files", authorization: "Bearer \(fixture.adminToken)"))
+        let response = fixture.dispatcher.respond(
+            to: HTTPRequest(method: "GET", path: "/v1/files", authorization: "Bearer \(fixture.adminToken)"))
         #expect(response.status == 200)
         #expect(response.jsonObject?["items"]?.arrayValue != nil)
     }
@@ -120,7 +133,8 @@ struct APIRoutesTests {
     func unknownOperation() throws {
         let fixture = try Fixture()
         defer { fixture.close() }
-        let response = fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/v1/operations/nope", authorization: "Bearer \(fixture.adminToken)"))
+        let response = fixture.dispatcher.respond(
+            to: HTTPRequest(method: "GET", path: "/v1/operations/nope", authorization: "Bearer \(fixture.adminToken)"))
         #expect(response.status == 404)
         #expect(response.jsonObject?["type"] == "https://pinlease.dev/problems/operation-not-found")
     }
@@ -129,8 +143,9 @@ struct APIRoutesTests {
     func bodyChecked() throws {
         let fixture = try Fixture()
         defer { fixture.close() }
-        let request = HTTPRequest(method: "POST", path: "/v1/files/prepare", contentType: "application/json",
-                                  authorization: "Bearer \(fixture.adminToken)", body: Array(#"{"path":"a","size":"64MiB","zap":1}"#.utf8))
+        let request = HTTPRequest(
+            method: "POST", path: "/v1/files/prepare", contentType: "application/json",
+            authorization: "Bearer \(fixture.adminToken)", body: Array(#"{"path":"a","size":"64MiB","zap":1}"#.utf8))
         let response = fixture.dispatcher.respond(to: request)
         #expect(response.status == 422)
         #expect(response.jsonObject?["field"] == "zap")
@@ -162,10 +177,14 @@ struct APIRoutesTests {
         #expect((1...4096).contains(budget["max_pins"]?.int64Value ?? 0))
     }
 
-    @Test("pin body problems come before the core is called", arguments: [
-        (#"{"path":"missing.bin"}"#, "access"), (#"{"path":"missing.bin","access":"read","longterm":"maybe"}"#, "longterm"),
-        (#"{"path":"missing.bin","access":"read","offset":-1}"#, "offset"), (#"{"path":"missing.bin","access":"read","size":1}"#, "size"),
-    ])
+    @Test(
+        "pin body problems come before the core is called",
+        arguments: [
+            (#"{"path":"missing.bin"}"#, "access"),
+            (#"{"path":"missing.bin","access":"read","longterm":"maybe"}"#, "longterm"),
+            (#"{"path":"missing.bin","access":"read","offset":-1}"#, "offset"),
+            (#"{"path":"missing.bin","access":"read","size":1}"#, "size"),
+        ])
     func pinBodyChecked(body: String, field: String) throws {
         let fixture = try Fixture()
         defer { fixture.close() }
@@ -188,7 +207,8 @@ struct APIRoutesTests {
     func pinUnlocked() throws {
         let fixture = try Fixture()
         defer { fixture.close() }
-        let prepared = fixture.send("POST", "/v1/files/prepare", #"{"path":"unlocked.bin","size":"64KiB","create":true}"#)
+        let prepared = fixture.send(
+            "POST", "/v1/files/prepare", #"{"path":"unlocked.bin","size":"64KiB","create":true}"#)
         #expect(prepared.status == 200)
         defer { unlink(fixture.dataDirectory + "/unlocked.bin") }
         let response = fixture.send("POST", "/v1/pins", #"{"path":"unlocked.bin","access":"read"}"#)
@@ -213,8 +233,9 @@ struct APIRoutesTests {
         }
     }
 
-    @Test("write pin with a long-term pin on tmpfs: lock with writers daemon, 201 with Location, list, show, delete, unlock",
-          .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
+    @Test(
+        "write pin with a long-term pin on tmpfs: lock with writers daemon, 201 with Location, list, show, delete, unlock",
+        .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
     func writePinLifecycle() throws {
         let fixture = try Fixture()
         defer { fixture.close() }
@@ -232,12 +253,14 @@ struct APIRoutesTests {
         #expect(report["writers"] == "daemon")
         #expect(report["read_lease"] == false)
         try Self.checkCompat(report["compat"])
-        #expect(fixture.send("POST", "/v1/files/lock-immutable", #"{"path":"\#(path)","writers":"daemon"}"#).status == 200)
+        #expect(
+            fixture.send("POST", "/v1/files/lock-immutable", #"{"path":"\#(path)","writers":"daemon"}"#).status == 200)
         let otherMode = fixture.send("POST", "/v1/files/lock-immutable", #"{"path":"\#(path)"}"#)
         #expect(otherMode.status == 409)
         #expect(otherMode.jsonObject?["type"] == "https://pinlease.dev/problems/file-locked")
 
-        let created = fixture.send("POST", "/v1/pins", #"{"path":"\#(path)","length":"4MiB","access":"write","longterm":true}"#)
+        let created = fixture.send(
+            "POST", "/v1/pins", #"{"path":"\#(path)","length":"4MiB","access":"write","longterm":true}"#)
         try #require(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
         let pin = try #require(created.jsonObject)
         let id = try #require(pin["id"]?.stringValue)
@@ -282,8 +305,9 @@ struct APIRoutesTests {
         #expect(fixture.send("POST", "/v1/files/unlock", #"{"path":"\#(path)"}"#).status == 200)
     }
 
-    @Test("a lock with writers none: read pins only, and no long-term pin",
-          .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
+    @Test(
+        "a lock with writers none: read pins only, and no long-term pin",
+        .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
     func readPinOnNoneLock() throws {
         let fixture = try Fixture()
         defer { fixture.close() }
@@ -311,7 +335,8 @@ struct APIRoutesTests {
         #expect(outside.jsonObject?["type"] == "https://pinlease.dev/problems/invalid-range")
         #expect(outside.jsonObject?["size"] == .int(1 << 20))
 
-        let created = fixture.send("POST", "/v1/pins", #"{"path":"r.bin","offset":0,"length":65536,"access":"read","longterm":"if-possible"}"#)
+        let created = fixture.send(
+            "POST", "/v1/pins", #"{"path":"r.bin","offset":0,"length":65536,"access":"read","longterm":"if-possible"}"#)
         try #require(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
         let id = try #require(created.jsonObject?["id"]?.stringValue)
         defer { _ = fixture.send("DELETE", "/v1/pins/\(id)") }

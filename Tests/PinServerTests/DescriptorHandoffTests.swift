@@ -7,6 +7,7 @@ import PinCore
 import PinJSON
 import Synchronization
 import Testing
+
 @testable import PinServer
 
 @Suite("Descriptor hand-off")
@@ -16,10 +17,11 @@ struct DescriptorHandoffTests {
     static let contents = "the bytes of the leased file\n"
 
     static func tokens() -> TokenStore {
-        TokenStore(entries: [
-            TokenStore.Entry(token: Array(adminToken.utf8), principal: Principal(role: .admin, holder: nil)),
-            TokenStore.Entry(token: Array(holderToken.utf8), principal: Principal(role: .holder, holder: "h1")),
-        ], tokensFile: nil, adminTokenPath: nil, logger: .test)
+        TokenStore(
+            entries: [
+                TokenStore.Entry(token: Array(adminToken.utf8), principal: Principal(role: .admin, holder: nil)),
+                TokenStore.Entry(token: Array(holderToken.utf8), principal: Principal(role: .holder, holder: "h1")),
+            ], tokensFile: nil, adminTokenPath: nil, logger: .test)
     }
 
     /// The requests `authorize` was called with.
@@ -36,13 +38,16 @@ struct DescriptorHandoffTests {
     }
 
     /// An `authorize` that grants `access` to the file at `path`, opened afresh for each request.
-    static func granting(_ path: String, access: PinAccess, recorder: Recorder = Recorder()) -> DescriptorHandoffListener.Authorize {
+    static func granting(_ path: String, access: PinAccess, recorder: Recorder = Recorder())
+        -> DescriptorHandoffListener.Authorize
+    {
         { request throws(CoreError) in
             recorder.record(request)
             let fd = open(path, (access == .write ? O_RDWR : O_RDONLY) | O_CLOEXEC)
             guard fd >= 0 else { throw CoreError(.systemError, "cannot open \(path)") }
-            return HandedOffDescriptor(descriptor: OpenFile(adopting: fd, path: path), access: access, path: "data:leased.bin",
-                                       offset: 4096, length: 8192, leaseID: request.leaseID, pinID: "pin_test")
+            return HandedOffDescriptor(
+                descriptor: OpenFile(adopting: fd, path: path), access: access, path: "data:leased.bin",
+                offset: 4096, length: 8192, leaseID: request.leaseID, pinID: "pin_test")
         }
     }
 
@@ -51,8 +56,9 @@ struct DescriptorHandoffTests {
         in directory: TemporaryDirectory, requestTimeout: Duration = .seconds(5), logger: Logger = .test,
         authorize: @escaping DescriptorHandoffListener.Authorize, _ body: (String) throws -> Void
     ) throws {
-        let listener = DescriptorHandoffListener(path: directory.file("pinlease.sock.fd"), tokens: tokens(), logger: logger,
-                                                 requestTimeout: requestTimeout, authorize: authorize)
+        let listener = DescriptorHandoffListener(
+            path: directory.file("pinlease.sock.fd"), tokens: tokens(), logger: logger,
+            requestTimeout: requestTimeout, authorize: authorize)
         try listener.start()
         defer { listener.stop() }
         try body(listener.path)
@@ -99,11 +105,15 @@ struct DescriptorHandoffTests {
         defer { directory.remove() }
         directory.write("leased.bin", Self.contents)
         let recorder = Recorder()
-        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read, recorder: recorder)) { path in
+        try Self.withListener(
+            in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read, recorder: recorder)
+        ) { path in
             let reply = try Self.exchange(path, leaseID: "lease_abc", token: Self.holderToken)
-            #expect(reply.object == [
-                "lease_id": "lease_abc", "pin_id": "pin_test", "path": "data:leased.bin", "offset": 4096, "length": 8192, "access": "read",
-            ])
+            #expect(
+                reply.object == [
+                    "lease_id": "lease_abc", "pin_id": "pin_test", "path": "data:leased.bin", "offset": 4096,
+                    "length": 8192, "access": "read",
+                ])
             let descriptor = try #require(reply.descriptor)
             var buffer = [UInt8](repeating: 0, count: 100)
             let count = pread(descriptor.fd, &buffer, buffer.count, 0)
@@ -126,7 +136,9 @@ struct DescriptorHandoffTests {
         defer { directory.remove() }
         directory.write("leased.bin", Self.contents)
         let recorder = Recorder()
-        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .write, recorder: recorder)) { path in
+        try Self.withListener(
+            in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .write, recorder: recorder)
+        ) { path in
             let reply = try Self.exchange(path, token: Self.adminToken)
             #expect(reply.object["access"] == "write")
             let descriptor = try #require(reply.descriptor)
@@ -138,14 +150,17 @@ struct DescriptorHandoffTests {
         #expect(recorder.all.first?.holder == nil)
     }
 
-    @Test("a missing or unknown token is 401 unauthorized, with no descriptor and no call to authorize",
-          arguments: [nil, "", "wrong-token", DescriptorHandoffTests.holderToken + "x"])
+    @Test(
+        "a missing or unknown token is 401 unauthorized, with no descriptor and no call to authorize",
+        arguments: [nil, "", "wrong-token", DescriptorHandoffTests.holderToken + "x"])
     func unauthorized(token: String?) throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         directory.write("leased.bin", Self.contents)
         let recorder = Recorder()
-        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read, recorder: recorder)) { path in
+        try Self.withListener(
+            in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read, recorder: recorder)
+        ) { path in
             let reply = try Self.exchange(path, token: token)
             #expect(reply.status == 401)
             #expect(reply.type == "https://pinlease.dev/problems/unauthorized")
@@ -175,7 +190,9 @@ struct DescriptorHandoffTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let recorder = Recorder()
-        try Self.withListener(in: directory, authorize: Self.granting("/nonexistent", access: .read, recorder: recorder)) { path in
+        try Self.withListener(
+            in: directory, authorize: Self.granting("/nonexistent", access: .read, recorder: recorder)
+        ) { path in
             let reply = try Self.exchange(path, line: Array(line.utf8))
             #expect(reply.status == 400)
             #expect(reply.type == "https://pinlease.dev/problems/invalid-request")
@@ -191,7 +208,8 @@ struct DescriptorHandoffTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         directory.write("leased.bin", Self.contents)
-        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read)) { path in
+        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read)) {
+            path in
             let head = #"{"lease_id":""#
             let tail = #"","token":"\#(DescriptorHandoffTests.holderToken)"}"# + "\n"
             let line = head + String(repeating: "l", count: 4096 - head.utf8.count - tail.utf8.count) + tail
@@ -221,7 +239,8 @@ struct DescriptorHandoffTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         directory.write("leased.bin", Self.contents)
-        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read)) { path in
+        try Self.withListener(in: directory, authorize: Self.granting(directory.file("leased.bin"), access: .read)) {
+            path in
             let connected = ContinuousClock.now
             let silent = try UnixSocket.connect(path: path)
             for _ in 0..<3 {
@@ -243,19 +262,24 @@ struct DescriptorHandoffTests {
         }
     }
 
-    @Test("a CoreError from authorize is answered with its slug, status, detail and extensions",
-          arguments: [(.leaseNotFound, 404), (.leaseNotActive, 409), (.peerNotAllowed, 403), (.systemError, 500)] as [(CoreErrorCode, Int64)])
+    @Test(
+        "a CoreError from authorize is answered with its slug, status, detail and extensions",
+        arguments: [(.leaseNotFound, 404), (.leaseNotActive, 409), (.peerNotAllowed, 403), (.systemError, 500)]
+            as [(CoreErrorCode, Int64)])
     func coreErrors(code: CoreErrorCode, status: Int64) throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        try Self.withListener(in: directory, authorize: { request throws(CoreError) in
+        let refuse: DescriptorHandoffListener.Authorize = { request throws(CoreError) in
             throw CoreError(code, "refused \(request.leaseID)", extensions: ["lease_id": .text(request.leaseID)])
-        }) { path in
+        }
+        try Self.withListener(in: directory, authorize: refuse) { path in
             let reply = try Self.exchange(path, leaseID: "lease_9", token: Self.holderToken)
-            #expect(reply.object == [
-                "type": .string("https://pinlease.dev/problems/\(code.rawValue)"), "title": .string(code.title), "status": .int(status),
-                "detail": "refused lease_9", "lease_id": "lease_9",
-            ])
+            #expect(
+                reply.object == [
+                    "type": .string("https://pinlease.dev/problems/\(code.rawValue)"), "title": .string(code.title),
+                    "status": .int(status),
+                    "detail": "refused lease_9", "lease_id": "lease_9",
+                ])
             #expect(reply.descriptor == nil)
         }
     }
@@ -267,10 +291,14 @@ struct DescriptorHandoffTests {
         mkdir(directory.file("data"), 0o755)
         mkdir(directory.file("state"), 0o700)
         let core = try PinCoreService(
-            configuration: CoreConfiguration(roots: [RootSpec(name: "data", path: directory.file("data"))], stateDirectory: directory.file("state")),
+            configuration: CoreConfiguration(
+                roots: [RootSpec(name: "data", path: directory.file("data"))], stateDirectory: directory.file("state")),
             logger: .test)
         defer { core.shutdown() }
-        try Self.withListener(in: directory, authorize: { request throws(CoreError) in try core.handOffDescriptor(request) }) { path in
+        let authorize: DescriptorHandoffListener.Authorize = { request throws(CoreError) in
+            try core.handOffDescriptor(request)
+        }
+        try Self.withListener(in: directory, authorize: authorize) { path in
             let reply = try Self.exchange(path, leaseID: "lease_404", token: Self.adminToken)
             #expect(reply.status == 404)
             #expect(reply.type == "https://pinlease.dev/problems/lease-not-found")
@@ -284,7 +312,9 @@ struct DescriptorHandoffTests {
         defer { directory.remove() }
         try Self.withListener(in: directory, authorize: Self.granting("/nonexistent", access: .read)) { path in
             #expect(directory.mode("pinlease.sock.fd") == 0o660)
-            let second = DescriptorHandoffListener(path: path, tokens: Self.tokens(), logger: .test, authorize: Self.granting("/nonexistent", access: .read))
+            let second = DescriptorHandoffListener(
+                path: path, tokens: Self.tokens(), logger: .test,
+                authorize: Self.granting("/nonexistent", access: .read))
             #expect(throws: HTTPServerError.self) { try second.start() }
             #expect(Self.statPath(path) != nil, "the failed start left the live socket alone")
         }
@@ -294,8 +324,9 @@ struct DescriptorHandoffTests {
     func stop() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let listener = DescriptorHandoffListener(path: directory.file("a.sock.fd"), tokens: Self.tokens(), logger: .test,
-                                                 requestTimeout: .seconds(120), authorize: Self.granting("/nonexistent", access: .read))
+        let listener = DescriptorHandoffListener(
+            path: directory.file("a.sock.fd"), tokens: Self.tokens(), logger: .test,
+            requestTimeout: .seconds(120), authorize: Self.granting("/nonexistent", access: .read))
         try listener.start()
         let waiting = try UnixSocket.connect(path: listener.path)
         // Accepted and being served (waiting for its request line), not left in the backlog.
@@ -311,7 +342,8 @@ struct DescriptorHandoffTests {
         listener.stop()
 
         var dropped: DescriptorHandoffListener? = DescriptorHandoffListener(
-            path: directory.file("b.sock.fd"), tokens: Self.tokens(), logger: .test, authorize: Self.granting("/nonexistent", access: .read))
+            path: directory.file("b.sock.fd"), tokens: Self.tokens(), logger: .test,
+            authorize: Self.granting("/nonexistent", access: .read))
         try dropped?.start()
         #expect(Self.statPath(directory.file("b.sock.fd")) != nil)
         dropped = nil
@@ -325,12 +357,18 @@ struct DescriptorHandoffTests {
         directory.write("leased.bin", Self.contents)
         let records = LogRecords()
         let logger = Logger(label: "handoff-test") { _ in CapturingLogHandler(records: records) }
-        try Self.withListener(in: directory, logger: logger, authorize: Self.granting(directory.file("leased.bin"), access: .write)) { path in
+        try Self.withListener(
+            in: directory, logger: logger, authorize: Self.granting(directory.file("leased.bin"), access: .write)
+        ) { path in
             _ = try Self.exchange(path, leaseID: "lease_ok", token: Self.holderToken)
             _ = try Self.exchange(path, leaseID: "lease_bad", token: Self.adminToken + "-wrong")
         }
         let all = records.all
-        #expect(all.contains { $0.level == .info && $0.message.contains("lease_ok") && $0.message.contains("write") && $0.message.contains("pid \(getpid())") })
+        #expect(
+            all.contains {
+                $0.level == .info && $0.message.contains("lease_ok") && $0.message.contains("write")
+                    && $0.message.contains("pid \(getpid())")
+            })
         #expect(all.contains { $0.level == .notice && $0.message.contains("lease_bad") && $0.message.contains("401") })
         #expect(!all.contains { $0.message.contains(Self.holderToken) || $0.message.contains(Self.adminToken) })
     }

@@ -1,4 +1,5 @@
 import Glibc
+
 @testable import PinServer
 
 /// A blocking client of one event stream: sends `GET path` and reads the response as it
@@ -17,14 +18,17 @@ final class EventStreamClient {
 
     /// Connects and sends the request; `receiveBufferBytes` keeps the TCP window small for a
     /// client that does not read.
-    init(port: UInt16, path: String = "/v1/events", headers: [String: String] = [:], receiveBufferBytes: Int32? = nil) throws {
+    init(port: UInt16, path: String = "/v1/events", headers: [String: String] = [:], receiveBufferBytes: Int32? = nil)
+        throws
+    {
         fd = try RawHTTPClient.connect(.tcp(port: port), receiveBufferBytes: receiveBufferBytes)
         var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var head = "GET \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         let bytes = Array((head + "\r\n").utf8)
-        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count
+        else {
             Glibc.close(fd)
             throw RawHTTPClient.Failure(description: "sending the request failed: errno \(errno)")
         }
@@ -90,7 +94,9 @@ final class EventStreamClient {
             let lines = String(decoding: received[..<end], as: UTF8.self).split(separator: "\r\n")
             status = lines.first.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? 0
             headers = lines.dropFirst().compactMap { line in
-                line.firstIndex(of: ":").map { (String(line[..<$0]), String(line[line.index(after: $0)...]).trimmingWhitespace) }
+                line.firstIndex(of: ":").map {
+                    (String(line[..<$0]), String(line[line.index(after: $0)...]).trimmingWhitespace)
+                }
             }
             chunked = header("Transfer-Encoding")?.lowercased() == "chunked"
             received.removeFirst(end)
@@ -101,7 +107,8 @@ final class EventStreamClient {
             return
         }
         while let lineEnd = received.firstRange(of: Array("\r\n".utf8)) {
-            let sizeText = String(decoding: received[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+            let sizeText =
+                String(decoding: received[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
             guard let size = Int(sizeText, radix: 16) else {
                 ended = true
                 return

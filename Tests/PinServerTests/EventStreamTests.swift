@@ -5,6 +5,7 @@ import PinJSON
 import PinWire
 import Synchronization
 import Testing
+
 @testable import PinServer
 
 /// `GET /v1/events` end to end: a live server on an ephemeral port, an ``EventLog`` the tests
@@ -32,8 +33,9 @@ struct EventStreamTests {
     static func withServer(
         log: EventLog, heartbeat: Double = 60, grace: UInt32 = 5, _ body: (PinHTTPServer, UInt16) throws -> Void
     ) throws {
-        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: grace,
-                                                eventHeartbeatSeconds: heartbeat)
+        let configuration = ServerConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: grace,
+            eventHeartbeatSeconds: heartbeat)
         let server = PinHTTPServer(configuration: configuration, dispatcher: dispatcher(log: log), logger: .test)
         try server.start()
         defer { server.stop() }
@@ -42,7 +44,9 @@ struct EventStreamTests {
     }
 
     /// An event of `holder`'s lease (`nil`: a file event); `padding` bytes of reason make it larger.
-    static func event(_ sequence: UInt64, holder: String? = "h1", type: EventType = .leaseGranted, padding: Int = 0) -> Event {
+    static func event(_ sequence: UInt64, holder: String? = "h1", type: EventType = .leaseGranted, padding: Int = 0)
+        -> Event
+    {
         var data: JSONObject = ["lease_id": .string("l\(sequence)")]
         if let holder { data["holder"] = .string(holder) }
         if padding > 0 { data["reason"] = .string(String(repeating: "x", count: padding)) }
@@ -55,11 +59,14 @@ struct EventStreamTests {
 
     /// A stream client that has received the response head and the stream's first line, so
     /// its start position is fixed.
-    static func connect(_ port: UInt16, query: String = "", token: String = adminToken, headers: [String: String] = [:],
-                        receiveBufferBytes: Int32? = nil) throws -> EventStreamClient {
-        let client = try EventStreamClient(port: port, path: "/v1/events" + query,
-                                           headers: headers.merging(["Authorization": "Bearer \(token)"]) { $1 },
-                                           receiveBufferBytes: receiveBufferBytes)
+    static func connect(
+        _ port: UInt16, query: String = "", token: String = adminToken, headers: [String: String] = [:],
+        receiveBufferBytes: Int32? = nil
+    ) throws -> EventStreamClient {
+        let client = try EventStreamClient(
+            port: port, path: "/v1/events" + query,
+            headers: headers.merging(["Authorization": "Bearer \(token)"]) { $1 },
+            receiveBufferBytes: receiveBufferBytes)
         if receiveBufferBytes == nil {
             try #require(client.read(untilContains: "retry: 2000\n\n", timeout: patience), "the stream did not start")
         }
@@ -88,10 +95,14 @@ struct EventStreamTests {
             #expect(client.header("X-Accel-Buffering") == "no")
             log.publish([Self.event(4), Self.event(5, holder: nil, type: .fileViolation)])
             #expect(client.read(untilContains: "id: 5\n", timeout: Self.patience))
-            let four = #"{"seq":4,"type":"lease.granted","timestamp":"2026-12-01T08:00:00Z","data":{"lease_id":"l4","holder":"h1"}}"#
+            let four =
+                #"{"seq":4,"type":"lease.granted","timestamp":"2026-12-01T08:00:00Z","data":{"lease_id":"l4","holder":"h1"}}"#
             let five = #"{"seq":5,"type":"file.violation","timestamp":"2026-12-01T08:00:00Z","data":{"lease_id":"l5"}}"#
             #expect(client.read(untilContains: "\(five)\n\n", timeout: Self.patience))
-            #expect(client.text == "retry: 2000\n\nid: 4\nevent: lease.granted\ndata: \(four)\n\nid: 5\nevent: file.violation\ndata: \(five)\n\n")
+            #expect(
+                client.text
+                    == "retry: 2000\n\nid: 4\nevent: lease.granted\ndata: \(four)\n\nid: 5\nevent: file.violation\ndata: \(five)\n\n"
+            )
         }
     }
 
@@ -120,11 +131,13 @@ struct EventStreamTests {
         let log = EventLog(capacity: 10)
         log.publish(Self.events(1...30))
         try Self.withServer(log: log) { _, port in
-            let expired = try EventStreamClient(port: port, path: "/v1/events?since=3", headers: ["Authorization": "Bearer \(Self.adminToken)"])
+            let expired = try EventStreamClient(
+                port: port, path: "/v1/events?since=3", headers: ["Authorization": "Bearer \(Self.adminToken)"])
             #expect(expired.read(untilContains: #""oldest_sequence":21"#, timeout: Self.patience))
             #expect(expired.status == 410)
             #expect(expired.text.contains("https://pinlease.dev/problems/events-expired"))
-            let future = try EventStreamClient(port: port, path: "/v1/events?since=31", headers: ["Authorization": "Bearer \(Self.adminToken)"])
+            let future = try EventStreamClient(
+                port: port, path: "/v1/events?since=31", headers: ["Authorization": "Bearer \(Self.adminToken)"])
             #expect(future.read(untilContains: #""last_sequence":30"#, timeout: Self.patience))
             #expect(future.status == 422)
             let edge = try Self.connect(port, query: "?since=20")
@@ -149,7 +162,9 @@ struct EventStreamTests {
             let ids = stalled.eventIDs
             #expect(ids.count >= 50 && ids.count < Int(count))
             let skip = zip(ids, ids.dropFirst()).first { $1 != $0 + 1 }
-            #expect(ids.first == 1 && skip == nil, "no event skipped before the end (skipped from \(String(describing: skip)))")
+            #expect(
+                ids.first == 1 && skip == nil,
+                "no event skipped before the end (skipped from \(String(describing: skip)))")
         }
     }
 
@@ -210,7 +225,9 @@ struct EventStreamTests {
                 publishTime.withLock { $0 = ContinuousClock.now - started }
                 published.signal()
             }
-            #expect(reader.read(untilContains: "id: \(count)\n", timeout: .seconds(180)), "the reader did not get every event")
+            #expect(
+                reader.read(untilContains: "id: \(count)\n", timeout: .seconds(180)),
+                "the reader did not get every event")
             #expect(published.wait(timeout: .after(.seconds(60))) == .success, "publishing did not finish")
             let elapsed = try #require(publishTime.withLock { $0 })
             #expect(elapsed < .seconds(60), "publishing \(count) events took \(elapsed)")
@@ -228,15 +245,17 @@ struct EventStreamTests {
                 #expect(server.openEventStreams == 1)
                 withExtendedLifetime(client) {}
             }
-            #expect(Self.eventually { server.openEventStreams == 0 }, "the stream of the closed connection is still open")
+            #expect(
+                Self.eventually { server.openEventStreams == 0 }, "the stream of the closed connection is still open")
         }
     }
 
     @Test("stop() ends open streams, also one whose client does not read, and returns")
     func stopWithOpenStreams() throws {
         let log = EventLog(capacity: 20_000)
-        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 5,
-                                                eventHeartbeatSeconds: 60)
+        let configuration = ServerConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 5,
+            eventHeartbeatSeconds: 60)
         let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(log: log), logger: .test)
         try server.start()
         let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })
@@ -250,14 +269,17 @@ struct EventStreamTests {
         let elapsed = ContinuousClock.now - started
         #expect(elapsed < .seconds(15), "stop() took \(elapsed)")
         #expect(server.openEventStreams == 0)
-        for reader in readers { #expect(reader.readToEnd(timeout: Self.patience), "a reader did not see the stream end") }
+        for reader in readers {
+            #expect(reader.readToEnd(timeout: Self.patience), "a reader did not see the stream end")
+        }
         withExtendedLifetime(stalled) {}
     }
 
     @Test("HEAD answers the stream's headers and opens no stream")
     func head() throws {
         try Self.withServer(log: EventLog()) { server, port in
-            let reply = try RawHTTPClient.send(.tcp(port: port), "HEAD", "/v1/events", headers: ["Authorization": "Bearer \(Self.adminToken)"])
+            let reply = try RawHTTPClient.send(
+                .tcp(port: port), "HEAD", "/v1/events", headers: ["Authorization": "Bearer \(Self.adminToken)"])
             #expect(reply.status == 200)
             #expect(reply.header("Content-Type") == "text/event-stream")
             #expect(reply.body.isEmpty)
@@ -280,8 +302,9 @@ struct EventStreamTests {
                 #expect(problem?["type"] == "https://pinlease.dev/problems/invalid-query", "\(query)")
                 #expect(problem?["parameter"] == "since")
             }
-            let badHeader = try RawHTTPClient.send(.tcp(port: port), "GET", "/v1/events",
-                                                   headers: authorized.merging(["Last-Event-ID": "x"]) { $1 })
+            let badHeader = try RawHTTPClient.send(
+                .tcp(port: port), "GET", "/v1/events",
+                headers: authorized.merging(["Last-Event-ID": "x"]) { $1 })
             #expect(badHeader.status == 422)
             #expect(badHeader.body.contains("Last-Event-ID"))
         }

@@ -5,6 +5,7 @@ import PinCore
 import PinJSON
 import Synchronization
 import Testing
+
 @testable import PinServer
 
 /// libmicrohttpd end to end with a test route table: body limits, suspension while handlers
@@ -20,8 +21,9 @@ struct HTTPServerTests {
     /// `barrier` backs `GET /barrier` and `gate` backs `GET /gate`: both answer 200 when let
     /// through and 500 when the failure guard ran out.
     static func dispatcher(barrier: Barrier = Barrier(parties: 1), gate: Gate = Gate()) -> RequestDispatcher {
-        let tokens = TokenStore(entries: [.init(token: Array(token.utf8), principal: Principal(role: .admin, holder: nil))],
-                                tokensFile: nil, adminTokenPath: nil, logger: .test)
+        let tokens = TokenStore(
+            entries: [.init(token: Array(token.utf8), principal: Principal(role: .admin, holder: nil))],
+            tokensFile: nil, adminTokenPath: nil, logger: .test)
         return RequestDispatcher(
             router: Router([
                 Route("GET", "/healthz", access: .anonymous) { _ in .json(["status": "ok"]) },
@@ -35,10 +37,14 @@ struct HTTPServerTests {
                         : .json(["error": "the barrier did not fill"], status: 500)
                 },
                 Route("GET", "/gate", access: .anonymous) { _ in
-                    gate.pass(timeout: failureGuard) ? .json(["gate": "opened"]) : .json(["error": "the gate stayed closed"], status: 500)
+                    gate.pass(timeout: failureGuard)
+                        ? .json(["gate": "opened"]) : .json(["error": "the gate stayed closed"], status: 500)
                 },
                 Route("POST", "/v1/echo", access: .admin) { request in
-                    .json(["path": .string(try PathRequestBody.decode(request).path), "bytes": .int(Int64(request.body.count))])
+                    .json([
+                        "path": .string(try PathRequestBody.decode(request).path),
+                        "bytes": .int(Int64(request.body.count)),
+                    ])
                 },
                 Route("POST", "/v1/things", access: .admin) { _ in
                     .json(["id": "t1"], status: 201, headers: [HTTPHeader("Location", "/v1/things/t1")])
@@ -54,9 +60,11 @@ struct HTTPServerTests {
         barrier: Barrier = Barrier(parties: 1), gate: Gate = Gate(),
         _ body: (PinHTTPServer, UInt16) throws -> Void
     ) throws {
-        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, unixSocketPath: unixSocket, maxBodyBytes: maxBodyBytes,
-                                                threads: threads, shutdownGraceSeconds: grace)
-        let server = PinHTTPServer(configuration: configuration, dispatcher: dispatcher(barrier: barrier, gate: gate), logger: .test)
+        let configuration = ServerConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, unixSocketPath: unixSocket, maxBodyBytes: maxBodyBytes,
+            threads: threads, shutdownGraceSeconds: grace)
+        let server = PinHTTPServer(
+            configuration: configuration, dispatcher: dispatcher(barrier: barrier, gate: gate), logger: .test)
         try server.start()
         defer { server.stop() }
         let address = try #require(server.listeningAddresses.first)
@@ -65,7 +73,9 @@ struct HTTPServerTests {
     }
 
     /// Runs `work` on `count` dedicated threads at once and returns the results in order.
-    static func concurrently<T: Sendable>(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+    static func concurrently<T: Sendable>(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) -> [Result<
+        T, any Error
+    >] {
         let results = Mutex<[Int: Result<T, any Error>]>([:])
         let done = DispatchGroup()
         for index in 0..<count {
@@ -97,9 +107,13 @@ struct HTTPServerTests {
             let body = Array(#"{"path":"data:a.bin"}"#.utf8)
             let headers = ["Authorization": "Bearer \(Self.token)", "Content-Type": "application/json"]
             for chunked in [false, true] {
-                let reply = try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: body, chunked: chunked)
+                let reply = try RawHTTPClient.send(
+                    .tcp(port: port), "POST", "/v1/echo", headers: headers, body: body, chunked: chunked)
                 #expect(reply.status == 200)
-                #expect(try JSONCodec.parse(Array(reply.body.utf8)) == ["path": "data:a.bin", "bytes": .int(Int64(body.count))])
+                #expect(
+                    try JSONCodec.parse(Array(reply.body.utf8)) == [
+                        "path": "data:a.bin", "bytes": .int(Int64(body.count)),
+                    ])
             }
         }
     }
@@ -108,11 +122,13 @@ struct HTTPServerTests {
     func createdAndNoContent() throws {
         try Self.withServer { _, port in
             let headers = ["Authorization": "Bearer \(Self.token)", "Content-Type": "application/json"]
-            let created = try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/things", headers: headers, body: Array("{}".utf8))
+            let created = try RawHTTPClient.send(
+                .tcp(port: port), "POST", "/v1/things", headers: headers, body: Array("{}".utf8))
             #expect(created.status == 201)
             #expect(created.header("Location") == "/v1/things/t1")
             #expect(try JSONCodec.parse(Array(created.body.utf8)) == ["id": "t1"])
-            let deleted = try RawHTTPClient.send(.tcp(port: port), "DELETE", "/v1/things/t1", headers: ["Authorization": "Bearer \(Self.token)"])
+            let deleted = try RawHTTPClient.send(
+                .tcp(port: port), "DELETE", "/v1/things/t1", headers: ["Authorization": "Bearer \(Self.token)"])
             #expect(deleted.status == 204)
             #expect(deleted.body.isEmpty)
             #expect(deleted.header("Content-Type") == nil)
@@ -123,16 +139,21 @@ struct HTTPServerTests {
     func bodyTooLarge() throws {
         try Self.withServer(maxBodyBytes: 1024) { _, port in
             let headers = ["Authorization": "Bearer \(Self.token)", "Content-Type": "application/json"]
-            let large = Array(#"{"path":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + Array(#""}"#.utf8)
+            let large =
+                Array(#"{"path":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + Array(#""}"#.utf8)
             for chunked in [false, true] {
-                let reply = try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: large, chunked: chunked)
+                let reply = try RawHTTPClient.send(
+                    .tcp(port: port), "POST", "/v1/echo", headers: headers, body: large, chunked: chunked)
                 #expect(reply.status == 413, "chunked: \(chunked)")
                 #expect(reply.header("Content-Type") == "application/problem+json")
                 #expect(reply.body.contains("https://pinlease.dev/problems/body-too-large"))
             }
-            let exact = Array(#"{"path":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 1024 - 11) + Array(#""}"#.utf8)
+            let exact =
+                Array(#"{"path":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 1024 - 11) + Array(#""}"#.utf8)
             #expect(exact.count == 1024)
-            #expect(try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: exact).status == 200)
+            #expect(
+                try RawHTTPClient.send(.tcp(port: port), "POST", "/v1/echo", headers: headers, body: exact).status
+                    == 200)
         }
     }
 
@@ -143,7 +164,9 @@ struct HTTPServerTests {
         // another would never fill the barrier, and the failure guard would answer 500.
         let barrier = Barrier(parties: 12)
         try Self.withServer(threads: 1, barrier: barrier) { _, port in
-            let results = Self.concurrently(12) { _ in try RawHTTPClient.send(.tcp(port: port), "GET", "/barrier").status }
+            let results = Self.concurrently(12) { _ in
+                try RawHTTPClient.send(.tcp(port: port), "GET", "/barrier").status
+            }
             #expect(results.allSatisfy { (try? $0.get()) == 200 }, "\(results)")
         }
     }
@@ -174,8 +197,12 @@ struct HTTPServerTests {
             slowDone.wait()
             #expect(reply.status == 200)
             #expect(!openedBeforeHealthAnswered)
-            #expect(heldWhenHealthAnswered == 8, "/healthz answered with \(heldWhenHealthAnswered) of 8 slow handlers still running")
-            #expect(slowStatuses.withLock { $0 } == Array(repeating: 200, count: 8), "the slow handlers gave up before the gate opened")
+            #expect(
+                heldWhenHealthAnswered == 8,
+                "/healthz answered with \(heldWhenHealthAnswered) of 8 slow handlers still running")
+            #expect(
+                slowStatuses.withLock { $0 } == Array(repeating: 200, count: 8),
+                "the slow handlers gave up before the gate opened")
         }
     }
 
@@ -215,8 +242,9 @@ struct HTTPServerTests {
     @Test("binding a port in use fails with a one-line error")
     func portInUse() throws {
         try Self.withServer { _, port in
-            let second = PinHTTPServer(configuration: ServerConfiguration(listenHost: "127.0.0.1", listenPort: port),
-                                       dispatcher: Self.dispatcher(), logger: .test)
+            let second = PinHTTPServer(
+                configuration: ServerConfiguration(listenHost: "127.0.0.1", listenPort: port),
+                dispatcher: Self.dispatcher(), logger: .test)
             do {
                 try second.start()
                 Issue.record("second server started on port \(port)")
@@ -228,7 +256,9 @@ struct HTTPServerTests {
 
     @Test("IPv6 loopback is served")
     func ipv6() throws {
-        let server = PinHTTPServer(configuration: ServerConfiguration(listenHost: "[::1]", listenPort: 0), dispatcher: Self.dispatcher(), logger: .test)
+        let server = PinHTTPServer(
+            configuration: ServerConfiguration(listenHost: "[::1]", listenPort: 0), dispatcher: Self.dispatcher(),
+            logger: .test)
         try server.start()
         defer { server.stop() }
         #expect(server.listeningAddresses.first?.hasPrefix("[::1]:") == true)
@@ -241,7 +271,8 @@ struct HTTPServerTests {
         // longer than that moment keeps a loaded machine from turning the wait into a 503.
         let gate = Gate()
         defer { gate.open() }
-        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 60)
+        let configuration = ServerConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 60)
         let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(gate: gate), logger: .test)
         try server.start()
         defer { server.stop() }  // idempotent: only for an early exit
@@ -268,7 +299,8 @@ struct HTTPServerTests {
         // running when the grace period ends; stop() must give up on it rather than wait.
         let gate = Gate()
         defer { gate.open() }
-        let configuration = ServerConfiguration(listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 1)
+        let configuration = ServerConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, threads: 2, shutdownGraceSeconds: 1)
         let server = PinHTTPServer(configuration: configuration, dispatcher: Self.dispatcher(gate: gate), logger: .test)
         try server.start()
         let port = try #require(server.listeningAddresses.first?.split(separator: ":").last.flatMap { UInt16($0) })

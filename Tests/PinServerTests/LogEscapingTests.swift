@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import Testing
+
 @testable import PinServer
 
 /// A log handler that keeps what it is given, formatted as one record per entry.
@@ -48,7 +49,9 @@ struct LogEscapingTests {
         let all = records.lines.withLock { $0 }
         #expect(all.count == 1)
         let record = all.first ?? ""
-        #expect(!record.contains("\n") && !record.contains("\r") && !record.contains("\u{1B}"), "\(record.debugDescription)")
+        #expect(
+            !record.contains("\n") && !record.contains("\r") && !record.contains("\u{1B}"), "\(record.debugDescription)"
+        )
         #expect(record.contains("GET /healthz\\n2026-01-01T00:00:00+0000 critical pinleased: forged 404"))
         #expect(record.contains("file=x\\r\\ny"))
         #expect(record.contains("path=a\\nb"))

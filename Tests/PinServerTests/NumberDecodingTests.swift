@@ -1,6 +1,7 @@
 import PinCore
 import PinJSON
 import Testing
+
 @testable import PinServer
 
 /// Numbers in request bodies as the OpenAPI document (JSON Schema `type: integer`) reads them:
@@ -34,22 +35,26 @@ struct NumberDecodingTests {
 
     @Test("a fraction or a real beyond 64 bits is still not an integer", arguments: ["5176.5", "1e300", "-0.5"])
     func fraction(number: String) throws {
-        let problem = try #require(Self.problem { () throws(Problem) in
-            try LeaseRevokeBody.decode(Self.request(#"{"grace_s":\#(number)}"#))
-        })
+        let problem = try #require(
+            Self.problem { () throws(Problem) in
+                try LeaseRevokeBody.decode(Self.request(#"{"grace_s":\#(number)}"#))
+            })
         #expect(problem.status == 422 && problem.code == "invalid-body")
         #expect(problem.extensions["field"] == "grace_s")
     }
 
-    @Test("an integer beyond 64 bits is 422 naming the member", arguments: [
-        (#"{"grace_s":18446744073709551616}"#, "grace_s"),
-        (#"{"reason":"a:b","grace_s":-9223372036854775809}"#, "grace_s"),
-        (#"{"re\"a:son":"x", "grace_s" : 99999999999999999999999}"#, "grace_s"),
-    ])
+    @Test(
+        "an integer beyond 64 bits is 422 naming the member",
+        arguments: [
+            (#"{"grace_s":18446744073709551616}"#, "grace_s"),
+            (#"{"reason":"a:b","grace_s":-9223372036854775809}"#, "grace_s"),
+            (#"{"re\"a:son":"x", "grace_s" : 99999999999999999999999}"#, "grace_s"),
+        ])
     func beyond64Bits(body: String, field: String) throws {
-        let problem = try #require(Self.problem { () throws(Problem) in
-            try LeaseRevokeBody.decode(Self.request(body))
-        })
+        let problem = try #require(
+            Self.problem { () throws(Problem) in
+                try LeaseRevokeBody.decode(Self.request(body))
+            })
         #expect(problem.status == 422)
         #expect(problem.code == "invalid-body")
         #expect(problem.extensions["field"] == .string(field))
@@ -58,9 +63,10 @@ struct NumberDecodingTests {
 
     @Test("malformed JSON is still 400")
     func malformed() throws {
-        let problem = try #require(Self.problem { () throws(Problem) in
-            try LeaseRevokeBody.decode(Self.request(#"{"grace_s":12,}"#))
-        })
+        let problem = try #require(
+            Self.problem { () throws(Problem) in
+                try LeaseRevokeBody.decode(Self.request(#"{"grace_s":12,}"#))
+            })
         #expect(problem.status == 400 && problem.code == "invalid-json")
     }
 }

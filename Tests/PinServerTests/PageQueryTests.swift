@@ -1,6 +1,7 @@
 import PinCore
 import PinJSON
 import Testing
+
 @testable import PinServer
 
 @Suite("Paged lists: limit and cursor")
@@ -35,7 +36,9 @@ struct PageQueryTests {
     func cursorRoundTrip() throws {
         for key in ["lease_01a2b3", "2026-12-01T00:00:00Z pin_ab", "data:dir/ä b.bin", "000000000012"] {
             let cursor = PageQuery.cursor(list: "leases", next: key)
-            #expect(cursor.utf8.allSatisfy { $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") })
+            #expect(
+                cursor.utf8.allSatisfy { $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") }
+            )
             let page = try PageQuery.decode(Self.request(["cursor": cursor, "limit": "10"]), list: "leases").page
             #expect(page == PageRequest(limit: 10, after: key))
         }
@@ -48,12 +51,16 @@ struct PageQueryTests {
     func invalidValues() throws {
         for limit in ["0", "10001", "-1", "abc", "", "1e3", " 5", "00000001000", "9999999999999999999999"] {
             let problem = try #require(Self.problem(["limit": limit]), "limit \(limit.debugDescription)")
-            #expect(problem.status == 422 && problem.code == "invalid-query" && problem.extensions["parameter"] == "limit")
+            #expect(
+                problem.status == 422 && problem.code == "invalid-query" && problem.extensions["parameter"] == "limit")
         }
         let otherList = PageQuery.cursor(list: "pins", next: "x")
-        for cursor in ["", "!!!", "a", otherList, Base64URL.encode(Array("leases:".utf8)), Base64URL.encode([0xFF, 0xFE])] {
+        for cursor in [
+            "", "!!!", "a", otherList, Base64URL.encode(Array("leases:".utf8)), Base64URL.encode([0xFF, 0xFE]),
+        ] {
             let problem = try #require(Self.problem(["cursor": cursor]), "cursor \(cursor.debugDescription)")
-            #expect(problem.status == 422 && problem.code == "invalid-query" && problem.extensions["parameter"] == "cursor")
+            #expect(
+                problem.status == 422 && problem.code == "invalid-query" && problem.extensions["parameter"] == "cursor")
         }
     }
 
@@ -61,7 +68,8 @@ struct PageQueryTests {
     func nextCursor() {
         let json: JSON = ["items": .array([])]
         #expect(PageQuery.paged(json, list: "files", next: nil) == json)
-        #expect(PageQuery.paged(json, list: "files", next: "a")
-            == ["items": .array([]), "next_cursor": .string(PageQuery.cursor(list: "files", next: "a"))])
+        #expect(
+            PageQuery.paged(json, list: "files", next: "a")
+                == ["items": .array([]), "next_cursor": .string(PageQuery.cursor(list: "files", next: "a"))])
     }
 }

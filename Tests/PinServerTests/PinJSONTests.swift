@@ -107,7 +107,9 @@ struct PinJSONTests {
 
     @Test("concurrent parsing and encoding is safe")
     func concurrentUse() async throws {
-        let text = JSONCodec.encode(["items": .array((0..<100).map { .object(["n": .int(Int64($0)), "s": .string("v\($0)")]) })])
+        let text = JSONCodec.encode([
+            "items": .array((0..<100).map { .object(["n": .int(Int64($0)), "s": .string("v\($0)")]) })
+        ])
         try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<8 {
                 group.addTask {

@@ -1,4 +1,5 @@
 import Glibc
+
 @testable import PinServer
 
 /// A minimal blocking HTTP/1.1 client over TCP or a Unix socket, enough to test the server:
@@ -24,19 +25,25 @@ enum RawHTTPClient {
     }
 
     /// Sends `method path` with optional headers and body; `chunked` sends the body in chunked encoding.
-    static func send(_ target: Target, _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
-                     chunked: Bool = false) throws -> Reply {
+    static func send(
+        _ target: Target, _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
+        chunked: Bool = false
+    ) throws -> Reply {
         let fd = try connect(target)
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += chunked ? "Transfer-Encoding: chunked\r\n\r\n" : (body.isEmpty && method == "GET" ? "\r\n" : "Content-Length: \(body.count)\r\n\r\n")
+        head +=
+            chunked
+            ? "Transfer-Encoding: chunked\r\n\r\n"
+            : (body.isEmpty && method == "GET" ? "\r\n" : "Content-Length: \(body.count)\r\n\r\n")
         var bytes = Array(head.utf8)
         if chunked {
             var offset = 0
             while offset < body.count {
                 let end = min(offset + 65536, body.count)
-                bytes += Array((String(end - offset, radix: 16) + "\r\n").utf8) + body[offset..<end] + Array("\r\n".utf8)
+                bytes +=
+                    Array((String(end - offset, radix: 16) + "\r\n").utf8) + body[offset..<end] + Array("\r\n".utf8)
                 offset = end
             }
             bytes += Array("0\r\n\r\n".utf8)
@@ -60,7 +67,9 @@ enum RawHTTPClient {
             address.sin_port = port.bigEndian
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let ok = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
             }
             guard ok else { throw Failure(description: "connect to port \(port) failed: errno \(errno)") }
             return fd
@@ -70,7 +79,9 @@ enum RawHTTPClient {
             address.sun_family = sa_family_t(AF_UNIX)
             withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
             let ok = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+                }
             }
             guard ok else { throw Failure(description: "connect to \(path) failed: errno \(errno)") }
             return fd
@@ -81,7 +92,9 @@ enum RawHTTPClient {
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let count = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if count <= 0 { return false }
             offset += count
         }
@@ -108,7 +121,9 @@ enum RawHTTPClient {
             String(decoding: $0.last == UInt8(ascii: "\r") ? $0.dropLast() : $0, as: UTF8.self)
         }
         let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line \(lines[0])") }
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw Failure(description: "bad status line \(lines[0])")
+        }
         let headers = lines.dropFirst().compactMap { line -> (String, String)? in
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingWhitespace)

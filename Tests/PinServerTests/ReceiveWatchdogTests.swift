@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import PinServer
 
 @Suite("Connection limits and the receive watchdog")
@@ -50,7 +51,9 @@ struct ReceiveWatchdogTests {
         #expect(watchdog.sweep() == 1)
         var byte: UInt8 = 0
         #expect(read(overdue[1], &byte, 1) == 0, "the overdue connection's peer sees the end of the stream")
-        #expect(recv(received[1], &byte, 1, Int32(MSG_DONTWAIT)) == -1 && errno == EAGAIN, "the other connection stays open")
+        #expect(
+            recv(received[1], &byte, 1, Int32(MSG_DONTWAIT)) == -1 && errno == EAGAIN, "the other connection stays open"
+        )
         watchdog.connectionClosed(slow)
         watchdog.connectionClosed(done)
         #expect(watchdog.connectionCount == 0)

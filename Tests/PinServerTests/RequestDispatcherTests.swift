@@ -2,6 +2,7 @@ import Logging
 import PinCore
 import PinJSON
 import Testing
+
 @testable import PinServer
 
 @Suite("Request dispatcher")
@@ -18,8 +19,12 @@ struct RequestDispatcherTests {
     static let dispatcher = RequestDispatcher(
         router: Router([
             Route("GET", "/healthz", access: .anonymous) { _ in .json(["status": "ok"]) },
-            Route("GET", "/v1/things/{id}", access: .admin) { request in .json(["id": .string(request.parameters["id"] ?? "")]) },
-            Route("POST", "/v1/core-error", access: .admin) { _ in throw CoreError(.busy, "busy now", extensions: ["path": "data:a"]) },
+            Route("GET", "/v1/things/{id}", access: .admin) { request in
+                .json(["id": .string(request.parameters["id"] ?? "")])
+            },
+            Route("POST", "/v1/core-error", access: .admin) { _ in
+                throw CoreError(.busy, "busy now", extensions: ["path": "data:a"])
+            },
             Route("POST", "/v1/boom", access: .admin) { _ in throw Boom() },
         ]),
         tokens: tokens, logger: .test)
@@ -35,8 +40,9 @@ struct RequestDispatcherTests {
         #expect(response.jsonObject == ["status": "ok"])
     }
 
-    @Test("v1 without or with a bad token is 401 with a Bearer challenge, even for unknown paths",
-          arguments: [(nil, "/v1/things/1"), ("wrong", "/v1/things/1"), (nil, "/v1/unknown"), ("wrong", "/v1")])
+    @Test(
+        "v1 without or with a bad token is 401 with a Bearer challenge, even for unknown paths",
+        arguments: [(nil, "/v1/things/1"), ("wrong", "/v1/things/1"), (nil, "/v1/unknown"), ("wrong", "/v1")])
     func unauthorized(token: String?, path: String) {
         let response = Self.send("GET", path, token: token)
         #expect(response.status == 401)

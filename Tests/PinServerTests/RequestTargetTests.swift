@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PinServer
 
 @Suite("Request target")

@@ -4,6 +4,7 @@ import Logging
 import PinAssembly
 import PinCore
 import Testing
+
 @testable import PinServer
 
 @Suite("Router")
@@ -18,7 +19,8 @@ struct RouterTests {
 
     @Test("literal routes match their method")
     func literal() {
-        guard case .found(let route, let parameters) = Self.router.match(method: "POST", path: "/v1/files/inspect") else {
+        guard case .found(let route, let parameters) = Self.router.match(method: "POST", path: "/v1/files/inspect")
+        else {
             Issue.record("no match")
             return
         }
@@ -29,7 +31,10 @@ struct RouterTests {
     @Test("parameters are captured")
     func parameters() {
         for method in ["GET", "DELETE"] {
-            guard case .found(let route, let parameters) = Self.router.match(method: method, path: "/v1/operations/op_123") else {
+            guard
+                case .found(let route, let parameters) = Self.router.match(
+                    method: method, path: "/v1/operations/op_123")
+            else {
                 Issue.record("no match for \(method)")
                 continue
             }
@@ -38,8 +43,12 @@ struct RouterTests {
         }
     }
 
-    @Test("unknown paths, extra segments, trailing slashes and empty parameters are not found",
-          arguments: ["/", "/v1", "/v1/files/", "/v1/files/inspect/x", "/v1/operations/", "/v1/operations", "/v2/files", "/healthz/"])
+    @Test(
+        "unknown paths, extra segments, trailing slashes and empty parameters are not found",
+        arguments: [
+            "/", "/v1", "/v1/files/", "/v1/files/inspect/x", "/v1/operations/", "/v1/operations", "/v2/files",
+            "/healthz/",
+        ])
     func notFound(path: String) {
         guard case .notFound = Self.router.match(method: "GET", path: path) else {
             Issue.record("\(path) matched")
@@ -79,7 +88,8 @@ struct RouterTests {
         #expect(!APIRouteTable.overlap("POST", "/v1/leases/{id}/renew", "POST", "/v1/leases/{id}/release"))
         #expect(!APIRouteTable.overlap("GET", "/v1/leases/{id}", "DELETE", "/v1/leases/{id}"))
         #expect(!APIRouteTable.overlap("GET", "/v1/leases/{id}", "GET", "/v1/leases/{id}/deliveries"))
-        let spec = APIRouteTable.specOperations("""
+        let spec = APIRouteTable.specOperations(
+            """
             openapi: 3.1.0
             paths:
               /healthz:
@@ -106,7 +116,8 @@ struct RouterTests {
         #expect(routes.count >= 20, "the whole v1 API is served")
         var overlapping: [String] = []
         for (index, route) in routes.enumerated() {
-            for other in routes[(index + 1)...] where APIRouteTable.overlap(route.method, route.pattern, other.method, other.pattern) {
+            for other in routes[(index + 1)...]
+            where APIRouteTable.overlap(route.method, route.pattern, other.method, other.pattern) {
                 overlapping.append("\(route.method) \(route.pattern) and \(other.method) \(other.pattern)")
             }
         }
@@ -120,7 +131,9 @@ struct RouterTests {
                 Issue.record("\(route.method) \(path) does not reach \(route.pattern)")
                 continue
             }
-            #expect(matched.pattern == route.pattern && matched.method == route.method, "\(route.method) \(path) reached \(matched.pattern)")
+            #expect(
+                matched.pattern == route.pattern && matched.method == route.method,
+                "\(route.method) \(path) reached \(matched.pattern)")
         }
     }
 
@@ -145,7 +158,8 @@ enum APIRouteTable {
         mkdir(directory.file("data"), 0o755)
         mkdir(directory.file("state"), 0o700)
         let core = try PinCoreService(
-            configuration: CoreConfiguration(roots: [RootSpec(name: "data", path: directory.file("data"))], stateDirectory: directory.file("state")),
+            configuration: CoreConfiguration(
+                roots: [RootSpec(name: "data", path: directory.file("data"))], stateDirectory: directory.file("state")),
             logger: .test)
         defer { core.shutdown() }
         let tokens = TokenStore(entries: [], tokensFile: nil, adminTokenPath: nil, logger: .test)
@@ -189,9 +203,13 @@ enum APIRouteTable {
                 inPaths = text == "paths:"
                 path = nil
             } else if inPaths, text.hasPrefix("  "), !text.hasPrefix("   ") {
-                path = text.hasSuffix(":") ? String(text.dropFirst(2).dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "\"'")) : nil
+                path =
+                    text.hasSuffix(":")
+                    ? String(text.dropFirst(2).dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+                    : nil
             } else if inPaths, let path, text.hasPrefix("    "), !text.hasPrefix("     "), text.hasSuffix(":"),
-                      methods.contains(text.dropFirst(4).dropLast()) {
+                methods.contains(text.dropFirst(4).dropLast())
+            {
                 operations.insert(operation(text.dropFirst(4).dropLast().uppercased(), path))
             }
         }

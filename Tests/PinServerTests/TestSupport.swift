@@ -5,6 +5,7 @@ import LinuxFS
 import Logging
 import PinJSON
 import Synchronization
+
 @testable import PinServer
 
 /// A fresh directory under /tmp, removed by `remove()`.

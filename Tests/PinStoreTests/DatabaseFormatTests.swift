@@ -1,11 +1,11 @@
 import Foundation
 import PinJSON
+import PinTestSupport
 import PinWire
 import Testing
 
 @testable import PinCore
 @testable import PinStore
-import PinTestSupport
 
 /// The format of `<state-dir>/pinlease.db` stays what it is: a fresh database made by the
 /// stores has exactly the committed schema (`Tests/Fixtures/pinlease-db-schema.sql`), a
@@ -314,7 +314,8 @@ import PinTestSupport
     /// A delivery log row as the daemon writes it (`DeliveryRecord`'s JSON form).
     static func deliveryJSON(_ leaseID: String, attempt: Int, status: Int) -> String {
         let outcome = status == 200 ? #""outcome":"delivered""# : #""outcome":"failed","reason":"HTTP \#(status)""#
-        return #"{"webhook_id":"msg_done","lease_id":"\#(leaseID)","event":"lease.granted","url":"http://127.0.0.1:9/hook","#
+        return
+            #"{"webhook_id":"msg_done","lease_id":"\#(leaseID)","event":"lease.granted","url":"http://127.0.0.1:9/hook","#
             + #""attempt":\#(attempt),"started_at":"2026-12-01T10:00:0\#(attempt).000Z","duration_ms":4,"#
             + #""status":\#(status),\#(outcome)}"#
     }

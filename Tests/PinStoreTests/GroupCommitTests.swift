@@ -3,12 +3,15 @@ import PinJSON
 import PinWire
 import Synchronization
 import Testing
+
 @testable import PinCore
 @testable import PinStore
 
 @Suite struct GroupCommitTests {
     private func withCommits(_ body: (GroupCommit, String) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-commit-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pinlease-commit-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try SQLiteDatabase(path: directory + "/test.db")
@@ -24,7 +27,9 @@ import Testing
                 group.enter()
                 Thread.detachNewThread {
                     do {
-                        try commits.submit { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (?)", [.int(Int64(n))]) }
+                        try commits.submit { database throws(CoreError) in
+                            try database.execute("INSERT INTO rows VALUES (?)", [.int(Int64(n))])
+                        }
                     } catch {
                         failures.withLock { $0 += 1 }
                     }
@@ -41,9 +46,15 @@ import Testing
 
     @Test func aFailingWriteDoesNotFailTheOthersOfItsBatch() throws {
         try withCommits { commits, path in
-            let first = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (1)") }
-            let duplicate = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (1)") }
-            let third = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (3)") }
+            let first = commits.enqueue { database throws(CoreError) in
+                try database.execute("INSERT INTO rows VALUES (1)")
+            }
+            let duplicate = commits.enqueue { database throws(CoreError) in
+                try database.execute("INSERT INTO rows VALUES (1)")
+            }
+            let third = commits.enqueue { database throws(CoreError) in
+                try database.execute("INSERT INTO rows VALUES (3)")
+            }
             try commits.wait(first)
             #expect(throws: CoreError.self) { try commits.wait(duplicate) }
             try commits.wait(third)
@@ -65,7 +76,9 @@ import Testing
     }
 
     /// Waits on `ticket` from `count` new threads; the group is left when each returns.
-    private func waitFromThreads(_ commits: GroupCommit, _ ticket: GroupCommit.Ticket, count: Int, _ group: DispatchGroup) {
+    private func waitFromThreads(
+        _ commits: GroupCommit, _ ticket: GroupCommit.Ticket, count: Int, _ group: DispatchGroup
+    ) {
         for _ in 0..<count {
             group.enter()
             Thread.detachNewThread {
@@ -92,7 +105,8 @@ import Testing
             awaitWaiters(commits, ticket, 2)
             #expect(commits.waiterCount(ticket) == 2)
             gated.open()
-            #expect(group.wait(timeout: .now() + 60) == .success, "a second waiter of the leader's ticket was never woken")
+            #expect(
+                group.wait(timeout: .now() + 60) == .success, "a second waiter of the leader's ticket was never woken")
         }
     }
 
@@ -103,12 +117,16 @@ import Testing
             let group = DispatchGroup()
             waitFromThreads(commits, first, count: 1, group)
             gated.started.wait()  // a commit is in flight
-            let second = commits.enqueue { database throws(CoreError) in try database.execute("INSERT INTO rows VALUES (2)") }
+            let second = commits.enqueue { database throws(CoreError) in
+                try database.execute("INSERT INTO rows VALUES (2)")
+            }
             waitFromThreads(commits, second, count: 2, group)
             awaitWaiters(commits, second, 2)
             #expect(commits.waiterCount(second) == 2)
             gated.open()
-            #expect(group.wait(timeout: .now() + 60) == .success, "a waiter of a ticket committed by another waiter was never woken")
+            #expect(
+                group.wait(timeout: .now() + 60) == .success,
+                "a waiter of a ticket committed by another waiter was never woken")
         }
     }
 
@@ -141,10 +159,12 @@ import Testing
             let order = Mutex<[Int]>([])
             var tickets: [GroupCommit.Ticket] = []
             for n in 0..<50 {
-                tickets.append(commits.enqueue({ database throws(CoreError) in
-                    if n == 7 { throw CoreError(.systemError, "refused") }
-                    try database.execute("INSERT INTO rows VALUES (?)", [.int(Int64(n))])
-                }, afterCommit: { order.withLock { $0.append(n) } }))
+                tickets.append(
+                    commits.enqueue(
+                        { database throws(CoreError) in
+                            if n == 7 { throw CoreError(.systemError, "refused") }
+                            try database.execute("INSERT INTO rows VALUES (?)", [.int(Int64(n))])
+                        }, afterCommit: { order.withLock { $0.append(n) } }))
             }
             for ticket in tickets { try? commits.wait(ticket) }
             #expect(order.withLock { $0 } == (0..<50).filter { $0 != 7 })
@@ -154,12 +174,15 @@ import Testing
 
 @Suite struct EventLogTests {
     private func event(_ sequence: UInt64, holder: String? = "h") -> Event {
-        Event(sequence: sequence, type: .leaseGranted, timestamp: "t", data: ["n": .int(Int64(sequence))], holder: holder)
+        Event(
+            sequence: sequence, type: .leaseGranted, timestamp: "t", data: ["n": .int(Int64(sequence))], holder: holder)
     }
 
     @Test func readsAfterASequenceFromMemoryAndFromOlderStorage() {
         let stored = (1...100).map { event(UInt64($0)) }
-        let log = EventLog(capacity: 10, lastSequence: 90) { after, limit in Array(stored.filter { $0.sequence > after }.prefix(limit)) }
+        let log = EventLog(capacity: 10, lastSequence: 90) { after, limit in
+            Array(stored.filter { $0.sequence > after }.prefix(limit))
+        }
         log.publish((91...100).map { event(UInt64($0)) })
         #expect(log.lastSequence == 100)
         #expect(log.events(after: 95, limit: 100).map(\.sequence) == Array(96...100))

@@ -1,12 +1,12 @@
 import Foundation
 import PinJSON
+import PinTestSupport
 import PinWire
 import Synchronization
 import Testing
 
 @testable import PinCore
 @testable import PinStore
-import PinTestSupport
 
 /// `LeaseStore`: group-committed writes are visible to another connection when `wait`
 /// returns, barriers, the outbox and the delivery log, events in sequence order, pruning, the
@@ -172,7 +172,9 @@ import PinTestSupport
         try store.prune(endedLeases: ["ended"], eventsUpTo: 2)
         let reopened = try LeaseStore(directory: directory.path)
         #expect(try reopened.leases().map(\.id) == ["kept"])
-        #expect(try reopened.deliveries(leaseID: "ended").isEmpty && reopened.deliveries(leaseID: "kept") == [Self.delivery("kept", 2)])
+        #expect(
+            try reopened.deliveries(leaseID: "ended").isEmpty
+                && reopened.deliveries(leaseID: "kept") == [Self.delivery("kept", 2)])
         #expect(try reopened.outboxEntry(id: "m1") == nil && reopened.outboxEntry(id: "m2") != nil)
         #expect(reopened.events(after: 0, limit: 10).map(\.sequence) == [3, 4])
         #expect(try reopened.lastEventSequence() == 4)
@@ -215,7 +217,8 @@ import PinTestSupport
     /// Attempt `n` (1-based) of a message of lease `leaseID`.
     static func delivery(_ leaseID: String, _ n: Int) -> DeliveryRecord {
         DeliveryRecord(
-            messageID: "msg_\(leaseID)", leaseID: leaseID, event: .leaseRevoking, url: "http://127.0.0.1:1/h", attempt: n,
+            messageID: "msg_\(leaseID)", leaseID: leaseID, event: .leaseRevoking, url: "http://127.0.0.1:1/h",
+            attempt: n,
             startedAt: 1_764_000_000_000 + Int64(n), durationMilliseconds: 3, statusCode: 500, error: nil,
             outcome: .retrying(atMilliseconds: 1_764_000_005_000))
     }

@@ -2,6 +2,7 @@ import Foundation
 import PinJSON
 import PinWire
 import Testing
+
 @testable import PinCore
 @testable import PinStore
 
@@ -9,12 +10,15 @@ import Testing
 /// no attempt count) keeps working: its pending rows are resumed, and new columns are added.
 @Suite struct OutboxMigrationTests {
     @Test func anOutboxFromTheEarlierSchemaIsMigratedAndResumed() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinlease-outbox-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pinlease-outbox-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let old = try SQLiteDatabase(path: directory + "/pinlease.db")
-            try old.execute("""
+            try old.execute(
+                """
                 CREATE TABLE leases (
                     id TEXT PRIMARY KEY, pin_id TEXT NOT NULL, root TEXT NOT NULL, relative_path TEXT NOT NULL,
                     holder TEXT NOT NULL, state TEXT NOT NULL, ttl_s INTEGER NOT NULL, grace_s INTEGER NOT NULL,
@@ -22,17 +26,23 @@ import Testing
                     granted_at INTEGER NOT NULL, renewed_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
                     reason TEXT, deadline INTEGER, ended_at INTEGER)
                 """)
-            try old.execute("""
+            try old.execute(
+                """
                 CREATE TABLE webhook_outbox (
                     id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
                     retry_until INTEGER NOT NULL, attempts_after INTEGER NOT NULL)
                 """)
-            try old.execute("""
+            try old.execute(
+                """
                 INSERT INTO leases VALUES ('lease_1', 'pin_1', 'r', 'f', 'h1', 'revoked', 60, 30, 'http://127.0.0.1:1/h', 'whsec_x',
                     NULL, 0, 1, 1, 2, 'requested', 3, 3)
                 """)
-            try old.execute("INSERT INTO webhook_outbox VALUES ('msg_1', 'lease_1', 'lease.revoked', 'http://127.0.0.1:1/h', '{}', 3, 5)")
-            try old.execute("INSERT INTO webhook_outbox VALUES ('msg_2', 'lease_gone', 'lease.revoked', 'http://127.0.0.1:1/h', '{}', 3, 5)")
+            try old.execute(
+                "INSERT INTO webhook_outbox VALUES ('msg_1', 'lease_1', 'lease.revoked', 'http://127.0.0.1:1/h', '{}', 3, 5)"
+            )
+            try old.execute(
+                "INSERT INTO webhook_outbox VALUES ('msg_2', 'lease_gone', 'lease.revoked', 'http://127.0.0.1:1/h', '{}', 3, 5)"
+            )
         }
         let store = try LeaseStore(directory: directory)
         let pending = try store.outbox()

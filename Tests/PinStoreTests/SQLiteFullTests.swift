@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import PinCore
 @testable import PinStore
 

@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
 import PinJSON
+import PinTestSupport
 import Testing
 
 @testable import PinCore
 @testable import PinStore
-import PinTestSupport
 
 /// `StateStore`: locks, pins and operations saved, replaced, listed and deleted, each change
 /// visible to a store opened afresh on the same directory (as after a restart).
@@ -88,8 +88,10 @@ import PinTestSupport
         try store.saveOperation(record)
         let read = try #require(try StateStore(directory: directory.path).operation(id: "op_1"))
         #expect(read.state == .failed && read.doneBytes == 1024 && read.totalBytes == 4096 && read.kind == "prepare")
-        #expect(read.finishedAt == record.finishedAt && read.error?.code == .noSpace && read.error?.detail == "the filesystem is full"
-            && read.result == nil)
+        #expect(
+            read.finishedAt == record.finishedAt && read.error?.code == .noSpace
+                && read.error?.detail == "the filesystem is full"
+                && read.result == nil)
         #expect(try store.operations().count == 1)
         #expect(try store.operation(id: "op_2") == nil)
 

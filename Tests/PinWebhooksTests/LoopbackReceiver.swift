@@ -78,7 +78,9 @@ final class LoopbackReceiver: Sendable {
         address.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else {
             close(fd)
@@ -135,7 +137,8 @@ final class LoopbackReceiver: Sendable {
             var headers: [String: String] = [:]
             for line in lines.dropFirst() {
                 guard let colon = line.firstIndex(of: ":") else { continue }
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
             }
             let bodyLength = Int(headers["content-length"] ?? "0") ?? 0
             let bodyStart = headEnd! + 4
@@ -143,8 +146,10 @@ final class LoopbackReceiver: Sendable {
                 if !fill() { return }
             }
             let request = Request(
-                method: requestLine.count > 0 ? String(requestLine[0]) : "", path: requestLine.count > 1 ? String(requestLine[1]) : "",
-                headers: headers, body: Array(buffer[bodyStart..<(bodyStart + bodyLength)]), receivedAt: Date().timeIntervalSince1970,
+                method: requestLine.count > 0 ? String(requestLine[0]) : "",
+                path: requestLine.count > 1 ? String(requestLine[1]) : "",
+                headers: headers, body: Array(buffer[bodyStart..<(bodyStart + bodyLength)]),
+                receivedAt: Date().timeIntervalSince1970,
                 connection: number)
             buffer.removeFirst(bodyStart + bodyLength)
             let index = state.withLock { state in
@@ -163,7 +168,9 @@ final class LoopbackReceiver: Sendable {
             let bytes = Array(text.utf8)
             var sent = 0
             while sent < bytes.count {
-                let count = bytes[sent...].withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let count = bytes[sent...].withUnsafeBytes {
+                    send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 guard count > 0 else { return }
                 sent += count
             }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PinWebhooks
 
 @Suite struct OriginQueuesTests {

@@ -1,6 +1,7 @@
 import PinJSON
 import PinWire
 import Testing
+
 @testable import PinCore
 @testable import PinWebhooks
 
@@ -57,26 +58,32 @@ private struct SeededGenerator: RandomNumberGenerator {
     @Test func deliveryAttemptJSON() {
         let retrying = DeliveryAttempt(
             messageID: "msg_1", leaseID: "lease_1", eventType: .leaseRevoking, url: "http://a.example/", attempt: 2,
-            startedAt: 1_614_265_330.5, durationSeconds: 0.0123, statusCode: 500, error: nil, outcome: .retrying(at: 1_614_265_331))
+            startedAt: 1_614_265_330.5, durationSeconds: 0.0123, statusCode: 500, error: nil,
+            outcome: .retrying(at: 1_614_265_331))
         #expect(
             retrying.json
                 == .object([
-                    "webhook_id": "msg_1", "lease_id": "lease_1", "event": "lease.revoking", "url": "http://a.example/", "attempt": 2,
+                    "webhook_id": "msg_1", "lease_id": "lease_1", "event": "lease.revoking", "url": "http://a.example/",
+                    "attempt": 2,
                     "started_at": "2021-02-25T15:02:10.500Z", "duration_ms": 12, "status": 500, "outcome": "retrying",
                     "next_attempt_at": "2021-02-25T15:02:11.000Z",
                 ]))
         let failed = DeliveryAttempt(
             messageID: "msg_1", leaseID: "lease_1", eventType: .leaseRevoked, url: "http://a.example/", attempt: 3,
-            startedAt: 0, durationSeconds: 2, statusCode: nil, error: "Connection refused", outcome: .failed("deadline passed after 3 attempts"))
+            startedAt: 0, durationSeconds: 2, statusCode: nil, error: "Connection refused",
+            outcome: .failed("deadline passed after 3 attempts"))
         let object = failed.json.objectValue
         #expect(object?["status"] == nil)
         #expect(object?["error"] == .string("Connection refused"))
         #expect(object?["outcome"] == .string("failed"))
         #expect(object?["reason"] == .string("deadline passed after 3 attempts"))
         #expect(object?["next_attempt_at"] == nil)
-        #expect(DeliveryAttempt(
-            messageID: "m", leaseID: "l", eventType: .leaseRevoked, url: "u", attempt: 1, startedAt: 0, durationSeconds: 0, statusCode: 204,
-            error: nil, outcome: .delivered).json.objectValue?["outcome"] == .string("delivered"))
+        #expect(
+            DeliveryAttempt(
+                messageID: "m", leaseID: "l", eventType: .leaseRevoked, url: "u", attempt: 1, startedAt: 0,
+                durationSeconds: 0, statusCode: 204,
+                error: nil, outcome: .delivered
+            ).json.objectValue?["outcome"] == .string("delivered"))
     }
 
     @Test func messageIDsAreMsgAnd32Hex() {

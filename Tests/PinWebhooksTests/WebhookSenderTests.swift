@@ -2,12 +2,14 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 @testable import PinCore
 @testable import PinWebhooks
 
 /// What a sender reported, collected from its thread.
 private final class Reports: Sendable {
-    private let state = Mutex<(attempts: [DeliveryAttempt], finished: [(WebhookMessage, DeliveryAttempt.Outcome)])>(([], []))
+    private let state = Mutex<(attempts: [DeliveryAttempt], finished: [(WebhookMessage, DeliveryAttempt.Outcome)])>(
+        ([], []))
 
     var attempts: [DeliveryAttempt] { state.withLock { $0.attempts } }
     var finished: [(message: WebhookMessage, outcome: DeliveryAttempt.Outcome)] { state.withLock { $0.finished } }
@@ -75,7 +77,8 @@ private func configuration(_ prefixes: [String]) throws -> WebhookConfiguration 
 }
 
 private func message(
-    _ url: String, lease: String = "lease_1", type: EventType = .leaseRevoking, retryFor seconds: Double = 30, afterDeadline: Int = 0
+    _ url: String, lease: String = "lease_1", type: EventType = .leaseRevoking, retryFor seconds: Double = 30,
+    afterDeadline: Int = 0
 ) -> WebhookMessage {
     WebhookMessage(
         id: WebhookMessage.makeID(), leaseID: lease, eventType: type, url: url, secret: WebhookSignature.makeSecret(),
@@ -86,9 +89,11 @@ private func message(
 /// Whether `request` carries `message`'s id, its body and a signature valid for its own timestamp.
 private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookMessage) -> Bool {
     guard let timestamp = request.headers["webhook-timestamp"].flatMap({ Int64($0) }),
-        let signature = try? WebhookSignature.sign(secret: message.secret, id: message.id, timestamp: timestamp, body: message.body)
+        let signature = try? WebhookSignature.sign(
+            secret: message.secret, id: message.id, timestamp: timestamp, body: message.body)
     else { return false }
-    return request.headers["webhook-id"] == message.id && request.headers["webhook-signature"] == signature && request.body == message.body
+    return request.headers["webhook-id"] == message.id && request.headers["webhook-signature"] == signature
+        && request.body == message.body
 }
 
 @Suite struct WebhookSenderTests {
@@ -117,8 +122,11 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
 
         let attempt = try #require(reports.attempts.first)
         #expect(reports.attempts.count == 1)
-        #expect(attempt.attempt == 1 && attempt.statusCode == 204 && attempt.error == nil && attempt.outcome == .delivered)
-        #expect(attempt.messageID == sent.id && attempt.leaseID == "lease_1" && attempt.eventType == .leaseRevoking && attempt.url == sent.url)
+        #expect(
+            attempt.attempt == 1 && attempt.statusCode == 204 && attempt.error == nil && attempt.outcome == .delivered)
+        #expect(
+            attempt.messageID == sent.id && attempt.leaseID == "lease_1" && attempt.eventType == .leaseRevoking
+                && attempt.url == sent.url)
     }
 
     @Test func serverErrorIsRetriedWithTheSameID() async throws {
@@ -158,7 +166,9 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
     }
 
     @Test func retryAfterIsHonouredAndEachAttemptHasItsOwnTimestamp() async throws {
-        let receiver = try LoopbackReceiver { index, _ in index == 0 ? .init(status: 503, headers: [("Retry-After", "1")]) : .init(status: 200) }
+        let receiver = try LoopbackReceiver { index, _ in
+            index == 0 ? .init(status: 503, headers: [("Retry-After", "1")]) : .init(status: 200)
+        }
         defer { receiver.stop() }
         let reports = Reports()
         let sender = try reports.makeSender(try configuration([receiver.baseURL]))
@@ -246,7 +256,10 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         #expect(try await eventually { reports.finished.count == 1 })
         let attempts = reports.attempts
         #expect(!attempts.isEmpty)
-        #expect(attempts.allSatisfy { $0.statusCode == nil && $0.error?.contains("timed out") == true && $0.durationSeconds >= 0.25 })
+        #expect(
+            attempts.allSatisfy {
+                $0.statusCode == nil && $0.error?.contains("timed out") == true && $0.durationSeconds >= 0.25
+            })
         #expect(reports.outcome(of: sent.id) == .failed("deadline passed after \(attempts.count) attempts"))
     }
 
@@ -272,7 +285,9 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let reports = Reports()
         // A host name that resolves to 127.0.0.1 (through curl, not /etc/hosts) and a prefix
         // that does not name loopback: the connection is refused on the address curl connects to.
-        var refusing = try configuration(["http://pinlease-test.invalid:\(receiver.port)/", "http://localhost:\(receiver.port)/"])
+        var refusing = try configuration([
+            "http://pinlease-test.invalid:\(receiver.port)/", "http://localhost:\(receiver.port)/",
+        ])
         refusing.resolve = ["pinlease-test.invalid:\(receiver.port):127.0.0.1"]
         let sender = try reports.makeSender(refusing)
         defer { sender.shutdown() }
@@ -286,7 +301,10 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         #expect(reason.hasPrefix("deadline passed after"))
         let attempts = reports.attempts(of: named.id)
         #expect(!attempts.isEmpty)
-        #expect(attempts.allSatisfy { $0.error == "connection to 127.0.0.1 refused by the allow-list (loopback/link-local not listed)" })
+        #expect(
+            attempts.allSatisfy {
+                $0.error == "connection to 127.0.0.1 refused by the allow-list (loopback/link-local not listed)"
+            })
         #expect(receiver.requests.isEmpty)
 
         // The literal name `localhost` in the prefix allows loopback.
@@ -307,7 +325,8 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         let revoked = message(receiver.baseURL + "/h", type: .leaseRevoked, retryFor: 120)
         let other = message(receiver.baseURL + "/h", lease: "lease_2", retryFor: 120)
         for sent in [revoking, revoked, other] { sender.send(sent) }
-        #expect(try await eventually { [revoking, revoked, other].allSatisfy { reports.attempts(of: $0.id).count >= 2 } })
+        #expect(
+            try await eventually { [revoking, revoked, other].allSatisfy { reports.attempts(of: $0.id).count >= 2 } })
 
         sender.cancel(leaseID: "lease_1", eventTypes: [.leaseRevoking])
         #expect(try await eventually { reports.outcome(of: revoking.id) != nil })
@@ -341,7 +360,8 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         settings.requestTimeout = 120  // longer than the receiver ever holds a request
         let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
-        let messages = (0..<200).map { index in message(receiver.baseURL + "/h", lease: "lease_\(index)", retryFor: 300) }
+        let messages = (0..<200).map { index in message(receiver.baseURL + "/h", lease: "lease_\(index)", retryFor: 300)
+        }
         for sent in messages { sender.send(sent) }
         #expect(try await eventually(timeout: 180) { reports.finished.count == messages.count })
         #expect(held.mostAtOnce >= together, "at most \(held.mostAtOnce) requests were in flight at once")
@@ -425,7 +445,9 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
         settings.maxTransfersPerOrigin = 1
         let sender = try reports.makeSender(settings)
         defer { sender.shutdown() }
-        let messages = (0..<100).map { index in message(receiver.baseURL + "/h", lease: "queued_\(index)", retryFor: 600) }
+        let messages = (0..<100).map { index in
+            message(receiver.baseURL + "/h", lease: "queued_\(index)", retryFor: 600)
+        }
         for sent in messages { sender.send(sent) }
         // 100 rounds of 1: rounds that waited for the next wake-up of the poll (seconds) instead of starting at once would not fit.
         #expect(try await eventually(timeout: 60) { reports.finished.count == messages.count })
@@ -484,7 +506,8 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
 
     private func final(_ message: WebhookMessage, attemptsMade: Int = 0) -> WebhookMessage {
         WebhookMessage(
-            id: message.id, leaseID: message.leaseID, eventType: message.eventType, url: message.url, secret: message.secret,
+            id: message.id, leaseID: message.leaseID, eventType: message.eventType, url: message.url,
+            secret: message.secret,
             body: message.body, retryUntil: message.retryUntil, attemptsAfterDeadline: 0, followsRetrySchedule: true,
             attemptsMade: attemptsMade)
     }

@@ -1,6 +1,7 @@
 import PinCore
 import PinJSON
 import Testing
+
 @testable import PinWire
 
 /// The delivery log is stored as JSON and shown again from what was stored: the document read

@@ -1,6 +1,7 @@
 import PinJSON
 import PinWire
 import Testing
+
 @testable import PinCore
 
 /// The typed extensions of a core error and their JSON form: the members of the problem
@@ -9,7 +10,8 @@ import Testing
     static let report = LayoutReport(
         path: RootedPath(root: "data", relative: "f.bin"), size: 8192, blockSize: 4096, fsType: "ext4",
         mountPoint: "/mnt/data", dax: false, immutable: false, locked: false, extentSource: "fiemap",
-        extentCount: 2, holeCount: 1, bytes: {
+        extentCount: 2, holeCount: 1,
+        bytes: {
             var bytes = LayoutBytes()
             (bytes.written, bytes.hole) = (4096, 4096)
             return bytes
@@ -29,8 +31,9 @@ import Testing
         extensions["call"] = nil
         #expect(extensions.names == ["path", "errno", "size"])
         let body = JSONCodec.encode(.object(CoreError(.noSpace, "full", extensions: extensions).problemJSON))
-        #expect(body == #"{"type":"https://pinlease.dev/problems/no-space","title":"\#(CoreErrorCode.noSpace.title)","#
-            + #""detail":"full","path":"data:a","errno":"ENOSPC","size":12}"#)
+        #expect(
+            body == #"{"type":"https://pinlease.dev/problems/no-space","title":"\#(CoreErrorCode.noSpace.title)","#
+                + #""detail":"full","path":"data:a","errno":"ENOSPC","size":12}"#)
     }
 
     @Test("each scalar and list kind has its JSON form")
@@ -40,9 +43,10 @@ import Testing
             "texts": .texts(["x", "y"]), "integers": .integers([UInt32(1), 4_294_967_295]), "empty": [],
             "record": .record(["inner": 1, "list": ["z", false]]),
         ]
-        #expect(JSONCodec.encode(.object(extensions.json))
-            == #"{"text":"a\"b","integer":-7,"big":9223372036854775807,"flag":true,"texts":["x","y"],"#
-            + #""integers":[1,4294967295],"empty":[],"record":{"inner":1,"list":["z",false]}}"#)
+        #expect(
+            JSONCodec.encode(.object(extensions.json))
+                == #"{"text":"a\"b","integer":-7,"big":9223372036854775807,"flag":true,"texts":["x","y"],"#
+                + #""integers":[1,4294967295],"empty":[],"record":{"inner":1,"list":["z",false]}}"#)
     }
 
     @Test("a layout report, its reasons and a violation take the forms the API shows them in")
@@ -52,9 +56,10 @@ import Testing
         #expect(problem["path"] == .string("data:f.bin"))
         #expect(problem["report"] == Self.report.json)
         #expect(problem["reasons"] == Self.report.json.objectValue?["reasons"])
-        #expect(JSONCodec.encode(try #require(problem["reasons"]))
-            == #"[{"code":"holes","detail":"1 hole, 4096 bytes","bytes":4096},"#
-            + #"{"code":"realtime-device","detail":"the file lives on the XFS realtime device"}]"#)
+        #expect(
+            JSONCodec.encode(try #require(problem["reasons"]))
+                == #"[{"code":"holes","detail":"1 hole, 4096 bytes","bytes":4096},"#
+                + #"{"code":"realtime-device","detail":"the file lives on the XFS realtime device"}]"#)
         let violated = Pinner.violatedError(Self.violation, path: "data:f.bin").problemJSON
         #expect(violated["violation"] == Self.violation.json)
     }
@@ -91,8 +96,10 @@ import Testing
     @Test("values no core error carries (null, reals) are left out when a document is read back")
     func untypedValuesAreLeftOut() throws {
         let document = try #require(
-            try JSONCodec.parse(#"{"type":"https://pinlease.dev/problems/busy","title":"t","detail":"d","#
-                + #""a":null,"b":1.5,"c":[1,null],"d":{"e":0.5},"f":"kept"}"#).objectValue)
+            try JSONCodec.parse(
+                #"{"type":"https://pinlease.dev/problems/busy","title":"t","detail":"d","#
+                    + #""a":null,"b":1.5,"c":[1,null],"d":{"e":0.5},"f":"kept"}"#
+            ).objectValue)
         let decoded = try #require(CoreError(problemJSON: document))
         #expect(decoded.extensions == ["f": "kept"])
     }
