@@ -58,7 +58,8 @@ public struct CompatibilityReport: Sendable, Equatable {
         let covered =
             switch (facts.readLease, facts.writers) {
             case (true, _):
-                "; the kernel read lease taken at lock proved that no such descriptor or writable shared mapping existed"
+                "; the kernel read lease taken at lock proved that no such descriptor "
+                    + "or writable shared mapping existed"
             case (false, .daemon):
                 "; the daemon's own descriptor is meant to write, and /proc showed no other writer at lock time"
             case (false, .none): "; no read lease is held, so nothing proves there is no such descriptor"
@@ -78,7 +79,8 @@ public struct CompatibilityReport: Sendable, Equatable {
                 CompatibilityRow(
                     holds: true,
                     reason:
-                        "an immutable file can still be the source of FICLONE/FIDEDUPERANGE where \(fs) supports reflink; "
+                        "an immutable file can still be the source of FICLONE/FIDEDUPERANGE "
+                        + "where \(fs) supports reflink; "
                         + "its extents then become shared and nothing notifies the daemon (inspect shows it)",
                     probed: false)
             }
@@ -86,10 +88,11 @@ public struct CompatibilityReport: Sendable, Equatable {
         leaseBreakRecall = CompatibilityRow(
             holds: facts.readLease,
             reason: facts.readLease
-                ? "a kernel read lease is held: if the flag is cleared, a write open or truncate breaks it, the daemon is "
-                    + "signalled and the opener waits up to lease-break-time"
+                ? "a kernel read lease is held: if the flag is cleared, a write open or truncate breaks it, "
+                    + "the daemon is signalled and the opener waits up to lease-break-time"
                 : facts.writers == .daemon
-                    ? "no kernel read lease can be held while the daemon keeps the file open for writing (writers: daemon)"
+                    ? "no kernel read lease can be held while the daemon keeps the file open for writing "
+                        + "(writers: daemon)"
                     : "no kernel read lease is held on this file",
             probed: true)
 
@@ -100,15 +103,18 @@ public struct CompatibilityReport: Sendable, Equatable {
             holds: !fsdax,
             reason: fsdax
                 ? "fsdax mappings refuse every long-term pin (EOPNOTSUPP in check_vma_flags)"
-                : "the kernel allows read-only long-term pins of page-cache file mappings (for example an RDMA MR without "
-                    + "write access); not probed: io_uring registration, the only long-term pin the daemon can take, always asks for write access",
+                : "the kernel allows read-only long-term pins of page-cache file mappings "
+                    + "(for example an RDMA MR without write access); not probed: io_uring registration, "
+                    + "the only long-term pin the daemon can take, always asks for write access",
             probed: false)
 
         mapSync = CompatibilityRow(
             holds: facts.mapSyncErrno == 0,
             reason: facts.mapSyncErrno == 0
-                ? "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this file succeeded: writes through a mapping are durable once the fault returns"
-                : "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this file failed with \(LinuxError(errno: facts.mapSyncErrno, call: "mmap").name)"
+                ? "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this file succeeded: "
+                    + "writes through a mapping are durable once the fault returns"
+                : "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this file failed with "
+                    + LinuxError(errno: facts.mapSyncErrno, call: "mmap").name
                     + (facts.isDAX ? "" : ": the file is not DAX"),
             probed: true)
 
@@ -125,14 +131,16 @@ public struct CompatibilityReport: Sendable, Equatable {
                 CompatibilityRow(
                     holds: false,
                     reason:
-                        "locked with writers \"none\": nobody may write the file; lock it with {\"writers\":\"daemon\"} for write pins",
+                        "locked with writers \"none\": nobody may write the file; "
+                        + "lock it with {\"writers\":\"daemon\"} for write pins",
                     probed: false)
             case .daemon:
                 preopened.blocked
                     ? CompatibilityRow(
                         holds: false,
                         reason:
-                            "\(fs) refuses writes to an immutable inode even through the descriptor the daemon opened before +i",
+                            "\(fs) refuses writes to an immutable inode "
+                            + "even through the descriptor the daemon opened before +i",
                         probed: preopened.probed)
                     : CompatibilityRow(
                         holds: true,
@@ -155,14 +163,17 @@ public struct CompatibilityReport: Sendable, Equatable {
         let reason =
             switch result {
             case 0:
-                "io_uring registration (FOLL_WRITE|FOLL_LONGTERM) of a shared writable mapping of a scratch file on this filesystem succeeded"
+                "io_uring registration (FOLL_WRITE|FOLL_LONGTERM) of a shared writable mapping "
+                    + "of a scratch file on this filesystem succeeded"
             case Errno.badAddress.rawValue:
-                "the kernel refused a writable long-term pin of a shared mapping of a scratch file on this filesystem (EFAULT: "
-                    + "page-cache files need dirty tracking); long-term pins work on tmpfs, hugetlbfs or device-DAX, or use RDMA ODP"
+                "the kernel refused a writable long-term pin of a shared mapping of a scratch file "
+                    + "on this filesystem (EFAULT: page-cache files need dirty tracking); "
+                    + "long-term pins work on tmpfs, hugetlbfs or device-DAX, or use RDMA ODP"
             case Errno.notSupported.rawValue:
                 "the kernel refused a long-term pin of this filesystem's mappings (EOPNOTSUPP: fsdax)"
             default:
-                "io_uring registration of a scratch mapping on this filesystem failed with \(LinuxError(errno: result, call: "io_uring_register").name)"
+                "io_uring registration of a scratch mapping on this filesystem failed with "
+                    + LinuxError(errno: result, call: "io_uring_register").name
             }
         return CompatibilityRow(holds: result == 0, reason: reason, probed: true)
     }

@@ -65,9 +65,11 @@ extension PinCoreService {
         // without holder_uid is for processes of the daemon's user, typically root).
         let allowedUID = lease.holderUID ?? CurrentProcess.userID
         guard request.peer.uid == allowedUID else {
+            let whose = lease.holderUID == nil ? " (the daemon's; grant it with holder_uid for another)" : ""
             throw CoreError(
                 .peerNotAllowed,
-                "lease \(lease.id) hands its descriptor to uid \(allowedUID)\(lease.holderUID == nil ? " (the daemon's; grant it with holder_uid for another)" : ""); the connecting process (pid \(request.peer.pid)) runs as uid \(request.peer.uid)",
+                "lease \(lease.id) hands its descriptor to uid \(allowedUID)\(whose); "
+                    + "the connecting process (pid \(request.peer.pid)) runs as uid \(request.peer.uid)",
                 extensions: leaseExtension)
         }
         guard let pin = pins.record(of: lease.pinID), pins.isActive(pin.id) else {

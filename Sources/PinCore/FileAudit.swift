@@ -61,7 +61,8 @@ enum FileAudit {
                 return FileViolation(
                     code: "extents-shared",
                     detail:
-                        "\(shared.length) bytes at offset \(shared.logical) of \(path) are now shared with another file (a reflink or dedupe from it)"
+                        "\(shared.length) bytes at offset \(shared.logical) of \(path) are now shared "
+                        + "with another file (a reflink or dedupe from it)"
                 )
             }
             if !baseline.mapMayMove && extents.map(AuditBaseline.comparable) != before {

@@ -83,8 +83,8 @@ final class FileLocker: Sendable {
             guard !status.isImmutable else {
                 throw CoreError(
                     .fileImmutable,
-                    "\(path.canonical) already has the immutable flag, set by someone else: a lock with writers \"daemon\" must "
-                        + "open it for writing before the flag is set",
+                    "\(path.canonical) already has the immutable flag, set by someone else: "
+                        + "a lock with writers \"daemon\" must open it for writing before the flag is set",
                     extensions: ["path": .text(path.canonical)])
             }
             writable = try openWritable()
@@ -219,7 +219,10 @@ final class FileLocker: Sendable {
                     // A full state directory must not keep the daemon from starting: the record
                     // is finished the same way at the next start.
                     logger.warning(
-                        "\(record.path.canonical): the record of the finished \(record.phase.rawValue) stays: \(error.detail)"
+                        """
+                        \(record.path.canonical): the record of the finished \(record.phase.rawValue) stays: \
+                        \(error.detail)
+                        """
                     )
                 }
                 logger.warning(

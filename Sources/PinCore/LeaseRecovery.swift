@@ -82,7 +82,10 @@ extension LeaseBook {
             _ = try? revoke(id: id, reason: reason, graceSeconds: nil)
         }
         logger.info(
-            "recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \(resend.count) webhook(s) to resume)"
+            """
+            recovered \(records.count) lease(s) (\(timers.count) live, downtime \(downtime) ms, \
+            \(resend.count) webhook(s) to resume)
+            """
         )
     }
 }

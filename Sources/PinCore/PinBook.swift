@@ -68,7 +68,8 @@ final class PinBook: Sendable {
                 let what =
                     usage.pins >= budget.maxPins
                     ? "the daemon already holds \(usage.pins) of at most \(budget.maxPins) pins"
-                    : "pinning \(bytes) more bytes would exceed the budget: \(usage.bytes) of \(budget.maxBytes) bytes are pinned"
+                    : "pinning \(bytes) more bytes would exceed the budget: "
+                        + "\(usage.bytes) of \(budget.maxBytes) bytes are pinned"
                 throw CoreError(
                     .pinBudgetExceeded, what,
                     extensions: [

@@ -53,7 +53,10 @@ public final class PinCoreService: Service {
         if let count = configuration.maxPins { budget.maxPins = count }
         if !hasIPCLock, let soft = memoryLockLimit.soft, budget.maxBytes > soft {
             logger.warning(
-                "the pin budget (\(budget.maxBytes) bytes) exceeds RLIMIT_MEMLOCK (\(soft) bytes) and the daemon lacks CAP_IPC_LOCK: mlock will fail first"
+                """
+                the pin budget (\(budget.maxBytes) bytes) exceeds RLIMIT_MEMLOCK (\(soft) bytes) \
+                and the daemon lacks CAP_IPC_LOCK: mlock will fail first
+                """
             )
         }
         pins = PinBook(budget: budget, store: store, logger: logger)
@@ -150,7 +153,8 @@ public final class PinCoreService: Service {
             guard locked.record.writers == writers else {
                 throw CoreError(
                     .fileLocked,
-                    "\(locked.path.canonical) is locked with writers \"\(locked.record.writers.rawValue)\"; unlock it first to lock it with writers \"\(writers.rawValue)\"",
+                    "\(locked.path.canonical) is locked with writers \"\(locked.record.writers.rawValue)\"; "
+                        + "unlock it first to lock it with writers \"\(writers.rawValue)\"",
                     extensions: pathExtension)
             }
             return locked.lockReport
@@ -246,7 +250,10 @@ public final class PinCoreService: Service {
             try store.savePin(record)
             pins.activate(record.id, pinned)
             logger.info(
-                "pinned \(record.id): \(rooted.canonical) \(range.offset)+\(range.length) \(request.access.rawValue), long-term: \(pinned.longTermPin != nil)"
+                """
+                pinned \(record.id): \(rooted.canonical) \(range.offset)+\(range.length) \(request.access.rawValue), \
+                long-term: \(pinned.longTermPin != nil)
+                """
             )
             return try pins.pin(id: record.id)
         } catch {
@@ -379,9 +386,10 @@ public final class PinCoreService: Service {
                 .fileLocked, "\(rooted.canonical) is locked; unlock it before preparing it", extensions: pathExtension)
         }
         if status.isImmutable || status.isAppendOnly {
+            let flag = status.isImmutable ? "immutable" : "append-only"
             throw CoreError(
                 .fileImmutable,
-                "\(rooted.canonical) has the \(status.isImmutable ? "immutable" : "append-only") flag set by someone else",
+                "\(rooted.canonical) has the \(flag) flag set by someone else",
                 extensions: pathExtension)
         }
         let size = request.size ?? status.size

@@ -103,7 +103,10 @@ extension PinCoreService {
             let lastDeadline = revoking.compactMap(\.deadline).max() ?? WallClock.nowMilliseconds()
             let giveUp = lastDeadline + Self.milliseconds(extra)
             logger.notice(
-                "draining: revoking \(revoking.count) lease(s), waiting until they end (at most until \(WallClock.format(milliseconds: giveUp)))"
+                """
+                draining: revoking \(revoking.count) lease(s), waiting until they end \
+                (at most until \(WallClock.format(milliseconds: giveUp)))
+                """
             )
             leasesEnded.wait(until: Self.date(wallMilliseconds: giveUp)) { leases.liveCount == 0 }
         }
@@ -114,7 +117,10 @@ extension PinCoreService {
         notifier.waitUntilDelivered(by: Self.date(wallMilliseconds: deliveriesGiveUp))
         let left = leases.liveCount
         logger.notice(
-            "drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished (kept for the next start)"
+            """
+            drained: \(left) lease(s) still live, \(notifier.pendingCount) webhook(s) unfinished \
+            (kept for the next start)
+            """
         )
     }
 
@@ -170,7 +176,10 @@ extension PinCoreService {
         let outcome = locker.recordViolation(file, violation)
         guard outcome != .stale else {
             logger.debug(
-                "dropped a stale audit verdict on \(file.path.canonical) (\(violation.code)): it was unlocked or locked again meanwhile"
+                """
+                dropped a stale audit verdict on \(file.path.canonical) (\(violation.code)): \
+                it was unlocked or locked again meanwhile
+                """
             )
             return
         }
@@ -193,13 +202,17 @@ extension PinCoreService {
         let window = Self.recallWindowMilliseconds()
         let deadline = WallClock.nowMilliseconds() + window
         logger.warning(
-            "kernel lease break on locked \(file.path.canonical): a writer or truncate waits; recalling its leases within \(window) ms"
+            """
+            kernel lease break on locked \(file.path.canonical): a writer or truncate waits; \
+            recalling its leases within \(window) ms
+            """
         )
         handle(
             FileViolation(
                 code: "lease-broken",
                 detail:
-                    "the kernel broke the read lease on \(file.path.canonical): after its immutable flag was cleared, a process opened it for writing or truncated it"
+                    "the kernel broke the read lease on \(file.path.canonical): after its immutable flag was cleared, "
+                    + "a process opened it for writing or truncated it"
             ),
             on: file, latestDeadline: deadline)
         let live = Set(leases.liveLeases(onPins: Set(pins.pinIDs(of: file.fileID))).map(\.id))

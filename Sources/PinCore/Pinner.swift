@@ -57,15 +57,16 @@ enum Pinner {
             guard locked.record.writers == .daemon, locked.writableHandle != nil else {
                 throw CoreError(
                     .writeNeedsDaemonWriters,
-                    "\(path) is locked with writers \"none\"; a write pin needs the daemon's writable descriptor: unlock it and "
-                        + "lock it with {\"path\":\"\(path)\",\"writers\":\"daemon\"}",
+                    "\(path) is locked with writers \"none\"; a write pin needs the daemon's writable descriptor: "
+                        + "unlock it and lock it with {\"path\":\"\(path)\",\"writers\":\"daemon\"}",
                     extensions: pathExtension)
             }
             guard locked.writesThroughDaemonAllowed else {
                 throw CoreError(
                     .writesRefusedByFilesystem,
-                    "\(locked.fsType) refuses writes to an immutable inode even through a descriptor opened before the flag "
-                        + "was set, so a write pin of \(path) could never be written; use xfs, btrfs or tmpfs for write pins",
+                    "\(locked.fsType) refuses writes to an immutable inode "
+                        + "even through a descriptor opened before the flag was set, "
+                        + "so a write pin of \(path) could never be written; use xfs, btrfs or tmpfs for write pins",
                     extensions: ["path": .text(path), "fs_type": .text(locked.fsType)])
             }
         }
@@ -90,7 +91,8 @@ enum Pinner {
                         file: file, offset: record.offset, length: length, writable: isWritable)
                     return (
                         mapping,
-                        "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this DAX file failed with \(error.name): \(error.message)"
+                        "mmap(MAP_SHARED_VALIDATE|MAP_SYNC) of this DAX file failed with "
+                            + "\(error.name): \(error.message)"
                     )
                 }
             }
@@ -143,15 +145,17 @@ enum Pinner {
     static func violatedError(_ violation: FileViolation, path: String) -> CoreError {
         CoreError(
             .fileViolated,
-            "\(path) was changed behind the daemon's back (\(violation.code): \(violation.detail)); unlock, prepare and lock it again",
+            "\(path) was changed behind the daemon's back (\(violation.code): \(violation.detail)); "
+                + "unlock, prepare and lock it again",
             extensions: ["path": .text(path), "violation": .violation(violation)])
     }
 
     private static func needsWritableMapping(path: String, fsType: String) -> CoreError {
         CoreError(
             .longTermRefused,
-            "io_uring registration, the daemon's way to take a long-term pin, asks for write access (FOLL_WRITE), so it needs "
-                + "a writable mapping: lock \(path) with {\"writers\":\"daemon\"} (long-term pins then work on tmpfs and hugetlbfs)",
+            "io_uring registration, the daemon's way to take a long-term pin, asks for write access (FOLL_WRITE), "
+                + "so it needs a writable mapping: lock \(path) with {\"writers\":\"daemon\"} "
+                + "(long-term pins then work on tmpfs and hugetlbfs)",
             extensions: ["path": .text(path), "fs_type": .text(fsType)])
     }
 
@@ -167,13 +171,15 @@ enum Pinner {
             let detail =
                 switch error.code {
                 case .badAddress:
-                    "the kernel refuses writable long-term pins (FOLL_WRITE|FOLL_LONGTERM) of shared page-cache mappings on "
-                        + "\(locked.fsType) (EFAULT): the filesystem must be able to track dirty pages. Long-term pins work on "
+                    "the kernel refuses writable long-term pins (FOLL_WRITE|FOLL_LONGTERM) "
+                        + "of shared page-cache mappings on \(locked.fsType) (EFAULT): "
+                        + "the filesystem must be able to track dirty pages. Long-term pins work on "
                         + "tmpfs, hugetlbfs or device-DAX; for RDMA, on-demand paging (ODP) MRs need no long-term pin"
                 case .notSupported:
                     "the kernel refuses long-term pins of fsdax mappings (EOPNOTSUPP); use device-DAX or RDMA ODP"
                 case .noMemory:
-                    "io_uring registration failed with ENOMEM: RLIMIT_MEMLOCK is too small and the daemon lacks CAP_IPC_LOCK"
+                    "io_uring registration failed with ENOMEM: "
+                        + "RLIMIT_MEMLOCK is too small and the daemon lacks CAP_IPC_LOCK"
                 case .notPermitted:
                     "io_uring is disabled on this host (kernel.io_uring_disabled), so no long-term pin can be taken"
                 default:

@@ -71,7 +71,8 @@ enum Preparer {
         guard needed <= filesystem.availableBytes else {
             throw CoreError(
                 .noSpace,
-                "\(path.canonical) needs \(needed) bytes of new blocks, the filesystem has \(filesystem.availableBytes) available",
+                "\(path.canonical) needs \(needed) bytes of new blocks, "
+                    + "the filesystem has \(filesystem.availableBytes) available",
                 extensions: [
                     "path": .text(path.canonical), "needed_bytes": .integer(Int64(needed)),
                     "available_bytes": .integer(Int64(filesystem.availableBytes)),

@@ -11,7 +11,8 @@ public struct WebhookAllowList: Sendable, Equatable {
     public let prefixes: [String]
     private let parsed: [ParsedURL]
 
-    /// Each prefix must be an absolute http:// or https:// URL prefix with a host (CoreError .invalidWebhookURL otherwise).
+    /// Each prefix must be an absolute http:// or https:// URL prefix with a host
+    /// (CoreError .invalidWebhookURL otherwise).
     public init(prefixes: [String]) throws(CoreError) {
         var parsed: [ParsedURL] = []
         for prefix in prefixes { parsed.append(try ParsedURL(prefix, what: "webhook allow-list prefix")) }

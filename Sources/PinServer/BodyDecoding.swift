@@ -238,7 +238,8 @@ struct JSONBody {
         case let other?:
             throw Problem(
                 .invalidBody,
-                "Field \"\(field)\" must be an integer number of bytes or a string such as \"64MiB\", not \(Self.article(other.typeName)).",
+                "Field \"\(field)\" must be an integer number of bytes or a string such as \"64MiB\", "
+                    + "not \(Self.article(other.typeName)).",
                 extensions: ["field": .string(field), "expected": "integer or string"])
         }
     }

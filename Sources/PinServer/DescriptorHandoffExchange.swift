@@ -66,7 +66,10 @@ struct DescriptorHandoffExchange: Sendable {
                 try connection.send(Self.line(reply), descriptor: granted.descriptor.fd)
             }
             logger.info(
-                "descriptor hand-off: lease \(granted.leaseID), \(granted.access.rawValue) descriptor of \(granted.path) to \(peer)"
+                """
+                descriptor hand-off: lease \(granted.leaseID), \(granted.access.rawValue) descriptor \
+                of \(granted.path) to \(peer)
+                """
             )
         } catch {
             logger.notice("descriptor hand-off: lease \(granted.leaseID) to \(peer) not delivered: \(error)")
@@ -101,7 +104,8 @@ struct DescriptorHandoffExchange: Sendable {
         guard case .object(let object) = value else {
             throw Problem(
                 .invalidRequest,
-                "The request line must be a JSON object such as \(Self.example), not \(JSONBody.article(value.typeName))."
+                "The request line must be a JSON object such as \(Self.example), "
+                    + "not \(JSONBody.article(value.typeName))."
             )
         }
         let body = JSONBody(object: object)

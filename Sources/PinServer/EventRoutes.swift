@@ -43,7 +43,8 @@ enum EventRoutes {
         case .ahead(let last):
             throw Problem(
                 .invalidQuery,
-                "\(parameter) \(after) is newer than the newest event (\(last)); it was not sent by this daemon's state",
+                "\(parameter) \(after) is newer than the newest event (\(last)); "
+                    + "it was not sent by this daemon's state",
                 extensions: ["parameter": .string(parameter), "last_sequence": .int(Int64(clamping: last))])
         }
     }

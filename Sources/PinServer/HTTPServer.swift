@@ -93,7 +93,10 @@ public final class PinHTTPServer: Service {
         let receiveLimit = configuration.requestReceiveTimeoutSeconds
         for listener in listeners.withLock({ $0 }) {
             logger.info(
-                "listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, requests within \(receiveLimit)s)"
+                """
+                listening on \(listener.socket.address) (at most \(listener.connectionLimit) connections, \
+                requests within \(receiveLimit)s)
+                """
             )
         }
     }
@@ -135,9 +138,10 @@ public final class PinHTTPServer: Service {
         -> OpaquePointer
     {
         let engineCls = Unmanaged.passUnretained(engine).toOpaque()
-        let requestLine:
-            @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? =
-                pinRequestLine
+        typealias RequestLineCallback =
+            @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?)
+            -> UnsafeMutableRawPointer?
+        let requestLine: RequestLineCallback = pinRequestLine
         var options = [
             MHD_OptionItem(
                 option: .EXTERNAL_LOGGER, value: unsafeBitCast(pinMHDLog as MHD_LogCallback, to: Int.self),

@@ -86,9 +86,10 @@ struct LeaseListQuery {
         var state: LeaseState?
         if let text = request.query["state"] {
             guard let value = LeaseState(rawValue: text) else {
+                let states = LeaseState.allCases.map(\.rawValue).joined(separator: ", ")
                 throw Problem(
                     .invalidQuery,
-                    "state must be one of \(LeaseState.allCases.map(\.rawValue).joined(separator: ", ")), not \(text.debugDescription).",
+                    "state must be one of \(states), not \(text.debugDescription).",
                     extensions: [
                         "parameter": "state", "expected": .array(LeaseState.allCases.map { .string($0.rawValue) }),
                     ])

@@ -159,7 +159,8 @@ public final class TokenStore: Sendable {
             }
             guard isB64Token(token) else {
                 throw failure(
-                    "\(name).token must be printable ASCII in the bearer token grammar (letters, digits, - . _ ~ + /, then = padding)"
+                    "\(name).token must be printable ASCII in the bearer token grammar "
+                        + "(letters, digits, - . _ ~ + /, then = padding)"
                 )
             }
             guard let roleName = object["role"]?.stringValue, let role = Principal.Role(rawValue: roleName) else {

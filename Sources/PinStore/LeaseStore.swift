@@ -140,7 +140,8 @@ package final class LeaseStore: LeaseJournal {
                 for entry in outbox {
                     try database.execute(
                         """
-                        INSERT OR REPLACE INTO webhook_outbox (id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at)
+                        INSERT OR REPLACE INTO webhook_outbox (id, lease_id, event, url, body, retry_until, \
+                        attempts_after, attempts, next_attempt_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                         [
@@ -177,11 +178,13 @@ package final class LeaseStore: LeaseJournal {
                 switch update {
                 case .attempted(let id, let attempts, let next):
                     try database.execute(
-                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at) "
+                            + "WHERE id = ?",
                         [.int(Int64(attempts)), next.map { .int($0) } ?? .null, .text(id)])
                 case .reopened(let id, let attempts, let at):
                     try database.execute(
-                        "UPDATE webhook_outbox SET finished_at = NULL, outcome = NULL, attempts = ?, next_attempt_at = ? WHERE id = ?",
+                        "UPDATE webhook_outbox SET finished_at = NULL, outcome = NULL, attempts = ?, "
+                            + "next_attempt_at = ? WHERE id = ?",
                         [.int(Int64(attempts)), .int(at), .text(id)])
                 case .finished(let id, let outcome, let at):
                     try database.execute(
@@ -228,7 +231,8 @@ package final class LeaseStore: LeaseJournal {
         let rows = try reader.withLock { database throws(CoreError) in
             try database.query(
                 """
-                SELECT id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url, webhook_secret, holder_uid,
+                SELECT id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url, webhook_secret, \
+                holder_uid,
                        auto_pin, granted_at, renewed_at, expires_at, reason, deadline, ended_at
                 FROM leases WHERE \(condition)
                 """, parameters)
@@ -286,7 +290,8 @@ package final class LeaseStore: LeaseJournal {
         let rows = try reader.withLock { database throws(CoreError) in
             try database.query(
                 """
-                SELECT id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at, finished_at, outcome
+                SELECT id, lease_id, event, url, body, retry_until, attempts_after, attempts, next_attempt_at, \
+                finished_at, outcome
                 FROM webhook_outbox WHERE
                 """ + " " + condition, parameters)
         }
@@ -320,7 +325,8 @@ package final class LeaseStore: LeaseJournal {
         // Entries of leases already forgotten have no secret to be signed with.
         try database.execute("DELETE FROM webhook_outbox WHERE lease_id NOT IN (SELECT id FROM leases)")
         try database.execute(
-            "CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (finished_at) WHERE finished_at IS NULL"
+            "CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (finished_at) "
+                + "WHERE finished_at IS NULL"
         )
     }
 
@@ -344,8 +350,10 @@ package final class LeaseStore: LeaseJournal {
         try database.execute(
             """
             INSERT INTO leases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET state = excluded.state, ttl_s = excluded.ttl_s, renewed_at = excluded.renewed_at,
-                expires_at = excluded.expires_at, reason = excluded.reason, deadline = excluded.deadline, ended_at = excluded.ended_at
+            ON CONFLICT (id) DO UPDATE SET state = excluded.state, ttl_s = excluded.ttl_s, \
+            renewed_at = excluded.renewed_at,
+                expires_at = excluded.expires_at, reason = excluded.reason, deadline = excluded.deadline, \
+            ended_at = excluded.ended_at
             """,
             [
                 .text(lease.id), .text(lease.pinID), .text(lease.path.root), .text(lease.path.relative),

@@ -160,7 +160,8 @@ final class SQLiteDatabase {
         {
             return CoreError(
                 .stateFull,
-                "the filesystem of the state database \(path) is full (\(message)); nothing was changed: free space there and retry"
+                "the filesystem of the state database \(path) is full (\(message)); "
+                    + "nothing was changed: free space there and retry"
             )
         }
         return CoreError(.systemError, "state database \(path): \(message) (in: \(sql.prefix(60)))")

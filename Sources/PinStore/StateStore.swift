@@ -70,7 +70,8 @@ package final class StateStore: FileRecordStore {
     package func locks() throws(CoreError) -> [LockRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
-                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers, violation FROM locked_files ORDER BY path"
+                "SELECT root, relative_path, device, inode, flag_set_by_daemon, phase, locked_at, writers, violation "
+                    + "FROM locked_files ORDER BY path"
             )
         }
         return rows.compactMap { row in
@@ -149,8 +150,8 @@ package final class StateStore: FileRecordStore {
     private func operations(where filter: String, _ parameters: [SQLValue]) throws(CoreError) -> [OperationRecord] {
         let rows = try database.withLock { database throws(CoreError) in
             try database.query(
-                "SELECT id, kind, path, state, done_bytes, total_bytes, created_at, finished_at, result, error FROM operations "
-                    + filter, parameters)
+                "SELECT id, kind, path, state, done_bytes, total_bytes, created_at, finished_at, result, error "
+                    + "FROM operations " + filter, parameters)
         }
         return rows.compactMap { row in
             guard let id = row[0].text, let kind = row[1].text, let path = row[2].text,

@@ -91,8 +91,9 @@ public final class WebhookSender: Service {
         }
     }
 
-    /// Stops retrying every pending message of a lease (e.g. it was released): each gets onFinished(.failed("cancelled")).
-    /// A transfer in flight may complete; no further attempt starts. `eventTypes`: only messages of these types.
+    /// Stops retrying every pending message of a lease (e.g. it was released): each gets
+    /// onFinished(.failed("cancelled")). A transfer in flight may complete; no further attempt starts.
+    /// `eventTypes`: only messages of these types.
     /// (A transfer in flight that is answered with 2xx finishes `.delivered`, since it was.)
     public func cancel(leaseID: String, eventTypes: Set<EventType>? = nil) {
         shared.submit { state in
@@ -104,8 +105,9 @@ public final class WebhookSender: Service {
     /// Number of messages not yet finished (queued, in flight or waiting to retry).
     public var pendingCount: Int { shared.state.withLock { $0.pending.count } }
 
-    /// Stops the thread; pending messages are dropped without onFinished (the daemon keeps them in its outbox). Idempotent; also from deinit.
-    /// Returns when the thread has stopped (no callback runs after that), except when called from a callback.
+    /// Stops the thread; pending messages are dropped without onFinished (the daemon keeps them in its
+    /// outbox). Idempotent; also from deinit. Returns when the thread has stopped (no callback runs
+    /// after that), except when called from a callback.
     public func shutdown() {
         shared.requestStop()
         shared.thread.stop()
@@ -462,7 +464,10 @@ private final class Worker {
         shared.state.withLock { _ = $0.pending.remove(message.id) }
         if case .failed(let reason) = outcome, reason != "cancelled" {
             logger.warning(
-                "webhook \(message.id) (\(message.eventType.rawValue), lease \(message.leaseID)) to \(message.url) failed: \(reason)"
+                """
+                webhook \(message.id) (\(message.eventType.rawValue), lease \(message.leaseID)) to \(message.url) \
+                failed: \(reason)
+                """
             )
         }
         onFinished(message, outcome)

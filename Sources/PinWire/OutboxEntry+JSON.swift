@@ -2,7 +2,8 @@ import PinCore
 import PinJSON
 
 extension OutboxEntry {
-    /// `{"webhook_id","lease_id","event","state":"pending"|"delivered"|"failed","attempts","next_attempt_at"?,"finished_at"?,"reason"?}`.
+    /// `{"webhook_id","lease_id","event","state":"pending"|"delivered"|"failed","attempts",`
+    /// `"next_attempt_at"?,"finished_at"?,"reason"?}`.
     package var stateJSON: JSONObject {
         var object: JSONObject = [
             "webhook_id": .string(id), "lease_id": .string(leaseID), "event": .string(event.rawValue),

@@ -25,7 +25,8 @@ struct StateDirectoryLock: ~Copyable {
             let text = (try? file.readContents(limit: 64))?.trimmingWhitespace ?? ""
             let holder = Int32(text).map { "pinleased pid \($0)" } ?? "another process"
             throw StartupError(
-                "the state directory \(stateDirectory) is in use by \(holder) (\(path) is locked); one daemon per state directory"
+                "the state directory \(stateDirectory) is in use by \(holder) (\(path) is locked); "
+                    + "one daemon per state directory"
             )
         }
         self.file = file

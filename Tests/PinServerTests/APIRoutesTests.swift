@@ -234,7 +234,10 @@ struct APIRoutesTests {
     }
 
     @Test(
-        "write pin with a long-term pin on tmpfs: lock with writers daemon, 201 with Location, list, show, delete, unlock",
+        """
+        write pin with a long-term pin on tmpfs: lock with writers daemon, 201 with Location, list, show, \
+        delete, unlock
+        """,
         .enabled(if: getuid() == 0, "chattr +i needs CAP_LINUX_IMMUTABLE"))
     func writePinLifecycle() throws {
         let fixture = try Fixture()

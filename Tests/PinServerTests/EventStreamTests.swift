@@ -96,12 +96,14 @@ struct EventStreamTests {
             log.publish([Self.event(4), Self.event(5, holder: nil, type: .fileViolation)])
             #expect(client.read(untilContains: "id: 5\n", timeout: Self.patience))
             let four =
-                #"{"seq":4,"type":"lease.granted","timestamp":"2026-12-01T08:00:00Z","data":{"lease_id":"l4","holder":"h1"}}"#
+                #"{"seq":4,"type":"lease.granted","timestamp":"2026-12-01T08:00:00Z","#
+                + #""data":{"lease_id":"l4","holder":"h1"}}"#
             let five = #"{"seq":5,"type":"file.violation","timestamp":"2026-12-01T08:00:00Z","data":{"lease_id":"l5"}}"#
             #expect(client.read(untilContains: "\(five)\n\n", timeout: Self.patience))
             #expect(
                 client.text
-                    == "retry: 2000\n\nid: 4\nevent: lease.granted\ndata: \(four)\n\nid: 5\nevent: file.violation\ndata: \(five)\n\n"
+                    == "retry: 2000\n\nid: 4\nevent: lease.granted\ndata: \(four)\n\n"
+                    + "id: 5\nevent: file.violation\ndata: \(five)\n\n"
             )
         }
     }

@@ -51,7 +51,8 @@ struct TokenStoreTests {
         defer { directory.remove() }
         directory.write(
             "tokens.json",
-            #"{"tokens":[{"token":"admin-secret-123456","role":"admin"},{"token":"holder-secret-123456","role":"holder","holder":"h1"}]}"#
+            #"{"tokens":[{"token":"admin-secret-123456","role":"admin"},"#
+                + #"{"token":"holder-secret-123456","role":"holder","holder":"h1"}]}"#
         )
         let store = try TokenStore.load(
             tokensFile: directory.file("tokens.json"), stateDirectory: directory.path, logger: .test)

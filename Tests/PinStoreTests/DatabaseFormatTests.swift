@@ -278,7 +278,8 @@ import Testing
             VALUES ('op_1', 'prepare', 'data:a.bin', 'succeeded', 65536, 65536, '2026-12-01T09:59:00.000Z',
                     '2026-12-01T09:59:01.000Z', '\(Self.todaysReportJSON)', NULL),
                    ('op_2', 'prepare', 'data:b/c.bin', 'failed', 0, 4096, '2026-12-01T09:59:02.000Z',
-                    '2026-12-01T09:59:03.000Z', NULL, '{"type":"https://pinlease.dev/problems/no-space","title":"No space left","detail":"full"}')
+                    '2026-12-01T09:59:03.000Z', NULL, \
+            '{"type":"https://pinlease.dev/problems/no-space","title":"No space left","detail":"full"}')
             """,
             """
             INSERT INTO leases (id, pin_id, root, relative_path, holder, state, ttl_s, grace_s, webhook_url,
@@ -315,7 +316,8 @@ import Testing
     static func deliveryJSON(_ leaseID: String, attempt: Int, status: Int) -> String {
         let outcome = status == 200 ? #""outcome":"delivered""# : #""outcome":"failed","reason":"HTTP \#(status)""#
         return
-            #"{"webhook_id":"msg_done","lease_id":"\#(leaseID)","event":"lease.granted","url":"http://127.0.0.1:9/hook","#
+            #"{"webhook_id":"msg_done","lease_id":"\#(leaseID)","event":"lease.granted","#
+            + #""url":"http://127.0.0.1:9/hook","#
             + #""attempt":\#(attempt),"started_at":"2026-12-01T10:00:0\#(attempt).000Z","duration_ms":4,"#
             + #""status":\#(status),\#(outcome)}"#
     }

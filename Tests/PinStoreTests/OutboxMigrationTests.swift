@@ -29,19 +29,23 @@ import Testing
             try old.execute(
                 """
                 CREATE TABLE webhook_outbox (
-                    id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
+                    id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, \
+                body TEXT NOT NULL,
                     retry_until INTEGER NOT NULL, attempts_after INTEGER NOT NULL)
                 """)
             try old.execute(
                 """
-                INSERT INTO leases VALUES ('lease_1', 'pin_1', 'r', 'f', 'h1', 'revoked', 60, 30, 'http://127.0.0.1:1/h', 'whsec_x',
+                INSERT INTO leases VALUES ('lease_1', 'pin_1', 'r', 'f', 'h1', 'revoked', 60, 30, \
+                'http://127.0.0.1:1/h', 'whsec_x',
                     NULL, 0, 1, 1, 2, 'requested', 3, 3)
                 """)
             try old.execute(
-                "INSERT INTO webhook_outbox VALUES ('msg_1', 'lease_1', 'lease.revoked', 'http://127.0.0.1:1/h', '{}', 3, 5)"
+                "INSERT INTO webhook_outbox VALUES ('msg_1', 'lease_1', 'lease.revoked', 'http://127.0.0.1:1/h', "
+                    + "'{}', 3, 5)"
             )
             try old.execute(
-                "INSERT INTO webhook_outbox VALUES ('msg_2', 'lease_gone', 'lease.revoked', 'http://127.0.0.1:1/h', '{}', 3, 5)"
+                "INSERT INTO webhook_outbox VALUES ('msg_2', 'lease_gone', 'lease.revoked', 'http://127.0.0.1:1/h', "
+                    + "'{}', 3, 5)"
             )
         }
         let store = try LeaseStore(directory: directory)

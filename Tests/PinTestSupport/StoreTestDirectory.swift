@@ -2,9 +2,9 @@ import Foundation
 import Glibc
 import LinuxFS
 
-/// Test support shared by the test targets (not shipped). A fresh directory under /tmp for one test's state database (and, for the root-only tests,
-/// its files). ``remove()`` clears any immutable flag a failed test left behind first, since
-/// an immutable file cannot be removed.
+/// Test support shared by the test targets (not shipped). A fresh directory under /tmp for one
+/// test's state database (and, for the root-only tests, its files). ``remove()`` clears any
+/// immutable flag a failed test left behind first, since an immutable file cannot be removed.
 public struct StoreTestDirectory {
     public let path: String
 

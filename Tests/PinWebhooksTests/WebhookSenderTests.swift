@@ -449,7 +449,8 @@ private func isSigned(_ request: LoopbackReceiver.Request, for message: WebhookM
             message(receiver.baseURL + "/h", lease: "queued_\(index)", retryFor: 600)
         }
         for sent in messages { sender.send(sent) }
-        // 100 rounds of 1: rounds that waited for the next wake-up of the poll (seconds) instead of starting at once would not fit.
+        // 100 rounds of 1: rounds that waited for the next wake-up of the poll (seconds) instead of
+        // starting at once would not fit.
         #expect(try await eventually(timeout: 60) { reports.finished.count == messages.count })
         #expect(reports.finished.allSatisfy { $0.outcome == .delivered })
     }
