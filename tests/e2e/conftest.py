@@ -27,6 +27,8 @@ from e2e_support import (
     missing_prerequisites,
 )
 
+from webhook_receiver import WebhookReceiver
+
 IMAGE_SIZE = 4 * GiB  # sparse images; big enough for the 2 GiB cancel test
 TMPFS_SIZE = "1g"
 
@@ -154,3 +156,13 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_report_header(config) -> list[str]:
     return [f"pinleased: {daemon_binary()}", f"CI: {IN_CI}"]
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A webhook receiver on the loopback, one per test module."""
+    r = WebhookReceiver()
+    try:
+        yield r
+    finally:
+        r.close()

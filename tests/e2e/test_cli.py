@@ -29,15 +29,6 @@ def cli_binary() -> Path:
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = WebhookReceiver()
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-@pytest.fixture(scope="module")
 def cli_daemon(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
     """A daemon with the generated admin token, a Unix socket, a small pin budget and webhooks to the receiver."""
     if not cli_binary().exists():

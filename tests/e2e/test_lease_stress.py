@@ -29,15 +29,6 @@ THREADS = 24
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = WebhookReceiver()
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-@pytest.fixture(scope="module")
 def stressed(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
     tokens = workdir / "stress-tokens.json"
     tokens.write_text(json.dumps({"tokens": [

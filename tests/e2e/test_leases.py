@@ -45,15 +45,6 @@ TOKENS = {"admin": "admin-token-leases-0123456789", "h1": "holder-token-h1-01234
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = WebhookReceiver()
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-@pytest.fixture(scope="module")
 def down_port() -> int:
     """A port nothing listens on (yet): the receiver-down test starts one there later."""
     return free_port()

@@ -19,15 +19,6 @@ TOKENS = {"admin": "admin-token-paging-0123456789", "h1": "holder-token-paging-h
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = WebhookReceiver()
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-@pytest.fixture(scope="module")
 def paged(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
     """A daemon of its own (so the lists hold only this module's items), on ext4."""
     tokens = workdir / "paging-tokens.json"
