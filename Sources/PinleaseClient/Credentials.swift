@@ -1,5 +1,3 @@
-import Glibc
-
 /// Where the bearer token comes from, in order: `--token`, `--token-file`, `PINLEASE_TOKEN`,
 /// `PINLEASE_TOKEN_FILE`, then the local daemon's generated admin token (`./var/state/admin.token`,
 /// the daemon's default state directory) when it is readable. The token is never printed.
@@ -35,13 +33,10 @@ public enum Credentials {
 
     /// The first 4 KiB of `path`, trimmed; the error names the file, never its contents.
     private static func read(_ path: String, source: String) throws(ClientError) -> String {
-        guard let file = fopen(path, "r") else {
-            throw ClientError(
-                .other, "cannot read the token file \(path) (\(source)): \(String(cString: strerror(errno)))")
+        let bytes: [UInt8]
+        do { bytes = try FilePrefix.read(path, limit: 4096) } catch {
+            throw ClientError(.other, "cannot read the token file \(path) (\(source)): \(error.reason)")
         }
-        defer { fclose(file) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = fread(&buffer, 1, buffer.count, file)
-        return try nonEmpty(String(decoding: buffer.prefix(count), as: UTF8.self), source: "token file \(path)")
+        return try nonEmpty(String(decoding: bytes, as: UTF8.self), source: "token file \(path)")
     }
 }

@@ -1,5 +1,4 @@
 import CCurl
-import Glibc
 
 /// One blocking HTTP exchange with libcurl, over TCP or a Unix socket. The token goes only into
 /// the Authorization header, which is never printed (curl's verbose mode stays off).

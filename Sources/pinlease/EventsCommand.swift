@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import PinJSON
 import PinleaseClient
 
@@ -27,7 +26,7 @@ struct EventsCommand: ParsableCommand {
         var parser = ServerSentEventParser()
         var caughtUp = false
         let format = global.format
-        if format == .table, isatty(STDOUT_FILENO) == 1 { Console.out("SEQ  TIMESTAMP  TYPE  LEASE  HOLDER  REASON") }
+        if format == .table, Terminal.stdoutIsTerminal { Console.out("SEQ  TIMESTAMP  TYPE  LEASE  HOLDER  REASON") }
         try client.stream("/v1/events" + query) { bytes in
             for frame in parser.feed(bytes) {
                 let seq = Self.show(frame, format: format)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import PinJSON
 import PinleaseClient
 
@@ -40,7 +39,7 @@ struct GlobalOptions: ParsableArguments {
     var environment: [String: String] {
         var values: [String: String] = [:]
         for name in ["PINLEASE_ADDR", "PINLEASE_TOKEN", "PINLEASE_TOKEN_FILE"] {
-            if let value = getenv(name) { values[name] = String(cString: value) }
+            if let value = Terminal.environment(name) { values[name] = value }
         }
         return values
     }
@@ -86,7 +85,7 @@ struct GlobalOptions: ParsableArguments {
         return rest + leading
     }
 
-    var format: OutputFormat { output ?? (isatty(STDOUT_FILENO) == 1 ? .table : .json) }
+    var format: OutputFormat { output ?? (Terminal.stdoutIsTerminal ? .table : .json) }
 
     /// The printer for this command's results.
     var printer: Printer { Printer(format: format) }

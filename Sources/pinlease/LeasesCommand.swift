@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import PinJSON
 import PinleaseClient
 
@@ -172,7 +171,7 @@ struct RevokeCommand: ParsableCommand {
         var lease = try client.call("POST", LeasesCommand.target(id, "/revoke"), body: .object(body))
         if wait {
             while !LeasesCommand.endedStates.contains(lease.objectValue?["state"]?.stringValue ?? "") {
-                usleep(200_000)
+                Terminal.sleep(microseconds: 200_000)
                 lease = try client.call("GET", LeasesCommand.target(id))
             }
             let state = lease.objectValue?["state"]?.stringValue ?? "?"

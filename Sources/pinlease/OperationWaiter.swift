@@ -1,4 +1,3 @@
-import Glibc
 import PinJSON
 import PinleaseClient
 
@@ -13,7 +12,7 @@ struct OperationWaiter {
 
     /// The finished operation (state `succeeded`, `failed` or `cancelled`).
     func wait() throws(ClientError) -> JSONObject {
-        let started = monotonicSeconds()
+        let started = Terminal.monotonicSeconds()
         var lastLine = started
         var lastDone: Int64 = -1
         let target = "/v1/operations/" + DaemonClient.percentEncoded(id)
@@ -23,8 +22,9 @@ struct OperationWaiter {
             let done = Self.progressBytes(operation, "done_bytes")
             let report = ProgressReport(
                 label: "\(operation["kind"]?.stringValue ?? "operation") \(operation["path"]?.stringValue ?? id)",
-                done: done, total: Self.progressBytes(operation, "total_bytes"), elapsed: monotonicSeconds() - started)
-            let now = monotonicSeconds()
+                done: done, total: Self.progressBytes(operation, "total_bytes"),
+                elapsed: Terminal.monotonicSeconds() - started)
+            let now = Terminal.monotonicSeconds()
             if state != "running" {
                 progress.show(report, final: true)
                 return operation

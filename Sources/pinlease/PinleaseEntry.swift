@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import PinleaseClient
 
 /// Runs the command line and maps every outcome to the documented exit codes: argument
@@ -9,19 +8,19 @@ enum PinleaseEntry {
         do {
             var command = try Pinlease.parseAsRoot(GlobalOptions.movedToLeaf(Array(CommandLine.arguments.dropFirst())))
             try command.run()
-            exit(CLIExitStatus.ok.rawValue)
+            Terminal.exitProcess(CLIExitStatus.ok.rawValue)
         } catch let error as ClientError {
             if !error.message.isEmpty { Console.err(error.message) }
-            exit(error.exitStatus.rawValue)
+            Terminal.exitProcess(error.exitStatus.rawValue)
         } catch {
             let code = Pinlease.exitCode(for: error)
             let message = Pinlease.fullMessage(for: error)
             if code == .success {
                 if !message.isEmpty { Console.out(message) }
-                exit(0)
+                Terminal.exitProcess(0)
             }
             if !message.isEmpty { Console.err(message) }
-            exit(code == .validationFailure ? CLIExitStatus.usage.rawValue : code.rawValue)
+            Terminal.exitProcess(code == .validationFailure ? CLIExitStatus.usage.rawValue : code.rawValue)
         }
     }
 }

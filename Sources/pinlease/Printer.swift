@@ -1,4 +1,3 @@
-import Glibc
 import PinJSON
 import PinleaseClient
 
@@ -11,7 +10,7 @@ struct Printer {
     func document(_ value: JSON, idKey: String = "id", table: ((JSONObject) -> String)? = nil) {
         switch format {
         case .json:
-            emit(JSONCodec.encode(value, pretty: isatty(STDOUT_FILENO) == 1))
+            emit(JSONCodec.encode(value, pretty: Terminal.stdoutIsTerminal))
         case .id:
             if let id = value.objectValue?[idKey].map(TextTable.cell) { emit(id) }
         case .table:
@@ -27,7 +26,7 @@ struct Printer {
         let items = document["items"]?.arrayValue ?? []
         switch format {
         case .json:
-            emit(JSONCodec.encode(.object(document), pretty: isatty(STDOUT_FILENO) == 1))
+            emit(JSONCodec.encode(.object(document), pretty: Terminal.stdoutIsTerminal))
         case .id:
             for item in items { emit(TextTable.cell(item.objectValue?[idKey])) }
         case .table:

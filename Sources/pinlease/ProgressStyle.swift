@@ -1,4 +1,3 @@
-import Glibc
 import PinleaseClient
 
 /// How progress goes to stderr: a bar redrawn in place on a terminal, a plain line at most every
@@ -13,7 +12,7 @@ enum ProgressStyle {
 
     static func choose(disabled: Bool) -> ProgressStyle {
         if disabled { return .none }
-        return isatty(STDERR_FILENO) == 1 ? .bar : .lines
+        return Terminal.stderrIsTerminal ? .bar : .lines
     }
 
     /// Seconds between polls of the operation.
@@ -36,11 +35,4 @@ enum ProgressStyle {
             return
         }
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
