@@ -28,6 +28,13 @@ def cli_binary() -> Path:
     return daemon_binary().parent / "pinlease"
 
 
+def default_sigint() -> None:
+    """For a CLI the test interrupts, as a terminal's Ctrl-C would: SIGINT back to its default.
+    A test run started in the background by a shell (`make test &`) inherits SIGINT ignored,
+    and an ignored SIGINT would never reach the CLI."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def cli_daemon(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
     """A daemon with the generated admin token, a Unix socket, a small pin budget and webhooks to the receiver."""
@@ -298,7 +305,7 @@ def test_ctrl_c_cancels_the_prepare(cli_daemon: Daemon, filesystems, cleanup: Cl
     api, _ = sparse_file(fs, cleanup, "cli-cancel", 2 * GiB)
     proc = subprocess.Popen([str(cli_binary()), "files", "prepare", api, "--mode", "wipe", "-o", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(d),
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, preexec_fn=default_sigint)
     try:
         first = proc.stderr.readline()  # written right after the 202
         assert first.startswith(f"prepare {api}: operation op_"), first
@@ -390,7 +397,8 @@ def test_events_follow(cli_daemon: Daemon, filesystems, cleanup: Cleanup):
     seqs = cli(d, "events", "-o", "id").stdout.split()
     since = seqs[-1] if seqs else "0"
     proc = subprocess.Popen([str(cli_binary()), "events", "--follow", "--since", since, "-o", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(d), stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(d), stdin=subprocess.DEVNULL,
+                            preexec_fn=default_sigint)
     try:
         lease_id = cli_id(d, "leases", "grant", "--pin", pin_id, "--holder", "cli-h3", "--ttl", "60")
         cleanup.leases.append((d, lease_id))
