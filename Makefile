@@ -26,7 +26,8 @@ APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev lib
 BENCH_APT_PACKAGES := wrk etcd-server
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0 \
-                openapi-python-client==0.29.1 httpx==0.28.1 attrs==26.1.0 python-dateutil==2.9.0.post0
+                openapi-python-client==0.29.1 httpx==0.28.1 attrs==26.1.0 python-dateutil==2.9.0.post0 \
+                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6
 
 export DEBIAN_FRONTEND := noninteractive
 # Debian's own python3 marks its site-packages as externally managed (PEP 668).
@@ -81,7 +82,7 @@ release:
 	$(SWIFT) build -c release
 
 # The binaries, and the completion scripts argument-parser generates for bash, zsh and fish.
-install: release
+install: deps-apt release
 	install -D -m 0755 .build/release/pinleased $(DESTDIR)$(PREFIX)/bin/pinleased
 	install -D -m 0755 .build/release/pinlease $(DESTDIR)$(PREFIX)/bin/pinlease
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
@@ -95,7 +96,6 @@ run: deps release
 	@echo "starting pinleased on $(LISTEN), root $(DATA_DIR), state $(STATE_DIR) (Ctrl-C stops it)"
 	exec .build/release/pinleased --listen $(LISTEN) --root $(DATA_DIR) --state-dir $(STATE_DIR)
 
-# Runs both suites even when the first fails, and fails if either failed.
 # The formatter is the toolchain's `swift format`, configured by .swift-format (4 spaces, 120 columns).
 FORMATTED := Package.swift Sources Tests
 
@@ -105,10 +105,11 @@ fmt:
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
 
+# Runs all three steps even when one fails, and fails if any failed.
 test: deps build
 	@rc=0; \
 	echo "== swift format lint"; \
-	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED) || rc=1; \
+	$(MAKE) --no-print-directory lint || rc=1; \
 	echo "== swift test"; \
 	$(SWIFT) test || rc=1; \
 	echo "== pytest tests/e2e"; \

@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinAssembly", "PinJSON", "PinSettings", argumentParser, logging,
+                "PinServer", "PinCore", "PinAssembly", "LinuxFS", "PinSettings", argumentParser, logging,
                 serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

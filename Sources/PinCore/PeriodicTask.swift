@@ -24,11 +24,6 @@ final class PeriodicTask: Service, @unchecked Sendable {
         try await thread.run({ [self] in loop() }, requestStop: { [self] in requestStop() })
     }
 
-    /// Starts the loop's thread without a service group (tests); ``stop()`` ends it.
-    func start() throws(CoreError) {
-        try thread.start { [self] in loop() }
-    }
-
     /// Ends the loop and waits for its thread (a run of `work` in progress finishes first).
     func stop() {
         requestStop()

@@ -326,8 +326,8 @@ public final class PinCoreService: Service {
         recordClock()
     }
 
-    /// Cancels running operations and stops timers, audit and webhooks, joining their threads,
-    /// in the order ``run()`` stops them; for a core whose ``run()`` is not awaited (tests).
+    /// For a core whose ``run()`` was never awaited (tests): cancels running operations, marks
+    /// the background parts stopped (in the order ``run()`` stops them) and records the clock.
     /// Locks, pins and leases stay: they are durable and resumed on the next start, active
     /// leases with the TTL they have left now.
     public func shutdown() {
