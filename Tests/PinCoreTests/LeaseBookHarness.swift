@@ -222,17 +222,6 @@ final class Recorded: Sendable {
     var all: [String] { items.withLock { $0 } }
 }
 
-/// Polls `condition` every 2 ms until it holds; false after `timeout` (only a broken book gets
-/// there: a timer fires within about a second of the clock being moved).
-func waitUntil(timeout: Duration = .seconds(60), _ condition: () -> Bool) -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        usleep(2000)
-    }
-    return true
-}
-
 /// The code of the ``CoreError`` `body` throws (`nil` when it throws none).
 func errorCode(_ body: () throws -> Void) -> CoreErrorCode? {
     do {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PinTestSupport
 import Synchronization
 import Testing
 

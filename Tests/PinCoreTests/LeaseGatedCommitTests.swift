@@ -1,4 +1,5 @@
 import Foundation
+import PinTestSupport
 import Synchronization
 import Testing
 

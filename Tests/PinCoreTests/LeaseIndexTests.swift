@@ -3,6 +3,7 @@ import Glibc
 import LinuxFS
 import Logging
 import PinJSON
+import PinTestSupport
 import PinWire
 import ServiceLifecycle
 import Testing
@@ -136,16 +137,6 @@ import Testing
         }
     }
 
-    /// Polls until `condition` holds, for at most `seconds`.
-    private func eventually(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            if Date() > deadline { return false }
-            usleep(20_000)
-        }
-        return true
-    }
-
     @Test func indexesStayConsistentThroughEveryTransition() throws {
         let fixture = try Fixture(pinIDs: ["pin_a", "pin_b"])
         let book = fixture.book
@@ -174,8 +165,8 @@ import Testing
         let expiring = try fixture.grant("pin_b", "holder9", ttl: 1)
         #expect(book.indexDiscrepancies() == [])
         let ended: Set<LeaseState> = [.released, .revoked, .expired]
-        #expect(eventually { (try? book.record(id: expiring, caller: .admin).state) == .expired })
-        #expect(eventually { (try? book.record(id: granted[2], caller: .admin).state) == .revoked })
+        #expect(waitUntil { (try? book.record(id: expiring, caller: .admin).state) == .expired })
+        #expect(waitUntil { (try? book.record(id: granted[2], caller: .admin).state) == .revoked })
         #expect(book.indexDiscrepancies() == [])
         #expect(book.liveCount == 9)
         #expect(Set(book.liveLeases(onPins: nil).map(\.id)) == Set(granted[3...]))
@@ -201,7 +192,7 @@ import Testing
 
         // A revokeAll ends everything on pin_a; pages stay in order with gaps.
         book.revokeAll(onPins: ["pin_a"], reason: "test", latestDeadline: WallClock.nowMilliseconds())
-        #expect(eventually { book.liveLeases(onPins: ["pin_a"]).isEmpty })
+        #expect(waitUntil { book.liveLeases(onPins: ["pin_a"]).isEmpty })
         book.prune(keepingEnded: 0)
         #expect(book.indexDiscrepancies() == [])
         #expect(Set(fixture.ids(LeaseFilter())) == Set(book.liveLeases(onPins: nil).map(\.id)))

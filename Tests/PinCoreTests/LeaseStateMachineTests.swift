@@ -1,5 +1,6 @@
 import Foundation
 import PinStore
+import PinTestSupport
 import Testing
 
 @testable import PinCore

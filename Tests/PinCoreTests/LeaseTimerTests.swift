@@ -1,4 +1,5 @@
 import Foundation
+import PinTestSupport
 import Testing
 
 @testable import PinCore
