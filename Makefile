@@ -1,6 +1,7 @@
 # pinlease — build, run, test and benchmark on Debian 12 (as root, Swift 6.3.1 on PATH).
 #
 #   make run     install what is missing, build release, start pinleased on 127.0.0.1:8470
+#                (ARGS="--webhook-allow http://127.0.0.1:9000/ ..." passes more flags to pinleased)
 #   make install install pinleased, the pinlease CLI and its shell completions under PREFIX (/usr/local)
 #   make test    install what is missing, build, swift test + end-to-end tests (pytest)
 #   make bench   install what is missing, build release, run every bench/*.sh
@@ -19,9 +20,11 @@ DATA_DIR ?= ./var/data
 STATE_DIR ?= ./var/state
 PREFIX ?= /usr/local
 DESTDIR ?=
+# More flags for pinleased in `make run`, e.g. ARGS="--webhook-allow http://127.0.0.1:9000/".
+ARGS ?=
 
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
-                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch
+                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch jq
 # Only the benchmarks need these (the peers they are measured against, and the load tool).
 BENCH_APT_PACKAGES := wrk etcd-server
 # Versions known to install and work together on Python 3.11 (Debian 12).
@@ -94,7 +97,7 @@ install: deps-apt release
 run: deps release
 	mkdir -p $(DATA_DIR) $(STATE_DIR)
 	@echo "starting pinleased on $(LISTEN), root $(DATA_DIR), state $(STATE_DIR) (Ctrl-C stops it)"
-	exec .build/release/pinleased --listen $(LISTEN) --root $(DATA_DIR) --state-dir $(STATE_DIR)
+	exec .build/release/pinleased --listen $(LISTEN) --root $(DATA_DIR) --state-dir $(STATE_DIR) $(ARGS)
 
 # The formatter is the toolchain's `swift format`, configured by .swift-format (4 spaces, 120 columns).
 FORMATTED := Package.swift Sources Tests
