@@ -149,7 +149,7 @@ def handler_class(verifier: Verifier, release_on_request: bool) -> type[BaseHTTP
             self.end_headers()
             self.wfile.flush()
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:

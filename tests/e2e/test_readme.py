@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import unavailable
 from e2e_support import (
     REPO,
-    MiB,
     Daemon,
+    MiB,
     daemon_binary,
     free_port,
     make_loop_filesystem,
@@ -56,7 +55,7 @@ class Block:
 
     @property
     def starts_daemon(self) -> bool:
-        return bool(re.search(r"^\s*make run\b", self.text, re.M))
+        return bool(re.search(r"^\s*make run\b", self.text, re.MULTILINE))
 
 
 def walkthrough_blocks(readme: str) -> list[Block]:
@@ -96,13 +95,13 @@ def check_make_run_passes(args: list[str]) -> None:
 
 def segments(output: str) -> dict[int, str]:
     """The output of each block, keyed by its README line (from the markers the script prints)."""
-    parts = re.split(r"^=== README\.md:(\d+)\n", output, flags=re.M)
+    parts = re.split(r"^=== README\.md:(\d+)\n", output, flags=re.MULTILINE)
     return {int(parts[i]): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
 def attrs_of(text: str, name: str) -> list[str]:
     """The flag columns of the lsattr lines for `name` in `text`."""
-    return re.findall(rf"^(\S+) {re.escape(name)}$", text, re.M)
+    return re.findall(rf"^(\S+) {re.escape(name)}$", text, re.MULTILINE)
 
 
 @pytest.fixture
@@ -170,7 +169,11 @@ def test_readme_walkthrough(scratch: Path, extra_daemon):
             proc.wait()
     output = log_path.read_text(errors="replace")
     print(output)
-    assert code == 0, f"the README walk-through failed (exit {code}); its output ends:\n{output[-4000:]}"
+    if code != 0:
+        last = re.findall(r"^=== README\.md:(\d+)$", output, re.MULTILINE)
+        tail = "\n".join(ln if len(ln) <= 300 else ln[:300] + " …" for ln in output.splitlines()[-40:])
+        pytest.fail(f"the README walk-through failed (exit {code}) in the block at README.md:{last[-1] if last else '?'};"
+                    f" its output ends:\n{tail}", pytrace=False)
     assert output.rstrip().endswith("=== done"), output[-2000:]
 
     seen = segments(output)
