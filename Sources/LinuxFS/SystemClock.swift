@@ -1,3 +1,5 @@
+// timespec's members are declared by CLinux's headers too; a release build (whole module) needs the import.
+internal import CLinux
 import Glibc
 
 /// The kernel's clocks, read with `clock_gettime`, and a sleep on the monotonic one.
