@@ -69,7 +69,8 @@ let package = Package(
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinAssembly", "LinuxFS", "PinSettings", "PinBuildInfo", argumentParser, logging,
+                "PinServer", "PinCore", "PinAssembly", "LinuxFS", "PinSettings", "PinBuildInfo", argumentParser,
+                logging,
                 serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
