@@ -2,7 +2,7 @@
 # Writes the Swift source of the build info (run by Plugins/BuildInfoPlugin on every build whose
 # inputs changed): build-info.sh PACKAGE_ROOT OUTPUT.swift SWIFTC
 #   version  the first line of PACKAGE_ROOT/VERSION (the one place the version is written)
-#   commit   `git rev-parse HEAD`, or "unknown" outside a git checkout (a source tarball)
+#   commit   `git rev-parse HEAD`, or "unknown" outside a git checkout of PACKAGE_ROOT (a source tarball)
 #   date     SOURCE_DATE_EPOCH when set, else the commit's date (both reproducible), else "unknown"
 #   swift    the version SWIFTC reports (the compiler building this package)
 # Every value is reduced to [A-Za-z0-9._+:-], so none can break the Swift string literal.
@@ -12,6 +12,10 @@ output=$2
 swiftc=$3
 clean() { tr -cd 'A-Za-z0-9._+:-'; }
 git_in_root() { git -c safe.directory='*' -C "$root" "$@" 2>/dev/null; }
+# Only a checkout of this package counts: a source tarball unpacked inside another repository is not one.
+if [ "$(git_in_root rev-parse --show-toplevel || true)" != "$(cd "$root" && pwd -P)" ]; then
+    git_in_root() { return 1; }
+fi
 
 version=$(head -n 1 "$root/VERSION" | clean)
 commit=$(git_in_root rev-parse HEAD | clean) || commit=""
