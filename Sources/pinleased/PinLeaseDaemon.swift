@@ -26,7 +26,6 @@ struct PinLeaseDaemon: AsyncParsableCommand {
         // can never forge a log line.
         LoggingSystem.bootstrap { label in settings.logFormat.handler(label: label, level: settings.logLevel) }
         let logger = Logger(label: "pinleased")
-        logger.info("pinleased \(BuildInfo.summary)")
         for root in settings.rootsToCreate {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
@@ -42,6 +41,7 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     /// one group: started in the order signals, core, HTTP server, hand-off, drain phase, and
     /// stopped in the reverse order (see ``drainPhase(_:_:)``).
     private func serve(settings: DaemonSettings, logger: Logger) async throws {
+        logger.info("pinleased \(BuildInfo.summary)")
         do {
             let core = try PinCoreService(configuration: settings.core, logger: logger)
             let tokenStore = try TokenStore.load(
