@@ -100,7 +100,7 @@ run: deps release
 	exec .build/release/pinleased --listen $(LISTEN) --root $(DATA_DIR) --state-dir $(STATE_DIR) $(ARGS)
 
 # The formatter is the toolchain's `swift format`, configured by .swift-format (4 spaces, 120 columns).
-FORMATTED := Package.swift Sources Tests
+FORMATTED := Package.swift Sources Tests Plugins
 
 fmt:
 	$(SWIFT) format format --in-place --recursive --parallel $(FORMATTED)

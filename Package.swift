@@ -33,6 +33,9 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The one syscall layer, and JSON (jansson).
         .target(name: "LinuxFS", dependencies: ["CLinux"], swiftSettings: strict),
+        // Version, commit, build date and Swift version, generated from VERSION and git (both executables).
+        .target(name: "PinBuildInfo", swiftSettings: strict, plugins: ["BuildInfoPlugin"]),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
         // The domain: files, locks, pins, leases. No SQLite, curl, crypto or JSON.
         .target(name: "PinCore", dependencies: ["LinuxFS", logging, serviceLifecycle], swiftSettings: strict),
@@ -54,7 +57,9 @@ let package = Package(
         // HTTP on libmicrohttpd: routing, auth, SSE, problem+json.
         .target(
             name: "PinServer",
-            dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CMicroHTTPD", logging, serviceLifecycle],
+            dependencies: [
+                "PinCore", "PinWire", "PinJSON", "LinuxFS", "PinBuildInfo", "CMicroHTTPD", logging, serviceLifecycle,
+            ],
             swiftSettings: strict
         ),
         // Every daemon setting, declared once (flags, environment, config file, docs).
@@ -64,7 +69,8 @@ let package = Package(
         .executableTarget(
             name: "pinleased",
             dependencies: [
-                "PinServer", "PinCore", "PinAssembly", "LinuxFS", "PinSettings", argumentParser, logging,
+                "PinServer", "PinCore", "PinAssembly", "LinuxFS", "PinSettings", "PinBuildInfo", argumentParser,
+                logging,
                 serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -73,7 +79,7 @@ let package = Package(
         // What several test targets share (temporary state directories); not part of any product.
         .target(name: "PinTestSupport", dependencies: ["LinuxFS"], path: "Tests/PinTestSupport", swiftSettings: strict),
         // The `pinlease` CLI: only the public REST API (libcurl, jansson), never the core.
-        .target(name: "PinleaseClient", dependencies: ["PinJSON", "CCurl"], swiftSettings: strict),
+        .target(name: "PinleaseClient", dependencies: ["PinJSON", "PinBuildInfo", "CCurl"], swiftSettings: strict),
         .executableTarget(
             name: "pinlease",
             dependencies: ["PinleaseClient", "PinJSON", argumentParser],

@@ -18,4 +18,10 @@ static inline size_t cjansson_encode_flags(int pretty)
     return JSON_ENCODE_ANY | JSON_REAL_PRECISION(17) | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
 }
 
+/** Log line flags: compact, every non-ASCII character escaped, 15 significant digits (1.1, not 1.1000000000000001). */
+static inline size_t cjansson_log_line_flags(void)
+{
+    return JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15);
+}
+
 #endif

@@ -17,6 +17,8 @@ public final class PinCoreService: Service {
     let leases: LeaseBook
     let recall: LeaseRecall
     let auditInterval: Duration
+    /// Where the state store keeps its files (probed by ``readinessReport()``).
+    let stateDirectory: String
     /// The background services, made (not started) at the end of the initializer.
     let background = Mutex<Background?>(nil)
     /// Told each time a lease ended (durably), for ``drain(extra:deliveryTimeout:)``.
@@ -43,6 +45,7 @@ public final class PinCoreService: Service {
         let allowList = try WebhookAllowList(prefixes: configuration.webhookAllow)
         self.logger = logger
         roots = try Roots(configuration.roots)
+        stateDirectory = configuration.stateDirectory
         store = try infrastructure.openFileRecords(configuration.stateDirectory)
         locker = FileLocker(store: store, logger: logger)
         operations = try OperationRegistry(store: store, logger: logger)
@@ -289,16 +292,6 @@ public final class PinCoreService: Service {
                 logger.error("pin \(record.id) on \(record.path.canonical) could not be re-created: \(error.detail)")
             }
         }
-    }
-
-    /// Whether the daemon can serve: state loaded and every root still a usable directory.
-    public func readiness() -> (ready: Bool, reasons: [String]) {
-        var reasons = roots.specs.compactMap { spec -> String? in
-            (try? checkAccess(spec.path, [.read, .write, .execute])) != nil
-                ? nil : "root '\(spec.name)' at \(spec.path) is not accessible"
-        }
-        if leases.isDraining { reasons.insert("draining: revoking every lease before the daemon stops", at: 0) }
-        return (reasons.isEmpty, reasons)
     }
 
     /// Runs the background work until graceful shutdown or cancellation, as services of a group

@@ -30,6 +30,27 @@ final class Roots: Sendable {
 
     var specs: [RootSpec] { roots.map(\.spec) }
 
+    /// Why each root that is no longer usable is not: its path does not open as a directory, opens
+    /// another directory than the one held open since start-up (unmounted or replaced under the
+    /// daemon: new paths would resolve elsewhere), or is not readable, writable and searchable.
+    func unusable() -> [String] {
+        roots.compactMap { root -> String? in
+            let spec = root.spec
+            do throws(LinuxError) {
+                let now = try openDirectory(spec.path).status()
+                let held = try root.directory.status()
+                guard now.device == held.device, now.inode == held.inode else {
+                    return "root '\(spec.name)' at \(spec.path) is no longer the directory the daemon opened "
+                        + "(unmounted or replaced)"
+                }
+                try checkAccess(spec.path, [.read, .write, .execute])
+                return nil
+            } catch {
+                return "root '\(spec.name)' at \(spec.path) is not accessible: \(error.message)"
+            }
+        }
+    }
+
     /// Validates `path` lexically and names its root. `"a.bin"` is in the first root,
     /// `"NAME:a.bin"` in root NAME; a path whose first component holds ':' must name a root.
     func resolve(_ path: String) throws(CoreError) -> RootedPath {

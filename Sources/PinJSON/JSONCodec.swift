@@ -32,10 +32,21 @@ public enum JSONCodec {
     /// Encodes `value` as JSON text: compact by default, indented by two spaces when `pretty`.
     /// Object members keep their insertion order; non-finite reals encode as `null`.
     public static func encode(_ value: JSON, pretty: Bool = false) -> String {
+        encode(value, flags: cjansson_encode_flags(pretty ? 1 : 0))
+    }
+
+    /// Encodes `value` as one log line: compact, every character beyond ASCII written as a
+    /// `\uXXXX` escape (control characters always are), so the text holds no line break and
+    /// nothing a terminal could act on; reals with 15 significant digits.
+    public static func encodeLogLine(_ value: JSON) -> String {
+        encode(value, flags: cjansson_log_line_flags())
+    }
+
+    private static func encode(_ value: JSON, flags: Int) -> String {
         _ = seeded
         let node = makeNode(value)
         defer { json_decref(node) }
-        guard let text = json_dumps(node, cjansson_encode_flags(pretty ? 1 : 0)) else { return "null" }
+        guard let text = json_dumps(node, flags) else { return "null" }
         defer { free(text) }
         return String(cString: text)
     }

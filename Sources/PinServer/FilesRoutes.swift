@@ -8,10 +8,12 @@ enum FilesRoutes {
         [
             Route("POST", "/v1/files/inspect", access: .admin) { request in
                 let body = try PathRequestBody.decode(request)
+                request.log.set("path", body.path)
                 return .json(try core.inspect(path: body.path).json)
             },
             Route("POST", "/v1/files/prepare", access: .admin) { request in
                 let body = try PrepareRequestBody.decode(request)
+                request.log.set("path", body.request.path)
                 guard body.isAsync else { return .json(try core.prepare(body.request).json) }
                 let operation = try core.startPrepare(body.request)
                 return .json(
@@ -20,10 +22,12 @@ enum FilesRoutes {
             },
             Route("POST", "/v1/files/lock-immutable", access: .admin) { request in
                 let body = try LockRequestBody.decode(request)
+                request.log.set("path", body.path)
                 return .json(try core.lock(path: body.path, writers: body.writers).json)
             },
             Route("POST", "/v1/files/unlock", access: .admin) { request in
                 let body = try PathRequestBody.decode(request)
+                request.log.set("path", body.path)
                 return .json(try core.unlock(path: body.path).json)
             },
             Route("GET", "/v1/files", access: .admin) { request in

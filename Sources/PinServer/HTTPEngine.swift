@@ -70,7 +70,8 @@ final class HTTPEngine: Sendable {
             return .YES
         case .exceededLimit:
             let response = bodyTooLargeResponse()
-            if Self.writeDirectly(response, to: cmhd_connection_fd(context.connection.raw)) {
+            let fd = cmhd_connection_fd(context.connection.raw)
+            if Self.writeDirectly(response, requestID: context.log.requestID, to: fd) {
                 context.markQueued(response)
             }
             return .NO
@@ -79,10 +80,14 @@ final class HTTPEngine: Sendable {
 
     /// Writes `response` (a small, complete one) with `Connection: close` to the socket without
     /// waiting; false when the socket did not take all of it.
-    private static func writeDirectly(_ response: HTTPResponse, to fd: Int32) -> Bool {
+    private static func writeDirectly(_ response: HTTPResponse, requestID: String, to fd: Int32) -> Bool {
         guard fd >= 0 else { return false }
         var head = "HTTP/1.1 \(response.status) \(response.status == 413 ? "Content Too Large" : "Error")\r\n"
-        for header in response.headers + [HTTPHeader("Cache-Control", "no-store"), HTTPHeader("Connection", "close")] {
+        let common = [
+            HTTPHeader("Cache-Control", "no-store"), HTTPHeader("X-Request-Id", requestID),
+            HTTPHeader("Connection", "close"),
+        ]
+        for header in response.headers + common {
             head += "\(header.name): \(header.value)\r\n"
         }
         head += "Content-Length: \(response.body.count)\r\n\r\n"
@@ -109,7 +114,7 @@ final class HTTPEngine: Sendable {
             // whenever none is idle; a shared concurrent queue is capped at one thread per core,
             // so a few long prepares would hold up every other request.
             DispatchQueue(label: "pinlease.http.request").async(group: inFlight) { [self] in
-                let response = dispatcher.respond(to: request)
+                let response = RequestLog.$current.withValue(context.log) { dispatcher.respond(to: request) }
                 context.finish(with: response)
                 unregister(context)
             }
@@ -117,20 +122,12 @@ final class HTTPEngine: Sendable {
         }
     }
 
-    /// Access log line once MHD is done with the request.
+    /// The access log line once MHD is done with the request (``AccessLog``).
     func completed(_ context: RequestContext, termination: MHD_RequestTerminationCode) {
         context.markCompleted()
         settled.changed()
         if let watch = context.watch { watchdog.requestCompleted(watch) }
-        let elapsed = ContinuousClock.now - context.started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let duration = (milliseconds * 10).rounded() / 10
-        if let outcome = context.outcome {
-            logger.info("\(context.method) \(context.path) \(outcome.status) \(duration)ms \(outcome.bytes)B")
-        } else {
-            logger.debug(
-                "\(context.method) \(context.path) ended without a response (termination code \(termination.rawValue))")
-        }
+        AccessLog.record(context, termination: termination, to: logger)
     }
 
     /// Event streams whose response MHD has not released yet.
@@ -185,7 +182,10 @@ final class HTTPEngine: Sendable {
 
     /// Hands `response` to MHD. Common headers are added here.
     private func queue(_ response: HTTPResponse, for context: RequestContext) -> MHD_Result {
-        var headers = response.headers + [HTTPHeader("Cache-Control", "no-store")]
+        var headers =
+            response.headers + [
+                HTTPHeader("Cache-Control", "no-store"), HTTPHeader("X-Request-Id", context.log.requestID),
+            ]
         let created: OpaquePointer?
         // A HEAD of an event stream gets its headers only; no stream is opened.
         if let subscription = response.stream, context.method != "HEAD" {

@@ -18,12 +18,15 @@ struct HTTPRequest: Sendable {
     var parameters: [String: String] = [:]
     /// Who sent the request, once authenticated.
     var principal: Principal?
+    /// Its id and the fields of its access log line.
+    let log: RequestLog
 
     init(
         method: String, path: String, contentType: String? = nil, authorization: String? = nil,
         lastEventID: String? = nil,
-        query: [String: String] = [:], body: [UInt8] = []
+        query: [String: String] = [:], body: [UInt8] = [], log: RequestLog? = nil
     ) {
+        self.log = log ?? RequestLog(clientID: nil)
         self.method = method
         self.path = path
         self.contentType = contentType

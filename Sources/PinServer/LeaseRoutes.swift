@@ -14,6 +14,7 @@ enum LeaseRoutes {
         [
             Route("POST", "/v1/leases", access: .admin) { request in
                 let lease = try core.grantLease(LeaseGrantBody.decode(request).request)
+                request.log.set("lease_id", lease.id)
                 return .json(lease.json, status: 201, headers: [HTTPHeader("Location", location(of: lease.id))])
             },
             Route("GET", "/v1/leases", access: .authenticated) { request in

@@ -27,7 +27,7 @@ func pinAccessHandler(
             lastEventID: headerValue(connection, "Last-Event-ID"),
             query: queryArguments(connection),
             connection: ConnectionHandle(raw: connection),
-            watch: watch)
+            watch: watch, requestID: headerValue(connection, "X-Request-Id"))
         requestCls.pointee = Unmanaged.passRetained(context).toOpaque()
         return engine.begin(
             context, declaredLength: headerValue(connection, "Content-Length").flatMap { Int($0) },

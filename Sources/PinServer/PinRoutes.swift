@@ -13,7 +13,9 @@ enum PinRoutes {
         [
             Route("POST", "/v1/pins", access: .admin) { request in
                 let body = try PinRequestBody.decode(request)
+                request.log.set("path", body.request.path)
                 let pin = try core.pin(body.request)
+                request.log.set("pin_id", pin.id)
                 return .json(pin.json, status: 201, headers: [HTTPHeader("Location", location(of: pin.id))])
             },
             Route("GET", "/v1/pins", access: .admin) { request in

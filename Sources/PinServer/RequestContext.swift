@@ -15,6 +15,8 @@ final class RequestContext: Sendable {
     let connection: ConnectionHandle
     /// The connection's receive-time tracking (nil only in tests that build contexts by hand).
     let watch: ConnectionWatch?
+    /// The request's id (answered in `X-Request-Id`) and the fields of its access log line.
+    let log: RequestLog
     private let state = Mutex(State())
 
     private struct State: ~Copyable {
@@ -46,8 +48,10 @@ final class RequestContext: Sendable {
 
     init(
         method: String, path: String, contentType: String?, authorization: String?, lastEventID: String?,
-        query: [String: String] = [:], connection: ConnectionHandle, watch: ConnectionWatch? = nil
+        query: [String: String] = [:], connection: ConnectionHandle, watch: ConnectionWatch? = nil,
+        requestID: String? = nil
     ) {
+        log = RequestLog(clientID: requestID)
         self.method = method
         self.path = path
         self.contentType = contentType
@@ -93,7 +97,7 @@ final class RequestContext: Sendable {
                     HTTPRequest(
                         method: method, path: path, contentType: contentType, authorization: authorization,
                         lastEventID: lastEventID,
-                        query: query, body: body))
+                        query: query, body: body, log: log))
             case .ready(let response):
                 return .respond(response)
             case .running, .queued:

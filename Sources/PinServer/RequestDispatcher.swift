@@ -21,6 +21,7 @@ struct RequestDispatcher: Sendable {
         let routes =
             HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
             + PinRoutes.routes(core: core) + LeaseRoutes.routes(core: core) + EventRoutes.routes(events: core.events)
+            + VersionRoutes.routes()
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
 
@@ -28,7 +29,9 @@ struct RequestDispatcher: Sendable {
         do {
             return try handle(request)
         } catch {
-            return .problem(ProblemMapping.problem(for: error, logger: logger))
+            let problem = ProblemMapping.problem(for: error, logger: logger)
+            request.log.set("problem", .string(problem.code))
+            return .problem(problem)
         }
     }
 
@@ -36,7 +39,10 @@ struct RequestDispatcher: Sendable {
         var request = incoming
         let match = router.match(method: request.method, path: request.path)
         var needsToken = request.path == "/v1" || request.path.hasPrefix("/v1/")
-        if case .found(let route, _) = match, route.access != .anonymous { needsToken = true }
+        if case .found(let route, let parameters) = match {
+            Self.describe(route, parameters, in: request.log)
+            if route.access != .anonymous { needsToken = true }
+        }
         if needsToken { request.principal = try authenticate(request) }
         switch match {
         case .notFound:
@@ -56,6 +62,17 @@ struct RequestDispatcher: Sendable {
             request.parameters = parameters
             return try route.handler(request)
         }
+    }
+
+    /// The request's route template and the ids in its path, for the access log. The route is
+    /// named before authentication fails, so a 401 or 403 still says which endpoint was refused.
+    private static func describe(_ route: Route, _ parameters: [String: String], in log: RequestLog) {
+        log.set("route", .string(route.pattern))
+        let collections = ["/v1/leases/": "lease_id", "/v1/pins/": "pin_id", "/v1/operations/": "operation_id"]
+        if let id = parameters["id"], let name = collections.first(where: { route.pattern.hasPrefix($0.key) })?.value {
+            log.set(name, .string(id))
+        }
+        if let messageID = parameters["msg_id"] { log.set("message_id", .string(messageID)) }
     }
 
     private func authenticate(_ request: HTTPRequest) throws(Problem) -> Principal {

@@ -13,6 +13,7 @@ package struct DaemonSettings: Sendable {
     package var configFile: String?
     package var tokensFile: String?
     package var logLevel = Logger.Level.info
+    package var logFormat = LogFormat.text
     package var drain = false
     package var drainDeliveryTimeoutSeconds = 0
     /// Where each setting's value came from, by setting name.

@@ -66,6 +66,11 @@ package enum SettingsTable {
             "log-level", .logLevel, "LEVEL", default: "info",
             help: "trace, debug, info, notice, warning, error or critical."
         ) { $0.logLevel = $1 },
+        Setting(
+            "log-format", SettingType<String>.text.map(logFormat), "FORMAT", default: "text",
+            help: "text (escaped lines) or json (one object per line: timestamp, level, logger, message and "
+                + "fields such as request_id, method, route, status, duration_ms)."
+        ) { $0.logFormat = $1 },
     ]
 
     private static let core: [Setting] = [
@@ -137,6 +142,12 @@ package enum SettingsTable {
                 + "in the config file also an array of whole seconds."
         ) { $0.core.webhookRetrySchedule = $1 },
     ]
+
+    /// `text` or `json`.
+    private static func logFormat(_ text: String) throws(SettingProblem) -> LogFormat {
+        guard let format = LogFormat(rawValue: text) else { throw .must("be text or json, not '\(text)'") }
+        return format
+    }
 
     /// Each root as `NAME=PATH` or `PATH`.
     private static func rootSpecs(_ texts: [String]) throws(SettingProblem) -> [RootSpec] {

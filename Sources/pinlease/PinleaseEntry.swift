@@ -40,7 +40,7 @@ struct Pinlease: ParsableCommand {
 
             \(CLIExitStatus.summary)
             """,
-        version: ClientVersion.current,
+        version: ClientVersion.summary,
         subcommands: [
             FilesCommand.self, PinsCommand.self, LeasesCommand.self, OpsCommand.self, EventsCommand.self,
             StatusCommand.self, VersionCommand.self,

@@ -55,14 +55,21 @@ extension StatusCommand {
     }
 }
 
-/// `pinlease version`: the CLI's version, and the daemon's when it serves `GET /v1/version`.
+/// `pinlease version`: the CLI's version (`client`, and what it was built from in `client_build`),
+/// and the daemon's `GET /v1/version` document (`daemon`, null when it does not serve one).
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "version", abstract: "Show the CLI's and the daemon's versions.")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        var document: JSONObject = ["client": .string(ClientVersion.current)]
+        var document: JSONObject = [
+            "client": .string(ClientVersion.current),
+            "client_build": [
+                "version": .string(ClientVersion.current), "commit": .string(ClientVersion.commit),
+                "build_date": .string(ClientVersion.buildDate), "swift_version": .string(ClientVersion.swiftVersion),
+            ],
+        ]
         let client = try global.client()
         do {
             let response = try client.send("GET", "/v1/version", timeoutSeconds: 10)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PinAssembly
+import PinBuildInfo
 import PinCore
 import PinServer
 import PinSettings
@@ -13,19 +14,17 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinleased",
         abstract: "Prepares, locks and pins files for long-term page pinning, with a REST control plane.",
-        discussion: SettingsDocumentation.precedence)
+        discussion: SettingsDocumentation.precedence,
+        version: BuildInfo.summary)
 
     /// Every setting, from ``SettingsTable``.
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
         let settings = try options.resolve()
-        // Every message and metadata value is escaped, so request text can never forge a log line.
-        LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        // Every message and metadata value is escaped (text) or encoded (json), so request text
+        // can never forge a log line.
+        LoggingSystem.bootstrap { label in settings.logFormat.handler(label: label, level: settings.logLevel) }
         let logger = Logger(label: "pinleased")
         for root in settings.rootsToCreate {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -42,6 +41,7 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     /// one group: started in the order signals, core, HTTP server, hand-off, drain phase, and
     /// stopped in the reverse order (see ``drainPhase(_:_:)``).
     private func serve(settings: DaemonSettings, logger: Logger) async throws {
+        logger.info("pinleased \(BuildInfo.summary)")
         do {
             let core = try PinCoreService(configuration: settings.core, logger: logger)
             let tokenStore = try TokenStore.load(

@@ -116,7 +116,45 @@ struct APIRoutesTests {
         #expect(health.jsonObject == ["status": "ok"])
         let ready = fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/readyz"))
         #expect(ready.status == 200)
-        #expect(ready.jsonObject == ["status": "ready"])
+        #expect(ready.jsonObject?["status"] == "ready")
+        #expect(ready.jsonObject?["ready"] == true)
+        let checks = ready.jsonObject?["checks"]?.arrayValue ?? []
+        #expect(checks.compactMap { $0.objectValue?["name"]?.stringValue } == ["draining", "roots", "state"])
+        #expect(checks.allSatisfy { $0.objectValue?["ok"] == true })
+    }
+
+    @Test("readiness is 503 naming the roots check while a root's path is not the directory the daemon opened")
+    func readinessRoots() throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        let moved = fixture.dataDirectory + ".moved"
+        #expect(rename(fixture.dataDirectory, moved) == 0)
+        var answers = [fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/readyz"))]
+        // Another directory at the root's path: it opens, but is not the one the daemon holds.
+        mkdir(fixture.dataDirectory, 0o755)
+        answers.append(fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/readyz")))
+        rmdir(fixture.dataDirectory)
+        #expect(rename(moved, fixture.dataDirectory) == 0)
+        for answer in answers {
+            #expect(answer.status == 503)
+            #expect(answer.jsonObject?["ready"] == false)
+            let checks = answer.jsonObject?["checks"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            #expect(checks.filter { $0["ok"] == false }.compactMap { $0["name"]?.stringValue } == ["roots"])
+        }
+        #expect(fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/readyz")).status == 200)
+    }
+
+    @Test("GET /v1/version needs a token and reports the build info and the kernel")
+    func version() throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        #expect(fixture.dispatcher.respond(to: HTTPRequest(method: "GET", path: "/v1/version")).status == 401)
+        let version = fixture.send("GET", "/v1/version")
+        #expect(version.status == 200)
+        let document = try #require(version.jsonObject)
+        #expect(document.keys == ["version", "commit", "build_date", "swift_version", "kernel"])
+        #expect(document["version"]?.stringValue?.isEmpty == false)
+        #expect(document["kernel"]?.stringValue == kernelRelease)
     }
 
     @Test("the file list is an items array")

@@ -136,6 +136,14 @@ private func failure(flags: [String] = [], environment: [String: String] = [:], 
                 == true)
     }
 
+    @Test func logFormats() throws {
+        #expect(try resolve(flags: []).logFormat == .text)
+        #expect(try resolve(flags: ["--log-format", "json"]).logFormat == .json)
+        #expect(try resolve(environment: ["PINLEASED_LOG_FORMAT": "json"]).logFormat == .json)
+        #expect(try resolve(configFile: #"{"log_format": "json"}"#).logFormat == .json)
+        #expect(failure(flags: ["--log-format", "xml"])?.hasSuffix("must be text or json, not 'xml'") == true)
+    }
+
     @Test func integersKeepTheirRangesPerSource() throws {
         #expect(
             failure(environment: ["PINLEASED_PIN_MAX_COUNT": "0"]) == "PINLEASED_PIN_MAX_COUNT must be greater than 0")

@@ -179,7 +179,8 @@ def test_every_command(cli_daemon: Daemon, filesystems, cleanup: Cleanup, scratc
     assert [int(s) for s in cli(d, "events", "--since", str(last - 1), "-o", "id").stdout.split()] == [last]
 
     status = cli_json(d, "status")
-    assert status["health"] == {"status": "ok"} and status["ready"] == {"status": "ready"}
+    assert status["health"] == {"status": "ok"} and status["ready"]["status"] == "ready"
+    assert [c["name"] for c in status["ready"]["checks"] if not c["ok"]] == []
     assert status["budget"]["budget_bytes"] == BUDGET and isinstance(status["counts"]["files"], int)
     assert "ready.status:" in cli(d, "status", "-o", "table").stdout
     assert cli_json(d, "version")["client"] == "0.1.0"
@@ -436,4 +437,4 @@ def test_holder_token(filesystems, workdir: Path, extra_daemon):
     assert json.loads(cli(d, "leases", "ls", "-o", "json", env=env).stdout)["items"] == []
     assert cli(d, "events", "-o", "json", env=env).stdout == ""
     status = json.loads(cli(d, "status", "-o", "json", env=env).stdout)
-    assert status["ready"] == {"status": "ready"} and status["counts"].startswith("Not allowed for this token: ")
+    assert status["ready"]["status"] == "ready" and status["counts"].startswith("Not allowed for this token: ")

@@ -34,16 +34,17 @@ ENDPOINTS = {
     ("/v1/leases/{id}/revoke", "post"),
     ("/v1/leases/{id}/deliveries", "get"),
     ("/v1/leases/{id}/deliveries/{msg_id}/retry", "post"),
+    ("/v1/version", "get"),
 }
 # The members every request body must have.
 REQUIRED_BODY_FIELDS = {("/v1/pins", "post"): ["path", "access"], ("/v1/leases", "post"): ["holder"]}
 # Operations any valid token may call (a holder for its own leases): no 403 for them.
 ANY_TOKEN = {("/v1/events", "get"), ("/v1/leases", "get"), ("/v1/leases/{id}", "get"), ("/v1/leases/{id}/renew", "post"),
              ("/v1/leases/{id}/release", "post"), ("/v1/leases/{id}/deliveries", "get"),
-             ("/v1/leases/{id}/deliveries/{msg_id}/retry", "post")}
+             ("/v1/leases/{id}/deliveries/{msg_id}/retry", "post"), ("/v1/version", "get")}
 # POSTs whose every member is optional (an empty body is accepted).
 OPTIONAL_BODIES = {("/v1/leases/{id}/renew", "post"), ("/v1/leases/{id}/release", "post"), ("/v1/leases/{id}/revoke", "post"),
-                   ("/v1/leases/{id}/deliveries/{msg_id}/retry", "post")}
+                   ("/v1/leases/{id}/deliveries/{msg_id}/retry", "post"), ("/v1/version", "get")}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,74 @@
+import LinuxFS
+
+/// Whether the daemon can serve, check by check (`GET /readyz`).
+public struct Readiness: Sendable, Equatable {
+    /// One check: its name (`roots`, `state`, `draining`), whether it passed, and why not.
+    public struct Check: Sendable, Equatable {
+        public let name: String
+        public let ok: Bool
+        /// Why the check failed, one reason per line item (empty when it passed).
+        public let problems: [String]
+
+        public init(name: String, problems: [String]) {
+            self.name = name
+            self.ok = problems.isEmpty
+            self.problems = problems
+        }
+    }
+
+    public let checks: [Check]
+
+    /// True when every check passed.
+    public var ready: Bool { checks.allSatisfy(\.ok) }
+    /// Every failed check's problems, in the order of the checks.
+    public var reasons: [String] { checks.flatMap(\.problems) }
+}
+
+extension PinCoreService {
+    /// Each check of readiness, run now: `draining` (the daemon is revoking every lease before
+    /// it stops), `roots` (each root's path still opens as the very directory the daemon holds
+    /// open, and is readable, writable and searchable: a root unmounted or replaced under the
+    /// daemon fails) and `state` (a page can be written in the state directory's filesystem,
+    /// so the state store can still commit: a full or read-only filesystem fails).
+    public func readinessReport() -> Readiness {
+        let draining = leases.isDraining ? ["draining: revoking every lease before the daemon stops"] : []
+        return Readiness(checks: [
+            Readiness.Check(name: "draining", problems: draining),
+            Readiness.Check(name: "roots", problems: roots.unusable()),
+            Readiness.Check(name: "state", problems: StateDirectoryProbe.problems(stateDirectory)),
+        ])
+    }
+
+    /// Whether the daemon can serve, and why not (``readinessReport()`` in short).
+    public func readiness() -> (ready: Bool, reasons: [String]) {
+        let report = readinessReport()
+        return (report.ready, report.reasons)
+    }
+}
+
+/// Probes whether the state directory's filesystem still takes writes, without leaving
+/// anything behind: an unnamed temporary file (`O_TMPFILE`) gets one page, and is gone when
+/// closed. No fsync: the page's space is reserved by the write itself (ENOSPC then), and the
+/// probe stays cheap enough for an unauthenticated endpoint.
+enum StateDirectoryProbe {
+    static func problems(_ stateDirectory: String) -> [String] {
+        let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { page.deallocate() }
+        page.initializeMemory(as: UInt8.self, repeating: 0)
+        do throws(LinuxError) {
+            let directory = try openDirectory(stateDirectory)
+            let probe: OpenFile
+            do throws(LinuxError) {
+                probe = try openUnnamedTemporaryFile(in: directory)
+            } catch  where error.code == .notSupported {
+                // No O_TMPFILE on this filesystem: whether the directory may be written is all we learn.
+                try checkAccess(stateDirectory, [.write, .execute])
+                return []
+            }
+            try probe.writeAll(UnsafeRawBufferPointer(page), at: 0)
+            return []
+        } catch {
+            return ["the state directory \(stateDirectory) takes no writes: \(error.message)"]
+        }
+    }
+}
