@@ -67,7 +67,10 @@ class NotifyReceiver:
                     if predicate(self.messages[index]):
                         return index
                 remaining = deadline - time.monotonic()
-                assert remaining > 0, f"no {what} within {DEADLINE_S}s; received {self.messages}"
+                if remaining <= 0:
+                    others = [m for m in self.messages if "WATCHDOG" not in m]
+                    pets = len(self.messages) - len(others)
+                    raise AssertionError(f"no {what} within {DEADLINE_S}s; received {others} and {pets} WATCHDOG=1")
                 self.changed.wait(remaining)
 
     def close(self) -> None:
