@@ -1,3 +1,4 @@
+internal import CLinux
 import Glibc
 
 /// The service manager's notification socket (`$NOTIFY_SOCKET`, the `sd_notify(3)` protocol,

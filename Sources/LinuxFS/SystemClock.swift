@@ -1,3 +1,4 @@
+internal import CLinux
 import Glibc
 
 /// The kernel's clocks, read with `clock_gettime`, and a sleep on the monotonic one.

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Builds and tests the pinleased container image on this machine, where no image registry is
+# reachable (so the swift:6.3-bookworm builder cannot be pulled):
+#
+#   Docker/image.sh build   release binaries (Swift runtime linked in), a Debian bookworm base image
+#                           made here (mmdebstrap from the Debian archive | podman import), then the
+#                           Dockerfile's `prebuilt` target on that base: $IMAGE
+#   Docker/image.sh test    build, then run $IMAGE with podman on a loop-mounted ext4 root and
+#                           drive prepare -> lock -> pin -> lease through it from the host (TCP and
+#                           the Unix socket), with only the capabilities the DaemonSet grants
+#
+# Needs root, podman, runc and mmdebstrap (make deps-image). Everything it creates (container,
+# mount, loop device, temporary directory) is removed on exit, also on failure.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+IMAGE=${IMAGE:-localhost/pinleased:latest}
+BASE_IMAGE=${BASE_IMAGE:-localhost/pinlease-debian:bookworm}
+SCRATCH=${SCRATCH:-$REPO/.build-image}
+CAPABILITIES=LINUX_IMMUTABLE,LEASE,IPC_LOCK,FOWNER,DAC_OVERRIDE,SYS_PTRACE
+# runc, not crun: crun refuses this machine's hybrid cgroup layout. The limits are given
+# explicitly: the runtime cannot raise them past the host's hard limits.
+PODMAN=(podman --runtime runc)
+LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'image-test: FAILED: %s\n' "$*" >&2; exit 1; }
+
+build_binaries() {
+    step "swift build -c release --static-swift-stdlib ($SCRATCH)"
+    (cd "$REPO" && swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product pinleased \
+        && swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product pinlease)
+}
+
+base_image() {
+    if podman image exists "$BASE_IMAGE"; then
+        step "base image $BASE_IMAGE present"
+        return
+    fi
+    step "base image $BASE_IMAGE: mmdebstrap --variant=minbase bookworm | podman import"
+    mmdebstrap --variant=minbase bookworm - | podman import - "$BASE_IMAGE"
+}
+
+build_image() {
+    build_binaries
+    base_image
+    local context
+    context=$(mktemp -d /tmp/pinlease-image-context.XXXXXX)
+    # shellcheck disable=SC2064 # expand now: the variable is local
+    trap "rm -rf '$context'" RETURN
+    install -D -m 0755 "$SCRATCH/release/pinleased" "$context/prebuilt/pinleased"
+    install -D -m 0755 "$SCRATCH/release/pinlease" "$context/prebuilt/pinlease"
+    step "podman build --target prebuilt -t $IMAGE (on $BASE_IMAGE)"
+    "${PODMAN[@]}" build --network host --format docker "${LIMITS[@]}" --target prebuilt \
+        --build-arg RUNTIME_BASE="$BASE_IMAGE" \
+        --build-arg VERSION="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)" \
+        --build-arg REVISION="$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)" \
+        --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        -f "$REPO/Docker/Dockerfile" -t "$IMAGE" "$context"
+    podman image inspect --format '{{.Size}} bytes, labels {{.Labels}}' "$IMAGE"
+}
+
+# --- image test --------------------------------------------------------------------------------
+
+WORK=""
+CONTAINER=""
+LOOP=""
+WRITER=""
+
+cleanup() {
+    local status=$?
+    set +e
+    [ -n "$WRITER" ] && kill "$WRITER" 2>/dev/null
+    if [ -n "$CONTAINER" ]; then
+        [ $status -ne 0 ] && podman logs --tail 40 "$CONTAINER" 2>&1 | sed 's/^/  container: /'
+        "${PODMAN[@]}" rm -f -t 30 "$CONTAINER" >/dev/null 2>&1
+    fi
+    if [ -n "$WORK" ]; then
+        mountpoint -q "$WORK/root" && umount "$WORK/root"
+        [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
+        rm -rf "$WORK"
+    fi
+    exit $status
+}
+
+# Polls `curl ARGS` until it succeeds, for at most 120 s.
+wait_for() {
+    local what=$1
+    shift
+    local deadline=$((SECONDS + 120))
+    until curl -fsS -o /dev/null "$@" 2>/dev/null; do
+        [ "$(podman inspect --format '{{.State.Running}}' "$CONTAINER")" = true ] || fail "the container exited"
+        [ $SECONDS -lt $deadline ] || fail "$what: not within 120 s"
+        sleep 0.2
+    done
+}
+
+# api METHOD PATH [JSON] [EXPECTED-STATUS]: prints the body; fails unless the status matches.
+api() {
+    local method=$1 path=$2 body=${3:-} expected=${4:-2..}
+    local args=(-sS -X "$method" -H "Authorization: Bearer $TOKEN" -o "$WORK/body" -w '%{http_code}')
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
+    local status
+    status=$(curl "${args[@]}" "$URL$path")
+    [[ $status =~ ^$expected$ ]] || fail "$method $path: HTTP $status, wanted $expected: $(cat "$WORK/body")"
+    cat "$WORK/body"
+}
+
+field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+
+test_image() {
+    [ "$(id -u)" = 0 ] || fail "needs root (loop devices, mounts)"
+    build_image
+    trap cleanup EXIT
+    WORK=$(mktemp -d /tmp/pinlease-image-test.XXXXXX)
+    mkdir -p "$WORK/root" "$WORK/state" "$WORK/run"
+
+    step "the image ships every library the binaries load (ldd inside it)"
+    local libraries
+    libraries=$("${PODMAN[@]}" run --rm "${LIMITS[@]}" --network none --entrypoint /usr/bin/ldd "$IMAGE" \
+        /usr/local/bin/pinleased /usr/local/bin/pinlease)
+    echo "$libraries"
+    if grep -q "not found" <<<"$libraries"; then fail "libraries missing in the image"; fi
+
+    step "a loop-mounted ext4 root at $WORK/root, a file owned by uid 4242 with mode 0600"
+    truncate -s 256M "$WORK/ext4.img"
+    mkfs.ext4 -q -F "$WORK/ext4.img"
+    LOOP=$(losetup --find --show "$WORK/ext4.img")
+    mount "$LOOP" "$WORK/root"
+    head -c $((4 << 20)) /dev/urandom >"$WORK/root/a.bin"
+    chown 4242:4242 "$WORK/root/a.bin"
+    chmod 0600 "$WORK/root/a.bin"
+
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    URL="http://127.0.0.1:$port"
+    CONTAINER="pinlease-image-test-$$"
+    step "podman run $IMAGE: --cap-drop ALL --cap-add $CAPABILITIES, host PIDs and network"
+    "${PODMAN[@]}" run -d --name "$CONTAINER" "${LIMITS[@]}" --network host --pid host \
+        --cap-drop ALL --cap-add "$CAPABILITIES" --security-opt no-new-privileges \
+        --read-only --tmpfs /tmp \
+        -v "$WORK/root:/srv/pinlease" -v "$WORK/state:/var/lib/pinleased" -v "$WORK/run:/run/pinlease" \
+        "$IMAGE" --root data=/srv/pinlease --listen "127.0.0.1:$port"
+    wait_for "GET /readyz" "$URL/readyz"
+    TOKEN=$(cat "$WORK/state/admin.token")
+    "${PODMAN[@]}" exec "$CONTAINER" grep -E '^Cap(Eff|Bnd)' /proc/1/status 2>/dev/null \
+        || "${PODMAN[@]}" exec "$CONTAINER" sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/$(cat /var/lib/pinleased/lock)/status'
+
+    step "prepare"
+    api POST /v1/files/prepare '{"path":"data:a.bin","mode":"fill"}' | field '["path"]'
+
+    step "lock refused while a host process holds the file open for writing (writer scan across PIDs)"
+    sleep infinity 9>>"$WORK/root/a.bin" &
+    WRITER=$!
+    local refused
+    refused=$(api POST /v1/files/lock-immutable '{"path":"data:a.bin"}' '4..')
+    echo "$refused"
+    grep -q "$WRITER" <<<"$refused" || fail "the refusal does not name the writer pid $WRITER"
+    kill "$WRITER"
+    wait "$WRITER" 2>/dev/null || true
+    WRITER=""
+
+    step "lock"
+    api POST /v1/files/lock-immutable '{"path":"data:a.bin"}' | field '["immutable"]'
+    lsattr "$WORK/root/a.bin" | grep -q '^----i' || fail "a.bin is not immutable on the host: $(lsattr "$WORK/root/a.bin")"
+
+    step "pin"
+    local pin
+    pin=$(api POST /v1/pins '{"path":"data:a.bin","access":"read"}' 201 | field '["id"]')
+    echo "pin $pin"
+
+    step "lease"
+    local lease
+    lease=$(api POST /v1/leases "{\"pin_id\":\"$pin\",\"holder\":\"image-test\",\"ttl_s\":60}" 201 | field '["id"]')
+    echo "lease $lease"
+
+    step "the lease through the Unix socket on the host ($WORK/run/api.sock)"
+    curl -fsS --unix-socket "$WORK/run/api.sock" -H "Authorization: Bearer $TOKEN" \
+        "http://localhost/v1/leases/$lease" | field '["state"]' | grep -qx active || fail "lease not active"
+
+    step "HEALTHCHECK"
+    "${PODMAN[@]}" healthcheck run "$CONTAINER" && echo healthy
+
+    step "SIGTERM (podman stop): exit status 0"
+    "${PODMAN[@]}" stop -t 60 "$CONTAINER" >/dev/null
+    local code
+    code=$(podman inspect --format '{{.State.ExitCode}}' "$CONTAINER")
+    [ "$code" = 0 ] || fail "pinleased exited with $code"
+    step "image test passed"
+}
+
+case "${1:-build}" in
+build) build_image ;;
+test) test_image ;;
+*)
+    echo "usage: $0 build|test" >&2
+    exit 2
+    ;;
+esac
