@@ -6,7 +6,8 @@
 #   make bench   install what is missing, build release, run every bench/*.sh
 #   make fmt     format the Swift sources (make test fails on what `swift format lint` reports)
 #   make image   build the container image (Docker/Dockerfile) from a release binary, on a local Debian base
-#   make image-test  build it, run it with podman and drive prepare -> lock -> pin -> lease through it
+#   make image-test  build it, run it with podman and drive prepare -> lock -> pin -> lease through it;
+#                the systemd unit under a real systemd (PID 1 of a container)
 #
 # Everything that needs installing is installed by `deps`, and only when missing.
 
@@ -150,8 +151,10 @@ bench: deps deps-bench release
 image: deps-image
 	Docker/image.sh build
 
+# The image driven end to end, then deploy/systemd/pinleased.service under a real systemd in a container.
 image-test: deps-image
 	Docker/image.sh test
+	Docker/image.sh systemd-test
 
 # Rewrites the README's settings table from the settings table in the source (a unit test checks they agree).
 settings-doc: build

@@ -8,6 +8,10 @@
 #   Docker/image.sh test    build, then run $IMAGE with podman on a loop-mounted ext4 root and
 #                           drive prepare -> lock -> pin -> lease through it from the host (TCP and
 #                           the Unix socket), with only the capabilities the DaemonSet grants
+#   Docker/image.sh systemd-test
+#                           deploy/systemd/pinleased.service under a real systemd (PID 1 of a
+#                           container made from $IMAGE): notify start, the API inside the unit's
+#                           sandbox, reload, watchdog, stop
 #
 # Needs root, podman, runc and mmdebstrap (make deps-image). Everything it creates (container,
 # mount, loop device, temporary directory) is removed on exit, also on failure.
@@ -208,11 +212,120 @@ test_image() {
     step "image test passed"
 }
 
+# --- the systemd unit under a real systemd ----------------------------------------------------
+
+SYSTEMD_IMAGE=${SYSTEMD_IMAGE:-localhost/pinleased-systemd:test}
+
+# in_container COMMAND...: runs COMMAND in the systemd container.
+in_container() { podman exec "$CONTAINER" "$@"; }
+
+# unit_property NAME: a property of pinleased.service as systemctl shows it.
+unit_property() { in_container systemctl show -P "$1" pinleased.service; }
+
+# wait_unit WHAT CONDITION: polls the shell CONDITION (run here) for at most 120 s.
+wait_unit() {
+    local deadline=$((SECONDS + 120))
+    until eval "$2"; do
+        [ $SECONDS -lt $deadline ] || fail "$1: not within 120 s; $(in_container systemctl status --no-pager \
+            pinleased.service 2>&1 | tail -20)"
+        sleep 0.2
+    done
+}
+
+# api_inside METHOD PATH [JSON] [EXPECTED-STATUS]: like `api`, with curl run in the container.
+api_inside() {
+    local method=$1 path=$2 body=${3:-} expected=${4:-2..}
+    local output status
+    output=$(in_container sh -c 'curl -sS -X "$1" -H "Authorization: Bearer $(cat /var/lib/pinleased/admin.token)" \
+        -H "Content-Type: application/json" ${3:+--data "$3"} -w "\n%{http_code}" "http://127.0.0.1:8470$2"' \
+        - "$method" "$path" "$body")
+    status=${output##*$'\n'}
+    [[ $status =~ ^$expected$ ]] || fail "$method $path: HTTP $status, wanted $expected: ${output%$'\n'*}"
+    printf '%s\n' "${output%$'\n'*}"
+}
+
+# Runs deploy/systemd/pinleased.service, unchanged, under systemd 252 as PID 1 of a container made
+# from $IMAGE plus Debian's systemd: Type=notify start, the API with the unit's capabilities and
+# hardening, reload, watchdog, stop.
+systemd_test() {
+    [ "$(id -u)" = 0 ] || fail "needs root"
+    podman image exists "$IMAGE" || build_image
+    trap cleanup EXIT
+    WORK=$(mktemp -d /tmp/pinlease-systemd-test.XXXXXX)
+    install -m 0644 "$REPO/deploy/systemd/pinleased.service" "$WORK/pinleased.service"
+    cat >"$WORK/Containerfile" <<CONTAINERFILE
+FROM $IMAGE
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends systemd procps && rm -rf /var/lib/apt/lists/*
+COPY pinleased.service /etc/systemd/system/pinleased.service
+RUN systemctl enable pinleased.service
+HEALTHCHECK NONE
+ENTRYPOINT ["/lib/systemd/systemd"]
+CMD []
+CONTAINERFILE
+    # procps: the unit's ExecReload= runs /bin/kill, as on a standard Debian host.
+    step "podman build $SYSTEMD_IMAGE: $IMAGE + systemd, procps + deploy/systemd/pinleased.service"
+    "${PODMAN[@]}" build --network host --format docker "${LIMITS[@]}" -t "$SYSTEMD_IMAGE" "$WORK" >/dev/null
+    CONTAINER="pinlease-systemd-test-$$"
+    step "podman run --systemd=always: systemd as PID 1, a tmpfs as the root /srv/pinlease"
+    # Privileged: systemd itself mounts and sets up namespaces for the unit's sandboxing.
+    "${PODMAN[@]}" run -d --name "$CONTAINER" --systemd=always --privileged --network none "${LIMITS[@]}" \
+        --mount type=tmpfs,destination=/srv/pinlease "$SYSTEMD_IMAGE" >/dev/null
+
+    step "Type=notify: active once READY=1 came"
+    wait_unit "pinleased.service active" '[ "$(unit_property ActiveState 2>/dev/null)" = active ]'
+    unit_property StatusText | tee "$WORK/status"
+    grep -q "^serving on 127.0.0.1:8470, unix:/run/pinleased/api.sock" "$WORK/status" || fail "no serving status"
+    local pid
+    pid=$(unit_property MainPID)
+    echo "main pid $pid: $(in_container grep CapEff "/proc/$pid/status")"
+
+    step "prepare -> lock -> pin -> lease under the unit's sandbox (a file of uid 4242, mode 0600)"
+    in_container sh -c 'head -c 4194304 /dev/urandom >/srv/pinlease/a.bin && chown 4242:4242 /srv/pinlease/a.bin \
+        && chmod 0600 /srv/pinlease/a.bin'
+    api_inside POST /v1/files/prepare '{"path":"a.bin","mode":"fill"}' | field '["path"]'
+    in_container sh -c 'echo $$ >/run/writer.pid; exec sleep infinity 9>>/srv/pinlease/a.bin' &
+    WRITER=$!
+    local writer_pid refused
+    wait_unit "the writer" 'writer_pid=$(in_container cat /run/writer.pid 2>/dev/null) && [ -n "$writer_pid" ]'
+    refused=$(api_inside POST /v1/files/lock-immutable '{"path":"a.bin"}' '4..')
+    echo "$refused"
+    grep -q "\[$writer_pid\]" <<<"$refused" || fail "the refusal does not name the writer pid $writer_pid"
+    in_container sh -c 'kill "$(cat /run/writer.pid)"'
+    wait "$WRITER" 2>/dev/null || true
+    WRITER=""
+    api_inside POST /v1/files/lock-immutable '{"path":"a.bin"}' | field '["immutable"]'
+    local pin lease
+    pin=$(api_inside POST /v1/pins '{"path":"a.bin","access":"read"}' 201 | field '["id"]')
+    lease=$(api_inside POST /v1/leases "{\"pin_id\":\"$pin\",\"holder\":\"unit\",\"ttl_s\":60}" 201 | field '["id"]')
+    echo "pin $pin, lease $lease"
+
+    step "systemctl reload: RELOADING=1, SIGHUP, READY=1"
+    in_container systemctl reload pinleased.service
+    wait_unit "the reload's status" '[[ "$(unit_property StatusText)" == *"tokens reloaded"* ]]'
+    unit_property StatusText
+    [ "$(unit_property ActiveState)" = active ] || fail "not active after the reload"
+
+    step "WatchdogSec=30s: the watchdog timestamp moves (a pet every 15 s)"
+    local first
+    first=$(unit_property WatchdogTimestampMonotonic)
+    [ "$(unit_property WatchdogUSec)" = 30s ] || fail "WatchdogUSec $(unit_property WatchdogUSec)"
+    wait_unit "a watchdog pet" '[ "$(unit_property WatchdogTimestampMonotonic)" != "$first" ]'
+    echo "WatchdogTimestampMonotonic $first -> $(unit_property WatchdogTimestampMonotonic)"
+
+    step "systemctl stop: STOPPING=1, clean exit"
+    in_container systemctl stop pinleased.service
+    [ "$(unit_property Result)" = success ] || fail "Result=$(unit_property Result)"
+    [ "$(unit_property ExecMainStatus)" = 0 ] || fail "ExecMainStatus=$(unit_property ExecMainStatus)"
+    in_container journalctl -u pinleased.service --no-pager -o cat | grep -E "Stopping|Stopped|stopped|signal" | tail -4
+    step "systemd test passed"
+}
+
 case "${1:-build}" in
 build) build_image ;;
 test) test_image ;;
+systemd-test) systemd_test ;;
 *)
-    echo "usage: $0 build|test" >&2
+    echo "usage: $0 build|test|systemd-test" >&2
     exit 2
     ;;
 esac
