@@ -183,7 +183,8 @@ test_image() {
 
     step "lock"
     api POST /v1/files/lock-immutable '{"path":"data:a.bin"}' | field '["immutable"]'
-    lsattr "$WORK/root/a.bin" | grep -q '^----i' || fail "a.bin is not immutable on the host: $(lsattr "$WORK/root/a.bin")"
+    lsattr "$WORK/root/a.bin" | grep -q '^----i' \
+        || fail "a.bin is not immutable on the host: $(lsattr "$WORK/root/a.bin")"
 
     step "pin"
     local pin

@@ -56,7 +56,9 @@ def test_systemd_unit_verifies(workdir: Path):
     unit = workdir / f"verify-{uuid.uuid4().hex[:6]}" / "pinleased.service"
     unit.parent.mkdir()
     unit.write_text(UNIT.read_text().replace("/usr/local/bin/pinleased", str(daemon_binary())))
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], check=False, capture_output=True, text=True, timeout=120
+    )
     # verify exits 0 on unknown keys and unparsable values too: any message is a failure.
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
 
