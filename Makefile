@@ -6,6 +6,9 @@
 #   make test    install what is missing, build, swift test + end-to-end tests (pytest)
 #   make bench   install what is missing, build release, run every bench/*.sh
 #   make fmt     format the Swift sources (make test fails on what `swift format lint` reports)
+#   make image   build the container image (Docker/Dockerfile) from a release binary, on a local Debian base
+#   make image-test  build it, run it with podman and drive prepare -> lock -> pin -> lease through it;
+#                the systemd unit under a real systemd (PID 1 of a container)
 #
 # Everything that needs installing is installed by `deps`, and only when missing.
 
@@ -24,13 +27,16 @@ DESTDIR ?=
 ARGS ?=
 
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
-                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch jq
+                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch jq systemd
 # Only the benchmarks need these (the peers they are measured against, and the load tool).
 BENCH_APT_PACKAGES := wrk etcd-server
+# Only `make image` / `make image-test` need these: podman (run with runc), and mmdebstrap for the
+# Debian base image made locally (no image registry is reachable).
+IMAGE_APT_PACKAGES := podman runc mmdebstrap
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0 \
                 openapi-python-client==0.29.1 httpx==0.28.1 attrs==26.1.0 python-dateutil==2.9.0.post0 \
-                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6
+                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6 kubernetes-validate==1.37.0 PyYAML==6.0.3
 
 export DEBIAN_FRONTEND := noninteractive
 # Debian's own python3 marks its site-packages as externally managed (PEP 668).
@@ -42,7 +48,7 @@ PIP_CHECK := import sys; from importlib import metadata as m; \
   have = {(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in m.distributions()}; \
   print(" ".join(s for s in sys.argv[1:] if have.get(s.split("==")[0].lower()) != s.split("==")[1]))
 
-.PHONY: deps deps-apt deps-pip deps-bench build release install run test swift-test e2e bench clean settings-doc fmt lint
+.PHONY: deps deps-apt deps-pip deps-bench deps-image image image-test build release install run test swift-test e2e bench clean settings-doc fmt lint
 
 deps: deps-apt deps-pip
 
@@ -64,6 +70,13 @@ deps-apt:
 deps-bench: deps-apt
 	@missing=""; \
 	for p in $(BENCH_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+deps-image: deps-apt
+	@missing=""; \
+	for p in $(IMAGE_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
 	fi
@@ -136,6 +149,15 @@ bench: deps deps-bench release
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/crash.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/lease_scale.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/slow_receiver.sh
+
+# The container image (see Docker/README.md); not part of `make test` (minutes: a release build and a base image).
+image: deps-image
+	Docker/image.sh build
+
+# The image driven end to end, then deploy/systemd/pinleased.service under a real systemd in a container.
+image-test: deps-image
+	Docker/image.sh test
+	Docker/image.sh systemd-test
 
 # Rewrites the README's settings table from the settings table in the source (a unit test checks they agree).
 settings-doc: build

@@ -97,7 +97,14 @@ public final class DescriptorHandoffListener: Service {
     /// returns once the accepting thread and every connection's thread ended.
     /// - Throws: ``HTTPServerError`` when it cannot listen.
     public func run() async throws {
+        try await run(whenServing: {})
+    }
+
+    /// ``run()``, calling `whenServing` once connections are accepted (for the service
+    /// manager's readiness notice).
+    public func run(whenServing: @Sendable () -> Void) async throws {
         try start()
+        whenServing()
         await shutdownRequested()
         try await blocking("fd-handoff-stop") { [self] in stop() }
     }

@@ -105,7 +105,14 @@ public final class PinHTTPServer: Service {
     /// (``stop()``); returns once the listeners and their threads are gone.
     /// - Throws: ``HTTPServerError`` when it cannot start; nothing is left listening then.
     public func run() async throws {
+        try await run(whenServing: {})
+    }
+
+    /// ``run()``, calling `whenServing` once connections are accepted (for the service
+    /// manager's readiness notice).
+    public func run(whenServing: @Sendable () -> Void) async throws {
         try start()
+        whenServing()
         await shutdownRequested()
         try await blocking("http-stop") { [self] in stop() }
     }

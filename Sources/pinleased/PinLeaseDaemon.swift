@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinuxFS
 import Logging
 import PinAssembly
 import PinBuildInfo
@@ -38,8 +39,8 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     }
 
     /// Opens the core and serves until SIGTERM or SIGINT stops the daemon. Its services run in
-    /// one group: started in the order signals, core, HTTP server, hand-off, drain phase, and
-    /// stopped in the reverse order (see ``drainPhase(_:_:)``).
+    /// one group: started in the order (watchdog), signals, core, HTTP server, hand-off, drain
+    /// phase, stopping notice, and stopped in the reverse order (see ``drainPhase(_:_:_:)``).
     private func serve(settings: DaemonSettings, logger: Logger) async throws {
         logger.info("pinleased \(BuildInfo.summary)")
         do {
@@ -55,9 +56,16 @@ struct PinLeaseDaemon: AsyncParsableCommand {
                 }
             }
             for spec in settings.core.roots { logger.info("root \(spec.name) = \(spec.path)") }
-            let signals = await DaemonSignals(tokens: tokenStore, logger: logger)
+            let link = ServiceManagerLink(logger: logger)
+            let signals = await DaemonSignals(tokens: tokenStore, link: link, logger: logger)
+            // READY=1 once the core recovered (it did, in its init) and every socket accepts connections.
+            let listeners = ReportingListener.listeners(server: server, handoff: handoff, link: link)
+            let watchdog = ServiceManagerWatchdog.petIntervalFromEnvironment().map {
+                [ServiceManagerWatchdogService(link: link, interval: $0)] as [any Service]
+            }
             let services: [any Service] =
-                [signals, core, server] + (handoff.map { [$0] } ?? []) + drainPhase(core, settings)
+                (watchdog ?? []) + [signals, core] + listeners + drainPhase(core, settings, link)
+                + [ServiceManagerStoppingNotice(link: link, status: "stopping")]
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
             signals.stops(group)
             try await group.run()
@@ -72,9 +80,20 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     /// 503 `draining`), the descriptor hand-off and the core's background work still run. Then the
     /// hand-off stops, then the HTTP server, then the core's background work, then the signals.
     /// Locks, pins and leases stay: they are durable.
-    private func drainPhase(_ core: PinCoreService, _ settings: DaemonSettings) -> [any Service] {
+    private func drainPhase(_ core: PinCoreService, _ settings: DaemonSettings, _ link: ServiceManagerLink)
+        -> [any Service]
+    {
         guard settings.drain else { return [] }
         let timeout = Duration.seconds(settings.drainDeliveryTimeoutSeconds)
-        return [ShutdownPhase(name: "drain") { core.drain(deliveryTimeout: timeout) }]
+        return [
+            ShutdownPhase(name: "drain") {
+                let live = core.leaseList(LeaseFilter(), caller: .admin).leases.filter {
+                    $0.state == .active || $0.state == .revoking
+                }
+                link.status("draining: \(live.count) leases")
+                core.drain(deliveryTimeout: timeout)
+                link.status("stopping")
+            }
+        ]
     }
 }
