@@ -21,13 +21,13 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
-                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch
+                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch prometheus
 # Only the benchmarks need these (the peers they are measured against, and the load tool).
 BENCH_APT_PACKAGES := wrk etcd-server
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0 \
                 openapi-python-client==0.29.1 httpx==0.28.1 attrs==26.1.0 python-dateutil==2.9.0.post0 \
-                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6
+                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6 prometheus-client==0.26.0
 
 export DEBIAN_FRONTEND := noninteractive
 # Debian's own python3 marks its site-packages as externally managed (PEP 668).

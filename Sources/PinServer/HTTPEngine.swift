@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CoreMetrics
 import Dispatch
 import Foundation
 import LinuxFS
@@ -16,6 +17,7 @@ final class HTTPEngine: Sendable {
     let maxBodyBytes: Int
     let heartbeatInterval: Duration
     let logger: Logger
+    let metrics: HTTPMetrics
     /// Bounds the time each connection takes to deliver a request.
     let watchdog: ReceiveWatchdog
     private let inFlight = DispatchGroup()
@@ -31,8 +33,10 @@ final class HTTPEngine: Sendable {
 
     init(
         dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, receiveLimitSeconds: Double = 10,
-        idleLimitSeconds: Double = 30, logger: Logger
+        idleLimitSeconds: Double = 30, logger: Logger,
+        metrics: HTTPMetrics = HTTPMetrics(factory: NOOPMetricsHandler.instance)
     ) {
+        self.metrics = metrics
         self.dispatcher = dispatcher
         self.maxBodyBytes = maxBodyBytes
         self.heartbeatInterval = heartbeatInterval
@@ -126,6 +130,7 @@ final class HTTPEngine: Sendable {
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let duration = (milliseconds * 10).rounded() / 10
         if let outcome = context.outcome {
+            metrics.record(route: outcome.route, method: context.method, status: outcome.status, elapsed: elapsed)
             logger.info("\(context.method) \(context.path) \(outcome.status) \(duration)ms \(outcome.bytes)B")
         } else {
             logger.debug(

@@ -22,6 +22,7 @@ final class RequestContext: Sendable {
         var bodyTooLarge = false
         var phase = Phase.receiving
         var status: Int?
+        var route: String?
         var responseBytes = 0
         var completed = false
     }
@@ -128,6 +129,7 @@ final class RequestContext: Sendable {
         state.withLock { state in
             state.phase = .queued
             state.status = response.status
+            state.route = response.route
             state.responseBytes = response.body.count
         }
     }
@@ -142,8 +144,8 @@ final class RequestContext: Sendable {
         state.withLock { $0.completed }
     }
 
-    /// Status and body size of the queued response, if one was queued.
-    var outcome: (status: Int, bytes: Int)? {
-        state.withLock { state in state.status.map { ($0, state.responseBytes) } }
+    /// Status, body size and route template of the queued response, if one was queued.
+    var outcome: (status: Int, bytes: Int, route: String?)? {
+        state.withLock { state in state.status.map { ($0, state.responseBytes, state.route) } }
     }
 }
