@@ -11,6 +11,16 @@ public struct CoreGauges: Sendable {
     public var filesByState: [String: Int]
     /// Webhook messages not yet finished, by origin (`scheme://host:port`).
     public var webhookQueueDepth: [String: Int]
+
+    package init(
+        leasesByState: [LeaseState: Int], pinUsage: PinBudgetUsage, filesByState: [String: Int],
+        webhookQueueDepth: [String: Int]
+    ) {
+        self.leasesByState = leasesByState
+        self.pinUsage = pinUsage
+        self.filesByState = filesByState
+        self.webhookQueueDepth = webhookQueueDepth
+    }
 }
 
 extension PinCoreService {
