@@ -27,8 +27,8 @@ package final class DomainMetrics: Sendable {
     package static let descriptions: [MetricDescription] = [
         MetricDescription(
             "pinlease_lease_transitions_total", .counter,
-            "Lease transitions made durable, by kind (granted, renewed, revoking, expiring, released, revoked, expired)."
-        ),
+            "Lease transitions made durable, by kind "
+                + "(granted, renewed, revoking, expiring, released, revoked, expired)."),
         MetricDescription(
             "pinlease_violations_total", .counter, "Locked files found violated (first violation of a file), by kind."),
         MetricDescription(
