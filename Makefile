@@ -27,7 +27,7 @@ DESTDIR ?=
 ARGS ?=
 
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libsqlite3-dev liburing-dev libcurl4-openssl-dev libssl-dev pkg-config \
-                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch jq systemd
+                xfsprogs btrfs-progs e2fsprogs util-linux curl attr vmtouch jq systemd prometheus
 # Only the benchmarks need these (the peers they are measured against, and the load tool).
 BENCH_APT_PACKAGES := wrk etcd-server
 # Only `make image` / `make image-test` need these: podman (run with runc), and mmdebstrap for the
@@ -36,7 +36,8 @@ IMAGE_APT_PACKAGES := podman runc mmdebstrap
 # Versions known to install and work together on Python 3.11 (Debian 12).
 PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec-validator==0.9.0 \
                 openapi-python-client==0.29.1 httpx==0.28.1 attrs==26.1.0 python-dateutil==2.9.0.post0 \
-                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6 kubernetes-validate==1.37.0 PyYAML==6.0.3
+                ruff==0.17.6 typer==0.27.3 pydantic==2.13.4 Jinja2==3.1.6 kubernetes-validate==1.37.0 PyYAML==6.0.3 \
+                prometheus-client==0.26.0
 
 export DEBIAN_FRONTEND := noninteractive
 # Debian's own python3 marks its site-packages as externally managed (PEP 668).

@@ -9,6 +9,9 @@ let strict: [SwiftSetting] = [
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+// swift-metrics' API (like swift-log: no exporter); the Prometheus exporter only in PinAssembly.
+let metrics: Target.Dependency = .product(name: "CoreMetrics", package: "swift-metrics")
+let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
 
 let package = Package(
     name: "pinlease",
@@ -22,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries, from Debian's -dev packages.
@@ -38,12 +43,12 @@ let package = Package(
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .target(name: "PinJSON", dependencies: ["CJansson"], swiftSettings: strict),
         // The domain: files, locks, pins, leases. No SQLite, curl, crypto or JSON.
-        .target(name: "PinCore", dependencies: ["LinuxFS", logging, serviceLifecycle], swiftSettings: strict),
+        .target(name: "PinCore", dependencies: ["LinuxFS", logging, metrics, serviceLifecycle], swiftSettings: strict),
         // The JSON forms of domain values (the API's views, and the documents the store keeps).
         .target(name: "PinWire", dependencies: ["PinCore", "PinJSON"], swiftSettings: strict),
         // Infrastructure beside the domain: each implements protocols PinCore declares.
         .target(
-            name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CSQLite"],
+            name: "PinStore", dependencies: ["PinCore", "PinWire", "PinJSON", "LinuxFS", "CSQLite", metrics],
             swiftSettings: strict),
         .target(
             name: "PinWebhooks",
@@ -52,13 +57,14 @@ let package = Package(
         ),
         // The one place that builds a core from the real infrastructure (the daemon and the tests use it).
         .target(
-            name: "PinAssembly", dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", logging],
+            name: "PinAssembly",
+            dependencies: ["PinCore", "PinStore", "PinWebhooks", "PinWire", logging, metrics, prometheus],
             swiftSettings: strict),
         // HTTP on libmicrohttpd: routing, auth, SSE, problem+json.
         .target(
             name: "PinServer",
             dependencies: [
-                "PinCore", "PinWire", "PinJSON", "LinuxFS", "PinBuildInfo", "CMicroHTTPD", logging, serviceLifecycle,
+                "PinCore", "PinWire", "PinJSON", "LinuxFS", "PinBuildInfo", "CMicroHTTPD", logging, metrics, serviceLifecycle,
             ],
             swiftSettings: strict
         ),
@@ -70,7 +76,7 @@ let package = Package(
             name: "pinleased",
             dependencies: [
                 "PinServer", "PinCore", "PinAssembly", "LinuxFS", "PinSettings", "PinBuildInfo", argumentParser,
-                logging,
+                logging, metrics,
                 serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -92,14 +98,17 @@ let package = Package(
             dependencies: [
                 "PinCore", "PinStore", "PinWebhooks", "PinWire", "PinAssembly", "PinTestSupport", "LinuxFS", "PinJSON",
                 logging,
-                serviceLifecycle,
+                serviceLifecycle, metrics, .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "PinWireTests", dependencies: ["PinWire", "PinCore", "PinJSON"], swiftSettings: strict),
         .testTarget(
             name: "PinStoreTests",
-            dependencies: ["PinStore", "PinCore", "PinWire", "PinJSON", "PinTestSupport", logging],
+            dependencies: [
+                "PinStore", "PinCore", "PinWire", "PinJSON", "PinTestSupport", logging, metrics,
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -109,7 +118,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PinServerTests",
-            dependencies: ["PinServer", "PinCore", "PinWire", "PinAssembly", "PinJSON", serviceLifecycle],
+            dependencies: [
+                "PinServer", "PinCore", "PinWire", "PinAssembly", "PinJSON", serviceLifecycle, metrics, prometheus,
+            ],
             swiftSettings: strict
         ),
         .testTarget(

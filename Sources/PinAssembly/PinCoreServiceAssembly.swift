@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import PinCore
 import PinStore
@@ -14,13 +15,18 @@ extension CoreInfrastructure {
     /// The daemon's infrastructure: the SQLite state database in the state directory
     /// (`pinlease.db`, group-committed lease journal), libcurl webhook delivery, and PinWire's
     /// JSON form of events as webhook bodies.
-    package static let standard = CoreInfrastructure(
-        openFileRecords: { directory throws(CoreError) in try StateStore(directory: directory) },
-        openLeaseJournal: { directory throws(CoreError) in try LeaseStore(directory: directory) },
-        makeWebhookTransport: { configuration, logger, reports in
-            WebhookSender(configuration: configuration, logger: logger, reports: reports)
-        },
-        webhookBody: { event in event.webhookBody })
+    package static let standard = standard(metrics: NOOPMetricsHandler.instance)
+
+    /// ``standard``, with the core's and the store's metrics made by `metrics`.
+    package static func standard(metrics: any MetricsFactory) -> CoreInfrastructure {
+        CoreInfrastructure(
+            openFileRecords: { directory throws(CoreError) in try StateStore(directory: directory) },
+            openLeaseJournal: { directory throws(CoreError) in try LeaseStore(directory: directory, metrics: metrics) },
+            makeWebhookTransport: { configuration, logger, reports in
+                WebhookSender(configuration: configuration, logger: logger, reports: reports)
+            },
+            webhookBody: { event in event.webhookBody }, metrics: metrics)
+    }
 }
 
 extension PinCoreService {
@@ -28,5 +34,12 @@ extension PinCoreService {
     /// ``PinCoreService/init(configuration:logger:infrastructure:)`` for what start-up does).
     public convenience init(configuration: CoreConfiguration, logger: Logger) throws(CoreError) {
         try self.init(configuration: configuration, logger: logger, infrastructure: .standard)
+    }
+
+    /// Opens the core on the standard infrastructure, its metrics (and the store's) made by `metrics`.
+    package convenience init(
+        configuration: CoreConfiguration, logger: Logger, metrics: any MetricsFactory
+    ) throws(CoreError) {
+        try self.init(configuration: configuration, logger: logger, infrastructure: .standard(metrics: metrics))
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 /// How a ``PinCoreService`` obtains what it keeps outside memory: the durable state and the
@@ -13,14 +14,19 @@ package struct CoreInfrastructure: Sendable {
     package var makeWebhookTransport: WebhookTransportFactory
     /// Writes the body of each webhook message (the JSON form of its event).
     package var webhookBody: EventBodyEncoder
+    /// Where the core's metrics go (swift-metrics' API; the daemon passes its Prometheus
+    /// exporter's factory). The global `MetricsSystem` is never used.
+    package var metrics: any MetricsFactory
 
     package init(
         openFileRecords: @escaping @Sendable (_ stateDirectory: String) throws(CoreError) -> any FileRecordStore,
         openLeaseJournal: @escaping @Sendable (_ stateDirectory: String) throws(CoreError) -> any LeaseJournal,
         makeWebhookTransport: @escaping WebhookTransportFactory,
-        webhookBody: @escaping EventBodyEncoder
+        webhookBody: @escaping EventBodyEncoder,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.webhookBody = webhookBody
+        self.metrics = metrics
         self.openFileRecords = openFileRecords
         self.openLeaseJournal = openLeaseJournal
         self.makeWebhookTransport = makeWebhookTransport

@@ -64,6 +64,13 @@ final class FileLocker: Sendable {
         }
     }
 
+    /// How many tracked files are in each state (`locked`, `degraded`, `violated`).
+    var countsByState: [String: Int] {
+        var counts = ["locked": 0, "degraded": 0, "violated": 0]
+        for file in files.withLock({ Array($0.values) }) { counts[file.state, default: 0] += 1 }
+        return counts
+    }
+
     var trackedFiles: [TrackedFile] {
         files.withLock { Array($0.values) }.sorted { $0.path.canonical < $1.path.canonical }.map(\.trackedFile)
     }

@@ -14,6 +14,17 @@ public enum LeaseState: String, Sendable, CaseIterable {
 
     /// Whether the lease is over (nothing more happens to it).
     public var isEnded: Bool { self == .released || self == .revoked || self == .expired }
+
+    /// The position of the state in ``allCases``.
+    var ordinal: Int {
+        switch self {
+        case .active: 0
+        case .revoking: 1
+        case .released: 2
+        case .revoked: 3
+        case .expired: 4
+        }
+    }
 }
 
 /// Why a lease is being (or was) revoked.

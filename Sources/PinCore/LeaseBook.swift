@@ -26,6 +26,7 @@ final class LeaseBook: Sendable {
     /// The time every transition is stamped with, and that the timers wait on.
     let clock: DeadlineClock
     let logger: Logger
+    let metrics: DomainMetrics
     /// Tears down a pin made for leases once its last lease ended (runs on a background queue).
     let tearDownPin: @Sendable (String) -> Void
     /// Told of every lease that ended (after it is durable).
@@ -36,8 +37,9 @@ final class LeaseBook: Sendable {
         allowList: WebhookAllowList,
         logger: Logger, tearDownPin: @escaping @Sendable (String) -> Void,
         leaseEnded: @escaping @Sendable (LeaseRecord) -> Void,
-        webhookBody: @escaping EventBodyEncoder, clock: DeadlineClock = .system
+        webhookBody: @escaping EventBodyEncoder, clock: DeadlineClock = .system, metrics: DomainMetrics = .none
     ) {
+        self.metrics = metrics
         book = Mutex(Book(webhookBody: webhookBody))
         self.store = store
         self.pins = pins

@@ -28,12 +28,13 @@ final class LeaseNotifier: Service {
 
     init(
         configuration: WebhookConfiguration, store: any LeaseJournal, logger: Logger,
-        makeTransport: WebhookTransportFactory
+        makeTransport: WebhookTransportFactory, metrics: DomainMetrics = .none
     ) {
         self.store = store
         self.logger = logger
         let reports = WebhookDeliveryReports(
             attempted: { [weak self] attempt in
+                metrics.recordAttempt(attempt)
                 self?.pending.withLock { pending in
                     pending.attempts.append(DeliveryRecord(attempt))
                     var next: Int64?
@@ -43,6 +44,7 @@ final class LeaseNotifier: Service {
                 }
             },
             finished: { [weak self] message, outcome in
+                metrics.recordFinished(outcome)
                 let text: String =
                     switch outcome {
                     case .delivered: "delivered"
@@ -121,6 +123,9 @@ final class LeaseNotifier: Service {
 
     /// Messages not yet finished.
     var pendingCount: Int { sender.withLock { $0 }?.pendingCount ?? 0 }
+
+    /// Messages not yet finished, by origin.
+    var pendingByOrigin: [String: Int] { sender.withLock { $0 }?.pendingByOrigin ?? [:] }
 
     /// Waits until no message is pending or `deadline` (wall clock) passed; true when none is.
     @discardableResult

@@ -46,6 +46,12 @@ extension LeaseBook {
     /// How many leases have not ended.
     var liveCount: Int { book.withLock { $0.liveCount } }
 
+    /// How many leases the book holds in each state (as `GET /v1/leases?state=` counts them).
+    var countsByState: [LeaseState: Int] {
+        let counts = book.withLock { $0.stateCounts }
+        return Dictionary(uniqueKeysWithValues: LeaseState.allCases.map { ($0, counts[$0.ordinal]) })
+    }
+
     func record(id: String, caller: LeaseCaller) throws(CoreError) -> LeaseRecord {
         try visible(id, caller, in: book.withLock { $0.leases[id] })
     }
@@ -72,6 +78,10 @@ extension LeaseBook {
             }
             if live != book.liveByPin { problems.append("live by pin") }
             if book.liveCount != live.values.reduce(0, { $0 + $1.count }) { problems.append("live count") }
+            let byState = Dictionary(grouping: records, by: \.state)
+            if LeaseState.allCases.contains(where: { book.stateCounts[$0.ordinal] != byState[$0]?.count ?? 0 }) {
+                problems.append("counts by state")
+            }
             if Set(book.byPin.keys) != Set(records.map(\.pinID)) { problems.append("pins without leases kept") }
             if Set(book.byHolder.keys) != Set(records.map(\.holder)) { problems.append("holders without leases kept") }
             return problems

@@ -12,6 +12,8 @@ extension LeaseBook {
         var cancelledNotifications: [String] = []
         var detached: [(lease: String, pin: String)] = []
         var ended: [LeaseRecord] = []
+        /// Counted for `pinlease_lease_transitions_total` once durable.
+        var tally = LeaseTransitionTally()
 
         var isEmpty: Bool { leases.isEmpty && events.isEmpty && outbox.isEmpty }
     }
@@ -19,6 +21,7 @@ extension LeaseBook {
     /// Acts on a durable transition, on whichever thread led its commit. It must never take
     /// the book's lock: ``restore(_:)`` waits for commits while holding it, and may lead them.
     func act(on transition: Transition) {
+        metrics.recordTransitions(transition.tally)
         events.publish(transition.events)
         for (key, due) in transition.timers {
             if let due { timer.set(key, at: due) } else { timer.cancel(key) }

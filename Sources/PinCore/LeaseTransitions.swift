@@ -31,6 +31,7 @@ extension LeaseBook {
                     expiresAt: now + Int64(ttl) * 1000)
                 book.put(record)
                 transition.leases.append(record)
+                transition.tally.add(.granted)
                 book.event(.leaseGranted, record, at: now, &transition)
                 transition.timers.append((.expiry(id), record.expiresAt))
                 return record
@@ -65,6 +66,7 @@ extension LeaseBook {
             lease.expiresAt = now + Int64(ttl) * 1000
             book.put(lease)
             transition.leases.append(lease)
+            transition.tally.add(.renewed)
             transition.timers.append((.expiry(id), lease.expiresAt))
             return lease
         }
@@ -127,6 +129,7 @@ extension LeaseBook {
         lease.deadline = now + graceMilliseconds
         book.put(lease)
         transition.leases.append(lease)
+        transition.tally.add(reason == RevokeReason.expired ? .expiring : .revoking)
         transition.timers.append((.expiry(lease.id), nil))
         transition.timers.append((.deadline(lease.id), lease.deadline))
         book.event(reason == RevokeReason.expired ? .leaseExpired : .leaseRevoking, lease, at: now, &transition)
@@ -150,6 +153,12 @@ extension LeaseBook {
     /// The bookkeeping of a lease that ended: timers off, pending notifications stopped, pin let go.
     func end(_ lease: LeaseRecord, _ transition: inout Transition) {
         transition.leases.append(lease)
+        switch lease.state {
+        case .released: transition.tally.add(.released)
+        case .expired: transition.tally.add(.expired)
+        case .revoked: transition.tally.add(.revoked)
+        case .active, .revoking: break  // not an end
+        }
         transition.timers.append((.expiry(lease.id), nil))
         transition.timers.append((.deadline(lease.id), nil))
         transition.cancelledNotifications.append(lease.id)

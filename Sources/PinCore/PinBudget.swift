@@ -35,4 +35,10 @@ public struct PinBudgetUsage: Sendable {
     public let budget: PinBudget
     public let pinnedBytes: UInt64
     public let pins: Int
+
+    package init(budget: PinBudget, pinnedBytes: UInt64, pins: Int) {
+        self.budget = budget
+        self.pinnedBytes = pinnedBytes
+        self.pins = pins
+    }
 }

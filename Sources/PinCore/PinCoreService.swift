@@ -28,6 +28,7 @@ public final class PinCoreService: Service {
     private let probes = FilesystemProbeCache()
     private let claims = FileClaims()
     let logger: Logger
+    let metrics: DomainMetrics
 
     /// Opens the roots and the state database, raises RLIMIT_MEMLOCK as far as it may, then
     /// re-establishes every recorded lock, pin and lease, and queues the unfinished webhooks.
@@ -44,6 +45,8 @@ public final class PinCoreService: Service {
         }
         let allowList = try WebhookAllowList(prefixes: configuration.webhookAllow)
         self.logger = logger
+        let metrics = DomainMetrics(factory: infrastructure.metrics)
+        self.metrics = metrics
         roots = try Roots(configuration.roots)
         stateDirectory = configuration.stateDirectory
         store = try infrastructure.openFileRecords(configuration.stateDirectory)
@@ -74,7 +77,7 @@ public final class PinCoreService: Service {
         webhooks.retrySchedule = configuration.webhookRetrySchedule
         notifier = LeaseNotifier(
             configuration: webhooks, store: leaseStore, logger: logger,
-            makeTransport: infrastructure.makeWebhookTransport)
+            makeTransport: infrastructure.makeWebhookTransport, metrics: metrics)
         let recall = LeaseRecall(logger: logger)
         self.recall = recall
         auditInterval = .milliseconds(configuration.auditIntervalMilliseconds)
@@ -91,7 +94,7 @@ public final class PinCoreService: Service {
                 recall.leaseEnded(lease.id)
                 leasesEnded.changed()
             },
-            webhookBody: infrastructure.webhookBody)
+            webhookBody: infrastructure.webhookBody, metrics: metrics)
         try LeaseBreakMonitor.install()
         try locker.recover(
             open: { [roots] path, flags throws(CoreError) in try roots.open(path, flags: flags) },
@@ -143,6 +146,10 @@ public final class PinCoreService: Service {
     /// read-write descriptor opened before the flag (writers "daemon"); requires a ready file
     /// and no other writers. Locking a file already locked the same way returns its report.
     public func lock(path: String, writers: LockWriters = .none) throws(CoreError) -> LockReport {
+        try metrics.timed(.lock) { () throws(CoreError) in try lockUntimed(path: path, writers: writers) }
+    }
+
+    private func lockUntimed(path: String, writers: LockWriters) throws(CoreError) -> LockReport {
         let rooted = try roots.resolve(path)
         let (file, opened) = try roots.open(rooted, flags: .readOnly)
         if let locked = locker.lockedFile(device: opened.device, inode: opened.inode) {
@@ -184,6 +191,10 @@ public final class PinCoreService: Service {
 
     /// Releases the lease and clears the flag if the daemon set it.
     public func unlock(path: String) throws(CoreError) -> UnlockReport {
+        try metrics.timed(.unlock) { () throws(CoreError) in try unlockUntimed(path: path) }
+    }
+
+    private func unlockUntimed(path: String) throws(CoreError) -> UnlockReport {
         let rooted = try roots.resolve(path)
         guard let locked = locker.lockedFile(rooted) else {
             // Not tracked: a path that is not a confined regular file gets the same problem as
@@ -227,6 +238,10 @@ public final class PinCoreService: Service {
 
     /// ``pin(_:)``; `autoPin` marks a pin made for a lease (torn down with its last lease).
     func pin(_ request: PinRequest, autoPin: Bool) throws(CoreError) -> Pin {
+        try metrics.timed(.pin) { () throws(CoreError) in try pinUntimed(request, autoPin: autoPin) }
+    }
+
+    private func pinUntimed(_ request: PinRequest, autoPin: Bool) throws(CoreError) -> Pin {
         let rooted = try roots.resolve(request.path)
         let (_, status) = try roots.open(rooted, flags: .pathOnly)
         guard let locked = locker.lockedFile(device: status.device, inode: status.inode) else {
@@ -272,7 +287,9 @@ public final class PinCoreService: Service {
     public func pin(id: String) throws(CoreError) -> Pin { try pins.pin(id: id) }
 
     /// Tears a pin down (unregisters the long-term pin, munlocks and unmaps) and forgets it.
-    public func unpin(id: String) throws(CoreError) { try pins.remove(id: id) }
+    public func unpin(id: String) throws(CoreError) {
+        try metrics.timed(.unpin) { () throws(CoreError) in try pins.remove(id: id) }
+    }
 
     /// Re-creates every recorded pin on its (re-established) lock, or records why it cannot.
     private func recoverPins() throws(CoreError) {
@@ -405,8 +422,10 @@ public final class PinCoreService: Service {
             throw CoreError(
                 .fileChanged, "\(rooted.canonical) was replaced while it was being checked", extensions: pathExtension)
         }
-        return { [roots, logger] progress throws(CoreError) in
+        return { [roots, logger, metrics] progress throws(CoreError) in
             defer { withExtendedLifetime(claim) {} }
+            defer { metrics.recordPrepared(bytes: progress.doneBytes) }
+            let started = ContinuousClock.now
             do throws(CoreError) {
                 if size > status.size {
                     do throws(LinuxError) { try file.truncate(to: size) } catch {
@@ -419,8 +438,10 @@ public final class PinCoreService: Service {
                     openDirect: { try? file.reopen(flags: [.readWrite, .direct]) })
                 logger.info(
                     "prepared \(rooted.canonical) (\(request.mode.rawValue), \(progress.doneBytes) bytes written)")
+                metrics.recordOperation(.prepare, ok: true, since: started)
                 return report
             } catch {
+                metrics.recordOperation(.prepare, ok: false, since: started)
                 // Give back what the request added: the created file, or the size it grew by.
                 if created {
                     roots.remove(rooted)

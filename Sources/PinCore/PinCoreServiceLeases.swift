@@ -145,6 +145,8 @@ extension PinCoreService {
 
     /// Audits every healthy locked file once; a difference becomes a violation.
     func auditLockedFiles() {
+        let started = ContinuousClock.now
+        defer { metrics.recordAuditPass(ContinuousClock.now - started) }
         for file in locker.healthyFiles {
             if let violation = file.violation {
                 reviseRevocation(of: file, violation)
@@ -184,6 +186,7 @@ extension PinCoreService {
             return
         }
         let first = outcome == .first
+        if first { metrics.recordViolation(code: violation.code) }
         let announcement = EventPayload.fileViolation(
             FileViolationEventData(path: file.path.canonical, violation: violation))
         leases.revokeAll(

@@ -14,9 +14,16 @@ package protocol WebhookTransport: Service {
     func cancel(leaseID: String, eventTypes: Set<EventType>?)
     /// Messages not yet finished.
     var pendingCount: Int { get }
+    /// Messages not yet finished, by origin (`scheme://host:port`).
+    var pendingByOrigin: [String: Int] { get }
     /// Stops sending; unfinished messages are reported neither delivered nor failed. Also what
     /// ends ``run()`` (which sends on the transport's own thread until then).
     func shutdown()
+}
+
+extension WebhookTransport {
+    /// Transports that do not track origins (test fakes) report none.
+    package var pendingByOrigin: [String: Int] { [:] }
 }
 
 /// Where a ``WebhookTransport`` reports what became of each message; called on the transport's

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CoreMetrics
 import Dispatch
 import Foundation
 import LinuxFS
@@ -16,6 +17,7 @@ final class HTTPEngine: Sendable {
     let maxBodyBytes: Int
     let heartbeatInterval: Duration
     let logger: Logger
+    let metrics: HTTPMetrics
     /// Bounds the time each connection takes to deliver a request.
     let watchdog: ReceiveWatchdog
     private let inFlight = DispatchGroup()
@@ -31,8 +33,10 @@ final class HTTPEngine: Sendable {
 
     init(
         dispatcher: RequestDispatcher, maxBodyBytes: Int, heartbeatInterval: Duration, receiveLimitSeconds: Double = 10,
-        idleLimitSeconds: Double = 30, logger: Logger
+        idleLimitSeconds: Double = 30, logger: Logger,
+        metrics: HTTPMetrics = HTTPMetrics(factory: NOOPMetricsHandler.instance)
     ) {
+        self.metrics = metrics
         self.dispatcher = dispatcher
         self.maxBodyBytes = maxBodyBytes
         self.heartbeatInterval = heartbeatInterval
@@ -127,6 +131,11 @@ final class HTTPEngine: Sendable {
         context.markCompleted()
         settled.changed()
         if let watch = context.watch { watchdog.requestCompleted(watch) }
+        if let outcome = context.outcome {
+            metrics.record(
+                route: outcome.route, method: context.method, status: outcome.status,
+                elapsed: ContinuousClock.now - context.started)
+        }
         AccessLog.record(context, termination: termination, to: logger)
     }
 

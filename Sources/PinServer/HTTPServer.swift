@@ -24,23 +24,32 @@ public final class PinHTTPServer: Service {
     }
 
     /// A server for `core`, authenticating with `tokens`. Nothing listens until ``start()``.
+    /// Requests are counted and timed through `metrics`, which `GET /metrics` serves.
     public convenience init(
-        configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger
+        configuration: ServerConfiguration, core: PinCoreService, tokens: TokenStore, logger: Logger,
+        metrics: ServerMetrics = .disabled
     ) {
         self.init(
-            configuration: configuration, dispatcher: RequestDispatcher(core: core, tokens: tokens, logger: logger),
-            logger: logger)
+            configuration: configuration,
+            dispatcher: RequestDispatcher(
+                core: core, tokens: tokens, logger: logger, metrics: metrics,
+                metricsRequireToken: configuration.metricsRequireToken),
+            logger: logger, metrics: metrics)
     }
 
     /// A server for any set of routes (tests use their own).
-    init(configuration: ServerConfiguration, dispatcher: RequestDispatcher, logger: Logger) {
+    init(
+        configuration: ServerConfiguration, dispatcher: RequestDispatcher, logger: Logger,
+        metrics: ServerMetrics = .disabled
+    ) {
         self.configuration = configuration
         self.logger = logger
         engine = HTTPEngine(
             dispatcher: dispatcher, maxBodyBytes: configuration.maxBodyBytes,
             heartbeatInterval: .seconds(max(0.01, configuration.eventHeartbeatSeconds)),
             receiveLimitSeconds: configuration.requestReceiveTimeoutSeconds,
-            idleLimitSeconds: Double(configuration.connectionTimeoutSeconds), logger: logger)
+            idleLimitSeconds: Double(configuration.connectionTimeoutSeconds), logger: logger,
+            metrics: HTTPMetrics(factory: metrics.factory))
     }
 
     deinit {

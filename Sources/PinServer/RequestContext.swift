@@ -24,6 +24,7 @@ final class RequestContext: Sendable {
         var bodyTooLarge = false
         var phase = Phase.receiving
         var status: Int?
+        var route: String?
         var responseBytes = 0
         var completed = false
     }
@@ -132,6 +133,7 @@ final class RequestContext: Sendable {
         state.withLock { state in
             state.phase = .queued
             state.status = response.status
+            state.route = response.route
             state.responseBytes = response.body.count
         }
     }
@@ -146,8 +148,8 @@ final class RequestContext: Sendable {
         state.withLock { $0.completed }
     }
 
-    /// Status and body size of the queued response, if one was queued.
-    var outcome: (status: Int, bytes: Int)? {
-        state.withLock { state in state.status.map { ($0, state.responseBytes) } }
+    /// Status, body size and route template of the queued response, if one was queued.
+    var outcome: (status: Int, bytes: Int, route: String?)? {
+        state.withLock { state in state.status.map { ($0, state.responseBytes, state.route) } }
     }
 }

@@ -16,28 +16,37 @@ struct RequestDispatcher: Sendable {
         self.logger = logger
     }
 
-    /// The dispatcher of the whole v1 API on `core`.
-    init(core: PinCoreService, tokens: TokenStore, logger: Logger) {
+    /// The dispatcher of the whole v1 API on `core`, and of `GET /metrics`.
+    init(
+        core: PinCoreService, tokens: TokenStore, logger: Logger, metrics: ServerMetrics = .disabled,
+        metricsRequireToken: Bool = false
+    ) {
+        let gauges = CoreGaugeExport(factory: metrics.factory)
         let routes =
             HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
             + PinRoutes.routes(core: core) + LeaseRoutes.routes(core: core) + EventRoutes.routes(events: core.events)
             + VersionRoutes.routes()
+            + MetricsRoutes.routes(core: core, metrics: metrics, gauges: gauges, requireToken: metricsRequireToken)
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
 
+    /// The response, carrying the matched route's template (for the metrics).
     func respond(to request: HTTPRequest) -> HTTPResponse {
+        let match = router.match(method: request.method, path: request.path)
+        var response: HTTPResponse
         do {
-            return try handle(request)
+            response = try handle(request, match)
         } catch {
             let problem = ProblemMapping.problem(for: error, logger: logger)
             request.log.set("problem", .string(problem.code))
-            return .problem(problem)
+            response = .problem(problem)
         }
+        if case .found(let route, _) = match { response.route = route.pattern }
+        return response
     }
 
-    private func handle(_ incoming: HTTPRequest) throws -> HTTPResponse {
+    private func handle(_ incoming: HTTPRequest, _ match: RouteMatch) throws -> HTTPResponse {
         var request = incoming
-        let match = router.match(method: request.method, path: request.path)
         var needsToken = request.path == "/v1" || request.path.hasPrefix("/v1/")
         if case .found(let route, let parameters) = match {
             Self.describe(route, parameters, in: request.log)

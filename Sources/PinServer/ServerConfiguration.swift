@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     /// An event stream (`GET /v1/events`) that sent no event for this long gets a comment line,
     /// so that proxies keep it open and a client that went away is noticed.
     public var eventHeartbeatSeconds: Double
+    /// `GET /metrics` needs an admin token (by default it needs none, like `/healthz`).
+    public var metricsRequireToken = false
 
     public init(
         listenHost: String = "127.0.0.1",

@@ -63,6 +63,11 @@ package enum SettingsTable {
             $0.server.threads = $1
         },
         Setting(
+            "metrics-require-token", .presence, "", default: "false",
+            help:
+                "GET /metrics needs an admin token (without it, Prometheus scrapes it unauthenticated, like /healthz)."
+        ) { $0.server.metricsRequireToken = $1 },
+        Setting(
             "log-level", .logLevel, "LEVEL", default: "info",
             help: "trace, debug, info, notice, warning, error or critical."
         ) { $0.logLevel = $1 },

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Foundation
 import PinCore
@@ -39,14 +40,16 @@ final class GroupCommit: @unchecked Sendable {
     }
 
     private let database: SQLiteDatabase
+    private let metrics: CommitMetrics
     private let lock = NSLock()
     // Guarded by `lock`.
     private var pending: [Write] = []
     private var committing = false
 
     /// Takes ownership of `database`: from now on only this object uses it.
-    init(database: SQLiteDatabase) {
+    init(database: SQLiteDatabase, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.database = database
+        self.metrics = CommitMetrics(factory: metrics)
     }
 
     /// Runs `work` in the next batch and returns once it is durable.
@@ -132,11 +135,14 @@ final class GroupCommit: @unchecked Sendable {
         var errors = [CoreError?](repeating: nil, count: batch.count)
         let writes = batch.indices.compactMap { index in batch[index].work.map { (index, $0) } }
         guard !writes.isEmpty else { return (errors, []) }  // only barriers
+        let started = ContinuousClock.now
         do throws(CoreError) {
             try database.transaction { () throws(CoreError) in
                 for (_, work) in writes { try work(database) }
             }
+            metrics.record(writes: writes.count, elapsed: ContinuousClock.now - started, ok: true)
         } catch {
+            metrics.record(writes: writes.count, elapsed: ContinuousClock.now - started, ok: false)
             guard writes.count > 1 else {
                 errors[writes[0].0] = error
                 return (errors, [])

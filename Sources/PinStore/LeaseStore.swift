@@ -1,3 +1,4 @@
+import CoreMetrics
 import PinCore
 import PinJSON
 import PinWire
@@ -34,7 +35,9 @@ package final class LeaseStore: LeaseJournal {
     /// The longest a RESTART or TRUNCATE checkpoint waits for a lock (and so blocks commits).
     static let checkpointBusyTimeoutMilliseconds: Int32 = 50
 
-    package init(directory: String) throws(CoreError) {
+    /// Opens (creating if needed) `pinlease.db` in `directory`; its group commits record their
+    /// metrics through `metrics`.
+    package init(directory: String, metrics: any MetricsFactory = NOOPMetricsHandler.instance) throws(CoreError) {
         let database = try SQLiteDatabase(path: directory + "/pinlease.db")
         // Commits never checkpoint (that would put a copy and an fsync of the database file on
         // the commit path): the background task does (``checkpoint()``).
@@ -74,7 +77,7 @@ package final class LeaseStore: LeaseJournal {
         try database.execute(
             "CREATE TABLE IF NOT EXISTS daemon_clock (id INTEGER PRIMARY KEY CHECK (id = 1), alive_at INTEGER NOT NULL)"
         )
-        commits = GroupCommit(database: database)
+        commits = GroupCommit(database: database, metrics: metrics)
         reader = Mutex(try SQLiteDatabase(path: directory + "/pinlease.db"))
     }
 

@@ -72,8 +72,10 @@ public final class WebhookSender: Service {
     /// Queues a message for delivery now; returns at once, callable from any thread. A message with the id of one
     /// already pending replaces nothing (ignored). Ignored after ``shutdown()``.
     public func send(_ message: WebhookMessage) {
+        let origin = OriginQueues.origin(of: message.url)
         shared.submit { state in
-            guard state.pending.insert(message.id).inserted else { return false }
+            guard state.pending[message.id] == nil else { return false }
+            state.pending[message.id] = origin
             state.commands.append(.send(message))
             return true
         }
@@ -84,8 +86,9 @@ public final class WebhookSender: Service {
     /// finished one is sent again (numbering and schedule continue after `attemptsMade`, or
     /// after the attempts the sender made if it finished recently). Ignored after ``shutdown()``.
     public func redeliver(_ message: WebhookMessage) {
+        let origin = OriginQueues.origin(of: message.url)
         shared.submit { state in
-            state.pending.insert(message.id)
+            state.pending[message.id] = origin
             state.commands.append(.redeliver(message))
             return true
         }
@@ -104,6 +107,15 @@ public final class WebhookSender: Service {
 
     /// Number of messages not yet finished (queued, in flight or waiting to retry).
     public var pendingCount: Int { shared.state.withLock { $0.pending.count } }
+
+    /// Messages not yet finished (queued, in flight or waiting to retry), by origin (`scheme://host:port`).
+    public var pendingByOrigin: [String: Int] {
+        shared.state.withLock { state in
+            var counts: [String: Int] = [:]
+            for origin in state.pending.values { counts[origin, default: 0] += 1 }
+            return counts
+        }
+    }
 
     /// Stops the thread; pending messages are dropped without onFinished (the daemon keeps them in its
     /// outbox). Idempotent; also from deinit. Returns when the thread has stopped (no callback runs
@@ -124,8 +136,8 @@ private final class Shared: Sendable {
 
     struct State: ~Copyable {
         var commands: [Command] = []
-        /// Ids of the messages not yet finished.
-        var pending: Set<String> = []
+        /// The messages not yet finished: their ids, and the origin of each.
+        var pending: [String: String] = [:]
         var stopping = false
     }
 
@@ -461,7 +473,7 @@ private final class Worker {
                 recentlyFinishedOrder.removeFirst(Self.recentlyFinishedKept)
             }
         }
-        shared.state.withLock { _ = $0.pending.remove(message.id) }
+        shared.state.withLock { _ = $0.pending.removeValue(forKey: message.id) }
         if case .failed(let reason) = outcome, reason != "cancelled" {
             logger.warning(
                 """

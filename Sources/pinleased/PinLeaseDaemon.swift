@@ -44,10 +44,17 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     private func serve(settings: DaemonSettings, logger: Logger) async throws {
         logger.info("pinleased \(BuildInfo.summary)")
         do {
-            let core = try PinCoreService(configuration: settings.core, logger: logger)
+            // One exporter (its own registry) passed to the core, the store and the server;
+            // the global MetricsSystem is left alone.
+            let exporter = PrometheusExporter(
+                descriptions: PrometheusExporter.domainDescriptions + ServerMetrics.descriptions,
+                version: BuildInfo.version, commit: BuildInfo.commit)
+            let core = try PinCoreService(configuration: settings.core, logger: logger, metrics: exporter.factory)
             let tokenStore = try TokenStore.load(
                 tokensFile: settings.tokensFile, stateDirectory: settings.core.stateDirectory, logger: logger)
-            let server = PinHTTPServer(configuration: settings.server, core: core, tokens: tokenStore, logger: logger)
+            let server = PinHTTPServer(
+                configuration: settings.server, core: core, tokens: tokenStore, logger: logger,
+                metrics: ServerMetrics(factory: exporter.factory, exposition: exporter.exposition))
             // Beside the API socket, holders fetch descriptors of their leased files on PATH.fd.
             let handoff = settings.server.unixSocketPath.map { path in
                 DescriptorHandoffListener(path: path + ".fd", tokens: tokenStore, logger: logger) {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import LinuxFS
 import Logging
+import MetricsTestKit
 import PinAssembly
 import PinStore
 import PinTestSupport
@@ -69,6 +70,8 @@ final class LeaseBookHarness: Sendable {
     let transport: RecordingWebhookTransport?
     let notifier: LeaseNotifier
     let book: LeaseBook
+    /// What the book recorded (swift-metrics' test factory: this harness's own, never the global one).
+    let metrics: TestMetrics
     /// Pins the book asked to tear down (auto pins whose last lease ended), in order.
     let tornDown = Recorded()
     /// Leases the book reported as ended, in order.
@@ -117,6 +120,8 @@ final class LeaseBookHarness: Sendable {
         transport = backing == .memory ? RecordingWebhookTransport() : nil
         notifier = try Self.makeNotifier(store: store, transport: transport)
         let (pins, tornDown, ended) = (pins, tornDown, ended)  // not self: it is not initialized yet
+        let metrics = TestMetrics()
+        self.metrics = metrics
         book = LeaseBook(
             store: store, pins: pins, events: events, notifier: notifier, policy: policy,
             allowList: try WebhookAllowList(prefixes: [Self.webhookPrefix]), logger: Self.logger,
@@ -125,7 +130,7 @@ final class LeaseBookHarness: Sendable {
                 try? pins.remove(id: pinID)
             },
             leaseEnded: { lease in ended.append(lease.id) }, webhookBody: { $0.webhookBody },
-            clock: clock.deadlineClock)
+            clock: clock.deadlineClock, metrics: DomainMetrics(factory: metrics))
         // On a thread of their own, as the daemon's service runs them (until `stop()` joins it).
         try book.startTimers()
     }

@@ -437,6 +437,8 @@ class Spec:
             if ctype not in content:
                 errors.append(f"Content-Type {ctype!r} not in documented {sorted(content)}")
                 return errors
+            if not ctype.endswith("json"):
+                return errors  # a text body (the metrics): its documented media type is all there is to check
             body = self._json(response, errors)
             if body is not None:
                 errors += self.validate_instance(content[ctype]["schema"], body)

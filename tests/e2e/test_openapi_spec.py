@@ -14,6 +14,7 @@ from e2e_support import SPEC_PATH, Spec
 ENDPOINTS = {
     ("/healthz", "get"),
     ("/readyz", "get"),
+    ("/metrics", "get"),
     ("/v1/files/inspect", "post"),
     ("/v1/files/prepare", "post"),
     ("/v1/files/lock-immutable", "post"),
