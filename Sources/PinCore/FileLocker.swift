@@ -64,6 +64,12 @@ final class FileLocker: Sendable {
         }
     }
 
+    /// How many tracked files are in each state (``LockedFile/state``); no system call per file.
+    var countsByState: [String: Int] {
+        files.withLock { files in files.values.reduce(into: [:]) { counts, file in counts[file.state, default: 0] += 1 }
+        }
+    }
+
     var trackedFiles: [TrackedFile] {
         files.withLock { Array($0.values) }.sorted { $0.path.canonical < $1.path.canonical }.map(\.trackedFile)
     }

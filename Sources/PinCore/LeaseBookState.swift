@@ -17,6 +17,8 @@ extension LeaseBook {
         /// The live (not ended) leases of each pin, and how many there are in all.
         private(set) var liveByPin: [String: Set<String>] = [:]
         private(set) var liveCount = 0
+        /// How many leases the book holds in each state (`GET /v1/status` reads it without a scan).
+        private(set) var countByState: [LeaseState: Int] = [:]
 
         init(webhookBody: @escaping EventBodyEncoder) {
             self.webhookBody = webhookBody
@@ -29,6 +31,8 @@ extension LeaseBook {
         /// Records `lease` (new, or a new state of a known one) and keeps the indexes.
         mutating func put(_ lease: LeaseRecord) {
             let old = leases.updateValue(lease, forKey: lease.id)
+            if let old { countByState[old.state, default: 0] -= 1 }
+            countByState[lease.state, default: 0] += 1
             if old == nil {
                 all.insert(lease.id)
                 byPin[lease.pinID, default: LeaseIDIndex()].insert(lease.id)
@@ -52,6 +56,7 @@ extension LeaseBook {
             var perHolder: [String: Int] = [:]
             for id in ids {
                 guard let lease = leases.removeValue(forKey: id) else { continue }
+                countByState[lease.state, default: 0] -= 1
                 if !lease.state.isEnded { unlive(lease) }
                 perPin[lease.pinID, default: 0] += 1
                 perHolder[lease.holder, default: 0] += 1

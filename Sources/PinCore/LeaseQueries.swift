@@ -46,6 +46,13 @@ extension LeaseBook {
     /// How many leases have not ended.
     var liveCount: Int { book.withLock { $0.liveCount } }
 
+    /// How many leases the book holds in each state (every state, 0 when none); ended leases
+    /// count until they are forgotten, as in the list.
+    var countsByState: [LeaseState: Int] {
+        let counts = book.withLock { $0.countByState }
+        return Dictionary(uniqueKeysWithValues: LeaseState.allCases.map { ($0, counts[$0] ?? 0) })
+    }
+
     func record(id: String, caller: LeaseCaller) throws(CoreError) -> LeaseRecord {
         try visible(id, caller, in: book.withLock { $0.leases[id] })
     }
@@ -72,6 +79,8 @@ extension LeaseBook {
             }
             if live != book.liveByPin { problems.append("live by pin") }
             if book.liveCount != live.values.reduce(0, { $0 + $1.count }) { problems.append("live count") }
+            let byState = Dictionary(grouping: records, by: \.state).mapValues(\.count)
+            if book.countByState.filter({ $0.value != 0 }) != byState { problems.append("count by state") }
             if Set(book.byPin.keys) != Set(records.map(\.pinID)) { problems.append("pins without leases kept") }
             if Set(book.byHolder.keys) != Set(records.map(\.holder)) { problems.append("holders without leases kept") }
             return problems

@@ -88,10 +88,14 @@ final class LockedFile: Sendable {
     /// Whether the kernel read lease is held now (`F_GETLEASE`; during a break it reads as unlocked).
     var readLeaseNow: Bool { (try? handle?.currentLease()) == .read }
 
+    /// `degraded` (the lock could not be re-established), `violated` (changed behind the
+    /// daemon's back) or `locked`: the file's `state` in `GET /v1/files`.
+    var state: String { degradedReason != nil ? "degraded" : violation != nil ? "violated" : "locked" }
+
     var trackedFile: TrackedFile {
         TrackedFile(
             path: path, device: record.device, inode: record.inode,
-            state: degradedReason != nil ? "degraded" : violation != nil ? "violated" : "locked",
+            state: state,
             immutable: immutableNow, readLease: readLeaseNow, writers: record.writers,
             flagSetByDaemon: record.flagSetByDaemon,
             lockedAt: record.lockedAt, reason: degradedReason ?? violation?.detail, violation: violation,

@@ -21,6 +21,7 @@ struct RequestDispatcher: Sendable {
         let routes =
             HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
             + PinRoutes.routes(core: core) + LeaseRoutes.routes(core: core) + EventRoutes.routes(events: core.events)
+            + StatusRoutes.routes(core: core)
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
 
