@@ -77,7 +77,7 @@ def test_schemathesis_no_server_errors_and_conforming_responses(fuzz_daemon: Dae
     tested = {case.get("name") for case in ET.parse(report).getroot().iter("testcase")}
     for operation in ("POST /v1/files/inspect", "POST /v1/files/prepare", "POST /v1/files/lock-immutable",
                       "POST /v1/files/unlock", "GET /v1/files", "GET /v1/operations/{id}", "DELETE /v1/operations/{id}",
-                      "GET /healthz", "GET /readyz"):
+                      "GET /healthz", "GET /readyz", "GET /v1/status", "GET /v1/events/latest"):
         assert operation in tested, f"{operation} not exercised; tested: {sorted(tested)}"
     assert fuzz_daemon.proc is not None and fuzz_daemon.proc.poll() is None, "the daemon died during the run"
     assert fuzz_daemon.get("/healthz", token=None).status_code == 200
