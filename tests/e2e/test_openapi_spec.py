@@ -264,3 +264,23 @@ def test_no_const_and_error_schemas_are_plain_problems(doc):
     for name, response in doc["components"]["responses"].items():
         schema = response["content"]["application/problem+json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Problem"}, name
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return found + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+def test_patterns_keep_to_the_interoperable_regex_subset(doc):
+    """JSON Schema recommends a subset of ECMA-262 for `pattern`: no lookaround, no
+    non-capturing or named groups, no backreferences. Validators built on RE2 (Go, Rust) cannot
+    compile a lookahead, so a client generated there would fail on the document."""
+    patterns = _patterns(doc)
+    assert len(patterns) >= 10
+    for pattern in patterns:
+        assert "(?" not in pattern and not re.search(r"\\[1-9kbB]", pattern), pattern
+        re.compile(pattern)

@@ -176,3 +176,23 @@ def test_an_operation_stays_readable_after_delete(daemon: Daemon, filesystems, c
         assert time.monotonic() < deadline, again
         time.sleep(0.05)
     assert again["id"] == operation["id"], again
+
+
+def test_the_path_syntax_is_refused_by_both(daemon: Daemon, filesystems):
+    """FilePath's pattern refuses what the daemon refuses for the path's syntax alone (absolute,
+    a `..` component, a NUL byte, a component over 255, the root itself): the same verdict for each path, and a
+    path the pattern allows reaches the filesystem (404 here: none of them exists). A long
+    component under a directory that does not exist is 404 (the kernel stops at the missing
+    directory first): refused either way, so it is not in the list."""
+    refused_codes = {"absolute-path", "path-traversal", "invalid-path", "is-a-directory"}
+    long = "x" * 256
+    for path in ("/etc/passwd", "tmpfs:/nope.bin", "a/../b", "..", "tmpfs:x/..", "./..", "a\x00b", long,
+                 "tmpfs:" + long, "a..b", "...", "./nope.bin", "tmpfs:a:b", "tmpfs:..x", "x" * 255,
+                 "tmpfs:dir//nope.bin", "..nope", "nope.bin/.", ".", "./////", "tmpfs:", "tmpfs:./", "./nope:x"):
+        allowed = not spec().validate_instance({"$ref": "#/components/schemas/FilePath"}, path)
+        answer = daemon.post("/v1/files/inspect", {"path": path})
+        code = answer.json().get("type", "").removeprefix("https://pinlease.dev/problems/")
+        if allowed:
+            assert answer.status_code == 404 and code == "not-found", (path, answer.text)
+        else:
+            assert answer.status_code == 422 and code in refused_codes, (path, answer.text)
