@@ -88,7 +88,8 @@ final class LockedFile: Sendable {
     /// Whether the kernel read lease is held now (`F_GETLEASE`; during a break it reads as unlocked).
     var readLeaseNow: Bool { (try? handle?.currentLease()) == .read }
 
-    /// `locked`, `degraded` (the lock could not be re-established) or `violated`.
+    /// `degraded` (the lock could not be re-established), `violated` (changed behind the
+    /// daemon's back) or `locked`: the file's `state` in `GET /v1/files`.
     var state: String { degradedReason != nil ? "degraded" : violation != nil ? "violated" : "locked" }
 
     var trackedFile: TrackedFile {

@@ -124,6 +124,24 @@ final class PinBook: Sendable {
             usage: PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins), next: next)
     }
 
+    /// How many visible pins are active and failed, and the budget in use, without measuring
+    /// residency (``list(page:)`` runs mincore on every pin).
+    func counts() -> (active: Int, failed: Int, usage: PinBudgetUsage) {
+        let (active, failed, usage) = book.withLock { book in
+            var active = 0
+            var failed = 0
+            for entry in book.entries.values {
+                switch entry.stage {
+                case .reserved: break
+                case .active: active += 1
+                case .failed: failed += 1
+                }
+            }
+            return (active, failed, Self.usage(of: book))
+        }
+        return (active, failed, PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins))
+    }
+
     /// Creation times have a fixed width, so the key sorts as (created_at, id) does.
     private static func sortKey(_ entry: Entry) -> String {
         entry.record.createdAt + " " + entry.record.id

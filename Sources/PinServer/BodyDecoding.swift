@@ -147,6 +147,14 @@ struct JSONBody {
         }
     }
 
+    /// Whether the body gives member `field`: present and not null (null is absent).
+    func gives(_ field: String) -> Bool {
+        switch object[field] {
+        case nil, .null?: false
+        default: true
+        }
+    }
+
     /// The string member `field`; nil when absent or null.
     func optionalString(_ field: String) throws(Problem) -> String? {
         switch object[field] {

@@ -21,7 +21,12 @@ enum EventRoutes {
                 }
                 let after = requested ?? events.lastSequence
                 return .eventStream(EventSubscription(log: events, after: after, holder: holder))
-            }
+            },
+            // The newest event's number, for a client that reads what was recorded up to now
+            // (`?since=N`, then stop once it reached this number) without opening a stream.
+            Route("GET", "/v1/events/latest", access: .authenticated) { _ in
+                .json(["last_sequence": .int(Int64(clamping: events.lastSequence))])
+            },
         ]
     }
 

@@ -17,7 +17,7 @@ enum FilesRoutes {
                 guard body.isAsync else { return .json(try core.prepare(body.request).json) }
                 let operation = try core.startPrepare(body.request)
                 return .json(
-                    operation.json, status: 202,
+                    operation.apiJSON, status: 202,
                     headers: [HTTPHeader("Location", OperationRoutes.location(of: operation.id))])
             },
             Route("POST", "/v1/files/lock-immutable", access: .admin) { request in

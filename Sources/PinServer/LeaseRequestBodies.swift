@@ -12,22 +12,24 @@ struct LeaseGrantBody {
         let leaseFields = ["pin_id", "holder", "ttl_s", "grace_s", "webhook_url", "holder_uid"]
         try body.rejectUnknownFields(allowed: leaseFields + PinRequestBody.fields)
         let target: LeaseTarget
-        switch (try body.optionalString("pin_id"), body.object["path"]) {
-        case (let id?, nil):
-            if let pinField = PinRequestBody.fields.first(where: { body.object[$0] != nil }) {
+        // A member sent as null is absent (as everywhere in the API): it neither names a pin nor
+        // adds a pin member beside pin_id.
+        switch (try body.optionalString("pin_id"), body.gives("path")) {
+        case (let id?, false):
+            if let pinField = PinRequestBody.fields.first(where: body.gives) {
                 throw Problem(
                     .invalidBody,
                     "Field \"\(pinField)\" belongs to a new pin; with \"pin_id\" the lease uses that pin.",
                     extensions: ["field": .string(pinField)])
             }
             target = .pin(id: id)
-        case (nil, _?):
+        case (nil, true):
             target = .newPin(try PinRequestBody.pinRequest(body))
-        case (_?, _?):
+        case (_?, true):
             throw Problem(
                 .invalidBody, "Give either \"pin_id\" (an existing pin) or \"path\" (pin it for this lease), not both.",
                 extensions: ["field": "pin_id"])
-        case (nil, nil):
+        case (nil, false):
             throw Problem(
                 .invalidBody, "Field \"pin_id\" (or \"path\" with \"access\" to pin for the lease) is required.",
                 extensions: ["field": "pin_id"])
@@ -69,8 +71,10 @@ struct LeaseRevokeBody {
         let body = try JSONBody.decodeOptional(request)
         try body.rejectUnknownFields(allowed: ["reason", "grace_s"])
         let reason = try body.optionalString("reason")
-        if let reason, reason.isEmpty || reason.utf8.count > 200 {
-            throw Problem(.invalidBody, "Field \"reason\" must be 1 to 200 bytes.", extensions: ["field": "reason"])
+        // Counted in Unicode scalars, as JSON Schema's maxLength counts (the OpenAPI document says 200).
+        if let reason, reason.isEmpty || reason.unicodeScalars.count > 200 {
+            throw Problem(
+                .invalidBody, "Field \"reason\" must be 1 to 200 characters.", extensions: ["field": "reason"])
         }
         return LeaseRevokeBody(reason: reason, graceSeconds: try body.optionalInt("grace_s"))
     }

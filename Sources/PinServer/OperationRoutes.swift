@@ -11,10 +11,10 @@ enum OperationRoutes {
     static func routes(core: PinCoreService) -> [Route] {
         [
             Route("GET", "/v1/operations/{id}", access: .admin) { request in
-                .json(try core.operation(id: request.parameters["id", default: ""]).json)
+                .json(try core.operation(id: request.parameters["id", default: ""]).apiJSON)
             },
             Route("DELETE", "/v1/operations/{id}", access: .admin) { request in
-                .json(try core.cancelOperation(id: request.parameters["id", default: ""]).json)
+                .json(try core.cancelOperation(id: request.parameters["id", default: ""]).apiJSON)
             },
         ]
     }

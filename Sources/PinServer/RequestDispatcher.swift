@@ -25,7 +25,7 @@ struct RequestDispatcher: Sendable {
         let routes =
             HealthRoutes.routes(core: core) + FilesRoutes.routes(core: core) + OperationRoutes.routes(core: core)
             + PinRoutes.routes(core: core) + LeaseRoutes.routes(core: core) + EventRoutes.routes(events: core.events)
-            + VersionRoutes.routes()
+            + VersionRoutes.routes() + StatusRoutes.routes(core: core)
             + MetricsRoutes.routes(core: core, metrics: metrics, gauges: gauges, requireToken: metricsRequireToken)
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }

@@ -39,15 +39,11 @@ struct EventsCommand: ParsableCommand {
         }
     }
 
-    /// The newest recorded event's number, from the 422 the daemon answers for a start after
-    /// it (the API has no call that returns it directly); nil when the answer does not say.
+    /// The newest recorded event's number (`GET /v1/events/latest`, any token); nil when the
+    /// answer does not say.
     private func newestSequence(_ client: DaemonClient) throws(ClientError) -> UInt64? {
-        let response = try client.send("GET", "/v1/events?since=\(Int64.max)", timeoutSeconds: 30)
-        if response.status == 422, let last = response.json?.objectValue?["last_sequence"]?.int64Value {
-            return UInt64(last)
-        }
-        guard response.isSuccess else { throw response.error }
-        return nil
+        let answer = try client.call("GET", "/v1/events/latest")
+        return answer.objectValue?["last_sequence"]?.int64Value.flatMap { UInt64(exactly: $0) }
     }
 
     /// Prints one event; returns its sequence number.

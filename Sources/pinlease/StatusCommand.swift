@@ -29,29 +29,29 @@ struct StatusCommand: ParsableCommand {
 }
 
 extension StatusCommand {
-    /// The pin budget and the counts of files, pins and leases (by state); a token that may not
-    /// list them gets the reason instead of the counts.
+    /// The pin budget and the counts of files, pins and leases (by state), from `GET /v1/status`
+    /// (counted in the daemon's memory; no paging through the lists); a token that may not read
+    /// them gets the reason instead of the counts.
     static func counts(_ client: DaemonClient) throws(ClientError) -> (budget: JSON?, counts: JSON) {
-        let pins: JSONObject
+        let status: JSON
         do {
-            pins = try client.list("/v1/pins")
+            status = try client.call("GET", "/v1/status")
         } catch {
             guard error.exitStatus == .unauthorized else { throw error }
             return (nil, .string(error.message))
         }
-        let files = try client.list("/v1/files")
-        let leases = try client.list("/v1/leases")
-        var byState: JSONObject = [:]
-        for lease in leases["items"]?.arrayValue ?? [] {
-            let state = lease.objectValue?["state"]?.stringValue ?? "unknown"
-            byState[state] = .int((byState[state]?.int64Value ?? 0) + 1)
-        }
+        let object = status.objectValue ?? [:]
         let counts: JSON = [
-            "files": .int(Int64(files["items"]?.arrayValue?.count ?? 0)),
-            "pins": .int(Int64(pins["items"]?.arrayValue?.count ?? 0)),
-            "leases": .object(byState),
+            "files": .int(total(object["files"])),
+            "pins": .int(total(object["pins"])),
+            "leases": object["leases"] ?? .object([:]),
         ]
-        return (pins["budget"], counts)
+        return (object["budget"], counts)
+    }
+
+    /// The sum of a group of counts by state (`{"locked": 2, "degraded": 0, ...}`).
+    private static func total(_ group: JSON?) -> Int64 {
+        (group?.objectValue?.pairs ?? []).reduce(0) { $0 + ($1.value.int64Value ?? 0) }
     }
 }
 

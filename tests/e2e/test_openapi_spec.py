@@ -27,6 +27,8 @@ ENDPOINTS = {
     ("/v1/pins/{id}", "get"),
     ("/v1/pins/{id}", "delete"),
     ("/v1/events", "get"),
+    ("/v1/events/latest", "get"),
+    ("/v1/status", "get"),
     ("/v1/leases", "post"),
     ("/v1/leases", "get"),
     ("/v1/leases/{id}", "get"),
@@ -40,7 +42,7 @@ ENDPOINTS = {
 # The members every request body must have.
 REQUIRED_BODY_FIELDS = {("/v1/pins", "post"): ["path", "access"], ("/v1/leases", "post"): ["holder"]}
 # Operations any valid token may call (a holder for its own leases): no 403 for them.
-ANY_TOKEN = {("/v1/events", "get"), ("/v1/leases", "get"), ("/v1/leases/{id}", "get"), ("/v1/leases/{id}/renew", "post"),
+ANY_TOKEN = {("/v1/events", "get"), ("/v1/events/latest", "get"), ("/v1/leases", "get"), ("/v1/leases/{id}", "get"), ("/v1/leases/{id}/renew", "post"),
              ("/v1/leases/{id}/release", "post"), ("/v1/leases/{id}/deliveries", "get"),
              ("/v1/leases/{id}/deliveries/{msg_id}/retry", "post"), ("/v1/version", "get")}
 # POSTs whose every member is optional (an empty body is accepted).
@@ -128,15 +130,43 @@ def test_async_prepare_has_location_header(doc):
 
 
 def test_size_is_integer_or_suffixed_string(doc):
+    """A size is an integer (at most int64) or a suffixed string; the optional members that hold
+    one (`size`, `length`) also take `null`, which is absent (the rule of every optional member)."""
     spec = Spec()
-    size = doc["components"]["schemas"]["PrepareRequest"]["properties"]["size"]
-    schema = spec.resolve(size)
-    good = [0, 67108864, "64MiB", "1GiB", "4096", "1 KiB", "2T", "10B"]
-    bad = ["64 MB", "-1", "MiB", "1.5GiB", -1, 1.5, True, None]
+    schema = {"$ref": "#/components/schemas/ByteSize"}
+    good = [0, 67108864, 2**63 - 1, "64MiB", "1GiB", "4096", "1 KiB", "2T", "10B"]
+    bad = ["64 MB", "-1", "MiB", "1.5GiB", -1, 2**63, 1.5, True, None]
     for value in good:
         assert not spec.validate_instance(schema, value), f"{value!r} should be a valid size"
     for value in bad:
         assert spec.validate_instance(schema, value), f"{value!r} should be rejected"
+    for body, member in (("PrepareRequest", "size"), ("PinRequest", "length"), ("LeaseRequest", "length")):
+        member_schema = doc["components"]["schemas"][body]["properties"][member]
+        for value in good + [None]:
+            assert not spec.validate_instance(member_schema, value), f"{body}.{member}: {value!r} should be valid"
+        for value in bad[:-1]:
+            assert spec.validate_instance(member_schema, value), f"{body}.{member}: {value!r} should be rejected"
+
+
+def test_every_optional_request_member_accepts_null(doc):
+    """`null` is absent (info.description): every optional member of every request body takes
+    `null`, and no required member does."""
+    spec = Spec()
+    checked = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody") if isinstance(op, dict) else None
+            if not body:
+                continue
+            schema = spec.resolve(body["content"]["application/json"]["schema"])
+            for name, member in schema.get("properties", {}).items():
+                accepts_null = not spec.validate_instance(member, None)
+                if name in schema.get("required", []):
+                    assert not accepts_null, f"{method} {path}: required {name} accepts null"
+                else:
+                    assert accepts_null, f"{method} {path}: optional {name} refuses null"
+                    checked += 1
+    assert checked >= 20
 
 
 def test_examples_match_their_schemas(doc):
@@ -207,8 +237,20 @@ def test_problem_types_are_complete(doc):
     assert codes <= described, f"problem codes missing from info.description: {sorted(codes - described)}"
     listed = _listed_problem_types(doc)
     assert listed <= codes, f"x-problem-types names unknown codes: {sorted(listed - codes)}"
-    # Only the hand-off socket's own codes and `shutting-down` (any route) are in no response list.
-    assert codes - listed <= {"invalid-request", "peer-not-allowed", "shutting-down"}, sorted(codes - listed)
+    # Only the hand-off socket's own codes are in no response list.
+    assert codes - listed <= {"invalid-request", "peer-not-allowed"}, sorted(codes - listed)
+
+
+def test_every_operation_documents_503_shutting_down(doc):
+    """The daemon answers any request 503 `shutting-down` once it is stopping (HTTPEngine), on
+    every route: each operation lists that 503."""
+    spec = Spec()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            response = spec.resolve(op["responses"].get("503", {}))
+            assert "shutting-down" in response.get("x-problem-types", []), f"{method} {path}"
 
 
 def test_servers_take_any_host_and_port(doc):
@@ -224,3 +266,23 @@ def test_no_const_and_error_schemas_are_plain_problems(doc):
     for name, response in doc["components"]["responses"].items():
         schema = response["content"]["application/problem+json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Problem"}, name
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return found + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+def test_patterns_keep_to_the_interoperable_regex_subset(doc):
+    """JSON Schema recommends a subset of ECMA-262 for `pattern`: no lookaround, no
+    non-capturing or named groups, no backreferences. Validators built on RE2 (Go, Rust) cannot
+    compile a lookahead, so a client generated there would fail on the document."""
+    patterns = _patterns(doc)
+    assert len(patterns) >= 10
+    for pattern in patterns:
+        assert "(?" not in pattern and not re.search(r"\\[1-9kbB]", pattern), pattern
+        re.compile(pattern)

@@ -111,6 +111,52 @@ def test_null_optional_members_are_absent_for_both(daemon: Daemon, filesystems, 
     assert schema_allows("LeaseRevokeRequest", {"reason": None, "grace_s": None})
     assert schema_allows("LeaseRenewRequest", {"ttl_s": None})
 
+    # size, length and mode too; and a pin member sent as null beside pin_id is no pin member.
+    body = {"path": api, "size": None, "mode": None}
+    assert schema_allows("PrepareRequest", body)
+    daemon.problem("POST", "/v1/files/prepare", body, status=409, code="file-locked")
+    pin = {"path": api, "access": "read", "offset": 0, "length": None}
+    assert schema_allows("PinRequest", pin)
+    second = daemon.ok("POST", "/v1/pins", pin, status=201)
+    cleanup.pins.append((daemon, second["id"]))
+    assert second["length"] == MiB, second
+    grant = {"holder": "spec-null", "pin_id": created["id"], "path": None, "access": None, "offset": None,
+             "length": None, "longterm": None, "ttl_s": None, "webhook_url": None}
+    assert schema_allows("LeaseRequest", grant)
+    lease = daemon.ok("POST", "/v1/leases", grant, status=201)
+    cleanup.leases.append((daemon, lease["id"]))
+    assert lease["pin_id"] == created["id"], lease
+    by_path = {"holder": "spec-null", "pin_id": None, "path": api, "access": "read", "length": None}
+    assert schema_allows("LeaseRequest", by_path)
+    auto = daemon.ok("POST", "/v1/leases", by_path, status=201)
+    cleanup.leases.append((daemon, auto["id"]))
+    cleanup.pins.append((daemon, auto["pin_id"]))
+    assert auto["auto_pin"] is True, auto
+    # null is absent, so these name neither a pin nor a path: refused by both.
+    for refused in ({"holder": "h", "pin_id": None}, {"holder": "h", "path": api, "access": None}):
+        assert not schema_allows("LeaseRequest", refused), refused
+        daemon.problem("POST", "/v1/leases", refused, status=422, code="invalid-body")
+
+
+def test_a_failed_operation_error_is_a_problem_with_its_status(daemon: Daemon, filesystems, cleanup: Cleanup):
+    """A failed asynchronous prepare shows in `error` the problem the synchronous prepare would
+    have answered, `status` included (it used to lack it)."""
+    fs = filesystems["tmpfs"]
+    name = fs.unique("spec-op-fail")
+    cleanup.file(fs.path(name))
+    # A sparse file of 1 TiB: created at once, then the prepare finds it cannot fit (no-space).
+    body = {"path": fs.api_path(name), "size": "1TiB", "create": True, "async": True}
+    operation = daemon.ok("POST", "/v1/files/prepare", body, status=202)
+    final = daemon.wait_operation(operation["id"])
+    assert final["state"] == "failed", final
+    error = final["error"]
+    assert error["type"] == "https://pinlease.dev/problems/no-space" and error["status"] == 507, final
+    # The same document, status and all, as the synchronous answer.
+    synchronous = daemon.problem("POST", "/v1/files/prepare", {**body, "async": False}, status=507, code="no-space")
+    assert list(error) == list(synchronous), (error, synchronous)
+    for member in ("type", "title", "status", "path", "needed_bytes"):
+        assert error[member] == synchronous[member], (member, error, synchronous)
+
 
 def test_an_operation_stays_readable_after_delete(daemon: Daemon, filesystems, cleanup: Cleanup):
     """DELETE cancels an operation and does not remove it (documented at DELETE): GET keeps
@@ -130,3 +176,23 @@ def test_an_operation_stays_readable_after_delete(daemon: Daemon, filesystems, c
         assert time.monotonic() < deadline, again
         time.sleep(0.05)
     assert again["id"] == operation["id"], again
+
+
+def test_the_path_syntax_is_refused_by_both(daemon: Daemon, filesystems):
+    """FilePath's pattern refuses what the daemon refuses for the path's syntax alone (absolute,
+    a `..` component, a NUL byte, a component over 255, the root itself): the same verdict for each path, and a
+    path the pattern allows reaches the filesystem (404 here: none of them exists). A long
+    component under a directory that does not exist is 404 (the kernel stops at the missing
+    directory first): refused either way, so it is not in the list."""
+    refused_codes = {"absolute-path", "path-traversal", "invalid-path", "is-a-directory"}
+    long = "x" * 256
+    for path in ("/etc/passwd", "tmpfs:/nope.bin", "a/../b", "..", "tmpfs:x/..", "./..", "a\x00b", long,
+                 "tmpfs:" + long, "a..b", "...", "./nope.bin", "tmpfs:a:b", "tmpfs:..x", "x" * 255,
+                 "tmpfs:dir//nope.bin", "..nope", "nope.bin/.", ".", "./////", "tmpfs:", "tmpfs:./", "./nope:x"):
+        allowed = not spec().validate_instance({"$ref": "#/components/schemas/FilePath"}, path)
+        answer = daemon.post("/v1/files/inspect", {"path": path})
+        code = answer.json().get("type", "").removeprefix("https://pinlease.dev/problems/")
+        if allowed:
+            assert answer.status_code == 404 and code == "not-found", (path, answer.text)
+        else:
+            assert answer.status_code == 422 and code in refused_codes, (path, answer.text)
