@@ -64,7 +64,8 @@ let package = Package(
         .target(
             name: "PinServer",
             dependencies: [
-                "PinCore", "PinWire", "PinJSON", "LinuxFS", "PinBuildInfo", "CMicroHTTPD", logging, metrics, serviceLifecycle,
+                "PinCore", "PinWire", "PinJSON", "LinuxFS", "PinBuildInfo", "CMicroHTTPD", logging, metrics,
+                serviceLifecycle,
             ],
             swiftSettings: strict
         ),
