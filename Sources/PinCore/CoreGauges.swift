@@ -1,24 +1,15 @@
 /// What the core holds right now, for the gauges of `GET /metrics`. Read at scrape time from
-/// the core's own state (the lease book's per-state counts, the pin book's budget, the locked
-/// files, the webhook transport's pending messages) rather than kept by increments and
-/// decrements beside it, which could drift from what the API reports.
+/// the core's own state (the counts of `GET /v1/status`, the webhook transport's pending
+/// messages) rather than kept by increments and decrements beside it, which could drift from
+/// what the API reports.
 public struct CoreGauges: Sendable {
-    /// Leases in the book by state (ended leases stay until pruned, as `GET /v1/leases` shows them).
-    public var leasesByState: [LeaseState: Int]
-    /// The pin budget in use, as `GET /v1/pins` reports it.
-    public var pinUsage: PinBudgetUsage
-    /// Tracked files by state: `locked`, `degraded` or `violated`.
-    public var filesByState: [String: Int]
+    /// Files, pins, budget and leases by state, as `GET /v1/status` reports them.
+    public var status: DaemonStatus
     /// Webhook messages not yet finished, by origin (`scheme://host:port`).
     public var webhookQueueDepth: [String: Int]
 
-    package init(
-        leasesByState: [LeaseState: Int], pinUsage: PinBudgetUsage, filesByState: [String: Int],
-        webhookQueueDepth: [String: Int]
-    ) {
-        self.leasesByState = leasesByState
-        self.pinUsage = pinUsage
-        self.filesByState = filesByState
+    package init(status: DaemonStatus, webhookQueueDepth: [String: Int]) {
+        self.status = status
         self.webhookQueueDepth = webhookQueueDepth
     }
 }
@@ -26,8 +17,6 @@ public struct CoreGauges: Sendable {
 extension PinCoreService {
     /// The gauges' values now.
     public func gauges() -> CoreGauges {
-        CoreGauges(
-            leasesByState: leases.countsByState, pinUsage: pins.usage, filesByState: locker.countsByState,
-            webhookQueueDepth: notifier.pendingByOrigin)
+        CoreGauges(status: status(), webhookQueueDepth: notifier.pendingByOrigin)
     }
 }

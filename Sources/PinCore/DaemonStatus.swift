@@ -1,8 +1,8 @@
 /// What the daemon holds, counted from its in-memory books: no database read and no system
 /// call per file or pin, so it stays cheap however many there are (`GET /v1/status`).
 public struct DaemonStatus: Sendable {
-    /// Tracked files by state: `locked`, `degraded`, `violated` (every state, 0 when none).
-    public let filesByState: [String: Int]
+    /// Tracked files by state (every state, 0 when none).
+    public let filesByState: [TrackedFileState: Int]
     /// Pins by state (`active`, `failed`), as `GET /v1/pins` lists them.
     public let pinsByState: [Pin.State: Int]
     /// Pinned bytes and pins against the budget, as `GET /v1/pins` reports them.
@@ -11,19 +11,15 @@ public struct DaemonStatus: Sendable {
     public let leasesByState: [LeaseState: Int]
     /// The newest event's sequence number (0 before the first).
     public let lastEventSequence: UInt64
-
-    /// The states a tracked file can be in.
-    public static let fileStates = ["locked", "degraded", "violated"]
 }
 
 extension PinCoreService {
     /// The counts of ``DaemonStatus``. Each book is read under its own lock, one after the
     /// other: the counts are each exact, not one snapshot across books.
     public func status() -> DaemonStatus {
-        let files = locker.countsByState
         let pinCounts = pins.counts()
         return DaemonStatus(
-            filesByState: Dictionary(uniqueKeysWithValues: DaemonStatus.fileStates.map { ($0, files[$0] ?? 0) }),
+            filesByState: locker.countsByState,
             pinsByState: [.active: pinCounts.active, .failed: pinCounts.failed], budget: pinCounts.usage,
             leasesByState: leases.countsByState, lastEventSequence: events.lastSequence)
     }

@@ -64,9 +64,9 @@ final class FileLocker: Sendable {
         }
     }
 
-    /// How many tracked files are in each state (`locked`, `degraded`, `violated`).
-    var countsByState: [String: Int] {
-        var counts = ["locked": 0, "degraded": 0, "violated": 0]
+    /// How many tracked files are in each state (every state, 0 when none).
+    var countsByState: [TrackedFileState: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: TrackedFileState.allCases.map { ($0, 0) })
         for file in files.withLock({ Array($0.values) }) { counts[file.state, default: 0] += 1 }
         return counts
     }

@@ -90,12 +90,12 @@ final class LockedFile: Sendable {
 
     /// `degraded` (the lock could not be re-established), `violated` (changed behind the
     /// daemon's back) or `locked`: the file's `state` in `GET /v1/files`.
-    var state: String { degradedReason != nil ? "degraded" : violation != nil ? "violated" : "locked" }
+    var state: TrackedFileState { degradedReason != nil ? .degraded : violation != nil ? .violated : .locked }
 
     var trackedFile: TrackedFile {
         TrackedFile(
             path: path, device: record.device, inode: record.inode,
-            state: state,
+            state: state.rawValue,
             immutable: immutableNow, readLease: readLeaseNow, writers: record.writers,
             flagSetByDaemon: record.flagSetByDaemon,
             lockedAt: record.lockedAt, reason: degradedReason ?? violation?.detail, violation: violation,

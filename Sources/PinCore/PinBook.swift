@@ -107,12 +107,6 @@ final class PinBook: Sendable {
 
     var list: PinList { list(page: .all) }
 
-    /// The budget in use now (as ``list(page:)`` reports it).
-    var usage: PinBudgetUsage {
-        let usage = book.withLock { Self.usage(of: $0) }
-        return PinBudgetUsage(budget: budget, pinnedBytes: usage.bytes, pins: usage.pins)
-    }
-
     /// The visible pins, oldest first (by creation time, then id: the order they are re-created
     /// in after a restart), one page at a time.
     func list(page: PageRequest) -> PinList {

@@ -23,7 +23,6 @@ final class CoreGaugeExport: Sendable {
 
     /// The most origins shown with a series of their own.
     static let maxOrigins = 32
-    static let fileStates = ["locked", "degraded", "violated"]
 
     private let factory: any MetricsFactory
     private let leases: [LeaseState: Gauge]
@@ -31,7 +30,7 @@ final class CoreGaugeExport: Sendable {
     private let pinnedBytes: Gauge
     private let budgetBytes: Gauge
     private let budgetPins: Gauge
-    private let files: [String: Gauge]
+    private let files: [TrackedFileState: Gauge]
     /// The origin series shown at the last scrape (removed once their origin has nothing pending).
     private let origins = Mutex<[String: Gauge]>([:])
 
@@ -46,21 +45,23 @@ final class CoreGaugeExport: Sendable {
         pinnedBytes = Gauge(label: "pinlease_pinned_bytes", dimensions: [], factory: factory)
         budgetBytes = Gauge(label: "pinlease_pin_budget_bytes", dimensions: [], factory: factory)
         budgetPins = Gauge(label: "pinlease_pin_budget_pins", dimensions: [], factory: factory)
-        var files: [String: Gauge] = [:]
-        for state in Self.fileStates {
-            files[state] = Gauge(label: "pinlease_locked_files", dimensions: [("state", state)], factory: factory)
+        var files: [TrackedFileState: Gauge] = [:]
+        for state in TrackedFileState.allCases {
+            files[state] = Gauge(
+                label: "pinlease_locked_files", dimensions: [("state", state.rawValue)], factory: factory)
         }
         self.files = files
     }
 
     /// Sets every gauge to `gauges`.
     func update(_ gauges: CoreGauges) {
-        for (state, gauge) in leases { gauge.record(gauges.leasesByState[state] ?? 0) }
-        pins.record(gauges.pinUsage.pins)
-        pinnedBytes.record(Double(gauges.pinUsage.pinnedBytes))
-        budgetBytes.record(Double(gauges.pinUsage.budget.maxBytes))
-        budgetPins.record(gauges.pinUsage.budget.maxPins)
-        for (state, gauge) in files { gauge.record(gauges.filesByState[state] ?? 0) }
+        let status = gauges.status
+        for (state, gauge) in leases { gauge.record(status.leasesByState[state] ?? 0) }
+        pins.record(status.budget.pins)
+        pinnedBytes.record(Double(status.budget.pinnedBytes))
+        budgetBytes.record(Double(status.budget.budget.maxBytes))
+        budgetPins.record(status.budget.budget.maxPins)
+        for (state, gauge) in files { gauge.record(status.filesByState[state] ?? 0) }
         let depths = Self.bounded(gauges.webhookQueueDepth, maxOrigins: Self.maxOrigins)
         origins.withLock { shown in
             for (origin, gauge) in shown where depths[origin] == nil {

@@ -5,7 +5,7 @@ import PinJSON
 /// order, every state present (0 when none).
 extension DaemonStatus: JSONRepresentable {
     public var json: JSON {
-        let files = Self.fileStates.map { ($0, JSON.int(Int64(filesByState[$0] ?? 0))) }
+        let files = TrackedFileState.allCases.map { ($0.rawValue, JSON.int(Int64(filesByState[$0] ?? 0))) }
         let pins = [Pin.State.active, .failed].map { ($0.rawValue, JSON.int(Int64(pinsByState[$0] ?? 0))) }
         let leases = LeaseState.allCases.map { ($0.rawValue, JSON.int(Int64(leasesByState[$0] ?? 0))) }
         return .object([

@@ -8,7 +8,7 @@ import Testing
 @Suite struct DaemonStatusJSONTests {
     @Test func theStatusHasItsExactJSON() {
         let status = DaemonStatus(
-            filesByState: ["violated": 1, "locked": 2], pinsByState: [.active: 3],
+            filesByState: [.violated: 1, .locked: 2], pinsByState: [.active: 3],
             budget: PinBudgetUsage(budget: PinBudget(maxBytes: 1 << 30, maxPins: 64), pinnedBytes: 12288, pins: 3),
             leasesByState: [.revoking: 1, .active: 4], lastEventSequence: 42)
         let expected =
