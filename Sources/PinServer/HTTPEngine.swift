@@ -133,8 +133,8 @@ final class HTTPEngine: Sendable {
         if let watch = context.watch { watchdog.requestCompleted(watch) }
         if let outcome = context.outcome {
             metrics.record(
-                route: outcome.route, method: context.method, status: outcome.status,
-                elapsed: ContinuousClock.now - context.started)
+                route: context.log.route, method: context.method, status: outcome.status,
+                elapsed: outcome.isEventStream ? nil : ContinuousClock.now - context.started)
         }
         AccessLog.record(context, termination: termination, to: logger)
     }

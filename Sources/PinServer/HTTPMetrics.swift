@@ -7,6 +7,8 @@ import Synchronization
 /// template (`/v1/leases/{id}`), never the raw path, and the method one of a fixed set, so the
 /// label sets stay bounded. Each handle is made on first use and kept: recording a request
 /// is one short lock (a dictionary lookup), an atomic add and the histogram's own lock.
+/// Event streams are counted but not timed: they last as long as the client listens, which
+/// says nothing about how fast the daemon answers.
 final class HTTPMetrics: Sendable {
     static let descriptions: [MetricDescription] = [
         MetricDescription(
@@ -14,7 +16,8 @@ final class HTTPMetrics: Sendable {
             "HTTP requests answered, by route template, method and status (unmatched: no route)."),
         MetricDescription(
             "pinlease_http_request_duration_seconds", .histogram(buckets: MetricDescription.latencyBuckets),
-            "Time from a request's headers to the end of its response, by route template and method."),
+            "Time from a request's headers to the end of its response, by route template and method "
+                + "(event streams are not timed: they last as long as the client listens)."),
     ]
 
     /// The route label of a request that matched no route (404, 405, or refused before routing).
@@ -49,11 +52,11 @@ final class HTTPMetrics: Sendable {
         methods.contains(method) ? method : "other"
     }
 
-    /// Records one answered request.
-    func record(route: String?, method: String, status: Int, elapsed: Duration) {
+    /// Records one answered request; `elapsed` nil (an event stream) counts it without timing it.
+    func record(route: String?, method: String, status: Int, elapsed: Duration?) {
         let route = route ?? Self.unmatched
         let method = Self.methodLabel(method)
-        let (counter, timer) = handles.withLock { handles in
+        let (counter, timer) = handles.withLock { handles -> (Counter, CoreMetrics.Timer?) in
             let requestKey = RequestKey(route: route, method: method, status: status)
             let routeKey = RouteKey(route: route, method: method)
             if handles.requests[requestKey] == nil {
@@ -61,14 +64,15 @@ final class HTTPMetrics: Sendable {
                     label: "pinlease_http_requests_total",
                     dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
             }
+            guard elapsed != nil else { return (handles.requests[requestKey]!, nil) }
             if handles.durations[routeKey] == nil {
                 handles.durations[routeKey] = CoreMetrics.Timer(
                     label: "pinlease_http_request_duration_seconds",
                     dimensions: [("route", route), ("method", method)], factory: factory)
             }
-            return (handles.requests[requestKey]!, handles.durations[routeKey]!)
+            return (handles.requests[requestKey]!, handles.durations[routeKey])
         }
         counter.increment()
-        timer.recordNanoseconds(DomainMetrics.nanoseconds(elapsed))
+        if let timer, let elapsed { timer.recordNanoseconds(DomainMetrics.nanoseconds(elapsed)) }
     }
 }

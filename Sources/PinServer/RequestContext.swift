@@ -24,7 +24,7 @@ final class RequestContext: Sendable {
         var bodyTooLarge = false
         var phase = Phase.receiving
         var status: Int?
-        var route: String?
+        var isEventStream = false
         var responseBytes = 0
         var completed = false
     }
@@ -133,7 +133,7 @@ final class RequestContext: Sendable {
         state.withLock { state in
             state.phase = .queued
             state.status = response.status
-            state.route = response.route
+            state.isEventStream = response.stream != nil
             state.responseBytes = response.body.count
         }
     }
@@ -148,8 +148,8 @@ final class RequestContext: Sendable {
         state.withLock { $0.completed }
     }
 
-    /// Status, body size and route template of the queued response, if one was queued.
-    var outcome: (status: Int, bytes: Int, route: String?)? {
-        state.withLock { state in state.status.map { ($0, state.responseBytes, state.route) } }
+    /// Status, body size and whether it is an event stream, of the queued response, if one was queued.
+    var outcome: (status: Int, bytes: Int, isEventStream: Bool)? {
+        state.withLock { state in state.status.map { ($0, state.responseBytes, state.isEventStream) } }
     }
 }

@@ -30,7 +30,8 @@ struct RequestDispatcher: Sendable {
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
 
-    /// The response, carrying the matched route's template (for the metrics).
+    /// The response. The matched route's template is in the request's log (`route`), for the
+    /// access log and the metrics.
     func respond(to request: HTTPRequest) -> HTTPResponse {
         let match = router.match(method: request.method, path: request.path)
         var response: HTTPResponse
@@ -41,7 +42,6 @@ struct RequestDispatcher: Sendable {
             request.log.set("problem", .string(problem.code))
             response = .problem(problem)
         }
-        if case .found(let route, _) = match { response.route = route.pattern }
         return response
     }
 

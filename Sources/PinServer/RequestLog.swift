@@ -25,6 +25,12 @@ final class RequestLog: Sendable {
         set(key, .string(text))
     }
 
+    /// The matched route's template (`/v1/leases/{id}`), once routing found one.
+    var route: String? {
+        guard case .string(let route)? = fields.withLock({ $0["route"] }) else { return nil }
+        return route
+    }
+
     /// The fields set so far.
     var metadata: Logger.Metadata {
         fields.withLock { $0 }

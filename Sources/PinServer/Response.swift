@@ -20,8 +20,6 @@ struct HTTPResponse: Sendable {
     /// When set, the body is this event stream (and ``body`` is empty); it ends only when the
     /// client goes away or the server stops.
     let stream: EventSubscription?
-    /// The template of the route that produced the response (`/v1/leases/{id}`), for the metrics.
-    var route: String?
 
     init(status: Int, headers: [HTTPHeader] = [], body: [UInt8] = []) {
         self.status = status

@@ -1,8 +1,8 @@
 import CoreMetrics
 import PinAssembly
-import PinCore
 import Testing
 
+@testable import PinCore
 @testable import PinServer
 
 /// The exporter and the server's metrics: every metric named in a description is exposed with
@@ -39,10 +39,12 @@ import Testing
         let gauges = CoreGaugeExport(factory: exporter.factory)
         gauges.update(
             CoreGauges(
-                leasesByState: [.active: 2],
-                pinUsage: PinBudgetUsage(
-                    budget: PinBudget(maxBytes: 1 << 30, maxPins: 16), pinnedBytes: 8192, pins: 1),
-                filesByState: ["locked": 1], webhookQueueDepth: ["http://127.0.0.1:9000": 3]))
+                status: DaemonStatus(
+                    filesByState: [.locked: 1], pinsByState: [.active: 1],
+                    budget: PinBudgetUsage(
+                        budget: PinBudget(maxBytes: 1 << 30, maxPins: 16), pinnedBytes: 8192, pins: 1),
+                    leasesByState: [.active: 2], lastEventSequence: 0),
+                webhookQueueDepth: ["http://127.0.0.1:9000": 3]))
         HTTPMetrics(factory: exporter.factory).record(
             route: "/v1/leases", method: "POST", status: 201, elapsed: .milliseconds(3))
         Counter(label: "pinlease_state_commits_total", dimensions: [("result", "ok")], factory: exporter.factory)
@@ -87,9 +89,10 @@ import Testing
         let exporter = exporter()
         let gauges = CoreGaugeExport(factory: exporter.factory)
         let usage = PinBudgetUsage(budget: PinBudget(maxBytes: 1 << 20, maxPins: 1), pinnedBytes: 0, pins: 0)
+        let status = DaemonStatus(
+            filesByState: [:], pinsByState: [:], budget: usage, leasesByState: [:], lastEventSequence: 0)
         func update(_ depths: [String: Int]) {
-            gauges.update(
-                CoreGauges(leasesByState: [:], pinUsage: usage, filesByState: [:], webhookQueueDepth: depths))
+            gauges.update(CoreGauges(status: status, webhookQueueDepth: depths))
         }
         update(["http://a:80": 1, "http://b:80": 2])
         update(["http://b:80": 1])
@@ -115,12 +118,28 @@ import Testing
         #expect(HTTPMetrics.methodLabel("get") == "other")
     }
 
-    @Test func theDispatcherLabelsResponsesWithTheRouteTemplate() {
+    /// The route label the engine gives the metrics: the route template the dispatcher put in
+    /// the request's log, whatever the response.
+    @Test func theDispatcherLabelsRequestsWithTheRouteTemplate() {
         let admin = "admin-token-value"
-        #expect(RequestDispatcherTests.send("GET", "/v1/things/42", token: admin).route == "/v1/things/{id}")
-        #expect(RequestDispatcherTests.send("GET", "/v1/things/42").route == "/v1/things/{id}")  // 401 too
-        #expect(RequestDispatcherTests.send("POST", "/v1/boom", token: admin).route == "/v1/boom")  // 500
-        #expect(RequestDispatcherTests.send("GET", "/v1/nothing/here", token: admin).route == nil)
-        #expect(RequestDispatcherTests.send("DELETE", "/healthz").route == nil)  // 405: no route matched
+        func route(_ method: String, _ path: String, token: String? = nil) -> String? {
+            let request = HTTPRequest(method: method, path: path, authorization: token.map { "Bearer \($0)" })
+            _ = RequestDispatcherTests.dispatcher.respond(to: request)
+            return request.log.route
+        }
+        #expect(route("GET", "/v1/things/42", token: admin) == "/v1/things/{id}")
+        #expect(route("GET", "/v1/things/42") == "/v1/things/{id}")  // 401 too
+        #expect(route("POST", "/v1/boom", token: admin) == "/v1/boom")  // 500
+        #expect(route("GET", "/v1/nothing/here", token: admin) == nil)
+        #expect(route("DELETE", "/healthz") == nil)  // 405: no route matched
+    }
+
+    @Test func eventStreamsAreCountedButNotTimed() {
+        let exporter = exporter()
+        let metrics = HTTPMetrics(factory: exporter.factory)
+        metrics.record(route: "/v1/events", method: "GET", status: 200, elapsed: nil)
+        let samples = parse(exporter.exposition()).samples
+        #expect(samples.contains(#"pinlease_http_requests_total{route="/v1/events",method="GET",status="200"} 1"#))
+        #expect(!samples.contains { $0.hasPrefix("pinlease_http_request_duration_seconds") })
     }
 }
