@@ -8,8 +8,6 @@ import Prometheus
 /// the store and the HTTP server. The global `MetricsSystem` is never bootstrapped, so tests
 /// that run several daemons or cores in one process keep their metrics apart.
 package final class PrometheusExporter: Sendable {
-    /// The Content-Type of ``exposition()``.
-    package static let contentType = "text/plain; version=0.0.4; charset=utf-8"
     /// What the domain and the store record (the HTTP server adds its own).
     package static let domainDescriptions = DomainMetrics.descriptions + LeaseStore.metricDescriptions
     /// The build's version and commit, as `pinlease_build_info{version,commit} 1`.

@@ -16,7 +16,7 @@ struct StatusCommand: ParsableCommand {
         status["health"] = health.isSuccess ? (health.json ?? .null) : .string("HTTP \(health.status)")
         let ready = try client.send("GET", "/readyz")
         status["ready"] = ready.json ?? .string("HTTP \(ready.status)")
-        // The lists need an admin token; with another token those members say why they are missing.
+        // GET /v1/status needs an admin token; without one, `counts` says why instead.
         let (budget, counts) = try Self.counts(client)
         if let budget { status["budget"] = budget }
         status["counts"] = counts
@@ -75,12 +75,23 @@ struct VersionCommand: ParsableCommand {
             let response = try client.send("GET", "/v1/version", timeoutSeconds: 10)
             document["daemon"] = response.isSuccess ? (response.json ?? .null) : .null
             if !response.isSuccess {
-                Printer.note("the daemon at \(client.address) does not report its version (HTTP \(response.status))")
+                Printer.note("the daemon at \(client.address) did not report its version: \(Self.why(response.status))")
             }
         } catch {
             document["daemon"] = .null
             Printer.note(error.message)
         }
         global.printer.document(.object(document), idKey: "client")
+    }
+
+    /// Why `GET /v1/version` answered `status`: the route needs a token, and daemons older than
+    /// the route answer 404.
+    static func why(_ status: Int) -> String {
+        switch status {
+        case 401: "HTTP 401, no token or one it does not accept"
+        case 403: "HTTP 403, the token may not read it"
+        case 404: "HTTP 404, a daemon older than GET /v1/version"
+        default: "HTTP \(status)"
+        }
     }
 }

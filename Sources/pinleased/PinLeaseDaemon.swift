@@ -94,10 +94,8 @@ struct PinLeaseDaemon: AsyncParsableCommand {
         let timeout = Duration.seconds(settings.drainDeliveryTimeoutSeconds)
         return [
             ShutdownPhase(name: "drain") {
-                let live = core.leaseList(LeaseFilter(), caller: .admin).leases.filter {
-                    $0.state == .active || $0.state == .revoking
-                }
-                link.status("draining: \(live.count) leases")
+                let leases = core.status().leasesByState
+                link.status("draining: \((leases[.active] ?? 0) + (leases[.revoking] ?? 0)) leases")
                 core.drain(deliveryTimeout: timeout)
                 link.status("stopping")
             }
