@@ -19,6 +19,8 @@ public final class PinCoreService: Service {
     let auditInterval: Duration
     /// Where the state store keeps its files (probed by ``readinessReport()``).
     let stateDirectory: String
+    /// The state directory's write probe, cached briefly (``readinessReport()``).
+    let stateProbe: StateDirectoryProbe
     /// The background services, made (not started) at the end of the initializer.
     let background = Mutex<Background?>(nil)
     /// Told each time a lease ended (durably), for ``drain(extra:deliveryTimeout:)``.
@@ -49,6 +51,7 @@ public final class PinCoreService: Service {
         self.metrics = metrics
         roots = try Roots(configuration.roots)
         stateDirectory = configuration.stateDirectory
+        stateProbe = StateDirectoryProbe(directory: configuration.stateDirectory)
         store = try infrastructure.openFileRecords(configuration.stateDirectory)
         locker = FileLocker(store: store, logger: logger)
         operations = try OperationRegistry(store: store, logger: logger)

@@ -1,4 +1,5 @@
 import LinuxFS
+import Synchronization
 
 /// Whether the daemon can serve, check by check (`GET /readyz`).
 public struct Readiness: Sendable, Equatable {
@@ -35,23 +36,40 @@ extension PinCoreService {
         return Readiness(checks: [
             Readiness.Check(name: "draining", problems: draining),
             Readiness.Check(name: "roots", problems: roots.unusable()),
-            Readiness.Check(name: "state", problems: StateDirectoryProbe.problems(stateDirectory)),
+            Readiness.Check(name: "state", problems: stateProbe.problems()),
         ])
-    }
-
-    /// Whether the daemon can serve, and why not (``readinessReport()`` in short).
-    public func readiness() -> (ready: Bool, reasons: [String]) {
-        let report = readinessReport()
-        return (report.ready, report.reasons)
     }
 }
 
 /// Probes whether the state directory's filesystem still takes writes, without leaving
 /// anything behind: an unnamed temporary file (`O_TMPFILE`) gets one page, and is gone when
 /// closed. No fsync: the page's space is reserved by the write itself (ENOSPC then), and the
-/// probe stays cheap enough for an unauthenticated endpoint.
-enum StateDirectoryProbe {
-    static func problems(_ stateDirectory: String) -> [String] {
+/// probe stays cheap enough for an unauthenticated endpoint. Its verdict is kept for
+/// `maxAge` (monotonic clock), so a flood of `/readyz` writes at most one page per `maxAge`.
+final class StateDirectoryProbe: Sendable {
+    let directory: String
+    let maxAge: Duration
+    /// The last verdict and when it was reached. Held during a probe: concurrent callers wait
+    /// for that probe's verdict rather than each writing a page.
+    private let last = Mutex<(at: ContinuousClock.Instant, problems: [String])?>(nil)
+
+    init(directory: String, maxAge: Duration = .seconds(1)) {
+        self.directory = directory
+        self.maxAge = maxAge
+    }
+
+    /// Why the state directory takes no writes (empty when it does), probed at most once per `maxAge`.
+    func problems() -> [String] {
+        last.withLock { last in
+            let now = ContinuousClock.now
+            if let last, now - last.at < maxAge { return last.problems }
+            let problems = Self.probe(directory)
+            last = (now, problems)
+            return problems
+        }
+    }
+
+    static func probe(_ stateDirectory: String) -> [String] {
         let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
         defer { page.deallocate() }
         page.initializeMemory(as: UInt8.self, repeating: 0)
