@@ -1,4 +1,3 @@
-import Glibc
 import LinuxFS
 import Logging
 import PinJSON
@@ -37,8 +36,9 @@ public struct JSONLogHandler: LogHandler {
             metadata: merged)
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        // One write(2) per line, so lines of concurrent threads never interleave (stderr is unbuffered).
-        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        // One write per line (stderr is unbuffered), so lines of concurrent threads never interleave;
+        // a failed write is dropped: there is nowhere left to report it.
+        try? bytes.withUnsafeBytes { try StandardError.writeAll($0) }
     }
 
     /// The JSON text of one record (without the newline); metadata members in key order.
