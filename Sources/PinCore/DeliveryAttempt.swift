@@ -8,6 +8,12 @@ public struct DeliveryAttempt: Sendable, Equatable {
         case retrying(at: Double)
         /// No further attempt, with why ("gone (410)", "deadline passed after 3 attempts", "cancelled", ...).
         case failed(String)
+
+        /// The transport gave up on the message because it was cancelled (the lease no longer
+        /// needs it, or the transport stopped): `failed` with the reason ``cancelledReason``.
+        public static var cancelled: Outcome { .failed(cancelledReason) }
+        /// The reason of ``cancelled``, as the delivery log shows it.
+        public static let cancelledReason = "cancelled"
     }
 
     public let messageID: String

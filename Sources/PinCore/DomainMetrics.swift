@@ -153,7 +153,7 @@ package final class DomainMetrics: Sendable {
     func recordFinished(_ outcome: DeliveryAttempt.Outcome) {
         switch outcome {
         case .delivered: deliveries[.delivered]?.increment()
-        case .failed(let reason): deliveries[reason == "cancelled" ? .cancelled : .failed]?.increment()
+        case .failed: deliveries[outcome == .cancelled ? .cancelled : .failed]?.increment()
         case .retrying: break  // never reported as finished
         }
     }

@@ -95,7 +95,7 @@ public final class WebhookSender: Service {
     }
 
     /// Stops retrying every pending message of a lease (e.g. it was released): each gets
-    /// onFinished(.failed("cancelled")). A transfer in flight may complete; no further attempt starts.
+    /// onFinished(.cancelled). A transfer in flight may complete; no further attempt starts.
     /// `eventTypes`: only messages of these types.
     /// (A transfer in flight that is answered with 2xx finishes `.delivered`, since it was.)
     public func cancel(leaseID: String, eventTypes: Set<EventType>? = nil) {
@@ -304,7 +304,7 @@ private final class Worker {
                 delivery.message.leaseID == leaseID && eventTypes?.contains(delivery.message.eventType) ?? true
             }
             for delivery in matching {
-                if delivery.inFlight { delivery.cancelled = true } else { finish(delivery, .failed("cancelled")) }
+                if delivery.inFlight { delivery.cancelled = true } else { finish(delivery, .cancelled) }
             }
         }
     }
@@ -427,7 +427,7 @@ private final class Worker {
             outcome = .failed(reason)
         case .retry(let notBefore):
             if delivery.cancelled {
-                outcome = .failed("cancelled")
+                outcome = .cancelled
             } else if message.followsRetrySchedule {
                 let now = WebhookClock.wall()
                 if let delay = configuration.retrySchedule.delay(afterFailedAttempts: delivery.attempts) {
@@ -455,7 +455,7 @@ private final class Worker {
         logger.debug("webhook attempt", metadata: ["delivery": "\(attempt.json)"])
         onAttempt(attempt)
         if case .retrying = outcome { return }
-        if delivery.redeliverRequested && outcome != .failed("cancelled") {
+        if delivery.redeliverRequested && outcome != .cancelled {
             delivery.redeliverRequested = false
             _ = schedule(delivery, at: WebhookClock.wall(), overriding: true)
             return
@@ -474,7 +474,7 @@ private final class Worker {
             }
         }
         shared.state.withLock { _ = $0.pending.removeValue(forKey: message.id) }
-        if case .failed(let reason) = outcome, reason != "cancelled" {
+        if case .failed(let reason) = outcome, outcome != .cancelled {
             logger.warning(
                 """
                 webhook \(message.id) (\(message.eventType.rawValue), lease \(message.leaseID)) to \(message.url) \

@@ -19,7 +19,7 @@ import Testing
         metrics.recordAttempt(attempt(.retrying(at: 5)))
         metrics.recordAttempt(attempt(.delivered, seconds: 0.5))
         metrics.recordFinished(.delivered)
-        metrics.recordFinished(.failed("cancelled"))
+        metrics.recordFinished(.cancelled)
         metrics.recordFinished(.failed("gone (410)"))
         func deliveries(_ outcome: String) -> Int64 {
             factory.counterTotal(label: "pinlease_webhook_deliveries_total", dimensions: [("outcome", outcome)])
