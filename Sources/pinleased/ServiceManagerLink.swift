@@ -88,6 +88,12 @@ final class ServiceManagerLink: Sendable {
 /// Sends `WATCHDOG=1` every half `$WATCHDOG_USEC` from the start of the group until the end of
 /// its shutdown: the first service of the group, so it is told to stop last (a long drain is
 /// still petted).
+///
+/// The pets do not depend on the daemon's health: systemd's watchdog only detects a process
+/// that died, was stopped, or whose Swift concurrency pool is starved (the pet loop runs there).
+/// A wedged HTTP engine or core loop is not detected: an in-process liveness check could not
+/// be made to never skip a pet under CPU pressure (WatchdogSec=30s), and a false alarm
+/// restarts the daemon, which revokes nothing but drops every event stream and pending request.
 struct ServiceManagerWatchdogService: Service, CustomStringConvertible {
     let link: ServiceManagerLink
     let interval: Duration
