@@ -74,3 +74,18 @@ extension OpenFile {
         )
     }
 }
+
+extension OpenFile {
+    /// Bytes still free on this file's filesystem, the blocks reserved for root included
+    /// (`f_bfree * f_bsize`), and whether it is mounted read-only: one `fstatfs`, without the
+    /// `/proc/self/mountinfo` read of ``filesystem()``. An estimate on copy-on-write filesystems.
+    ///
+    /// The corresponding C function is `fstatfs`.
+    /// - Throws: `LinuxError` from `fstatfs`.
+    public func freeSpace() throws(LinuxError) -> (freeBytes: UInt64, isReadOnly: Bool) {
+        var buffer = statfs()
+        _ = try retryingOnInterrupt("fstatfs", path: path) { fstatfs(fd, &buffer) }
+        let free = UInt64(buffer.f_bfree).multipliedReportingOverflow(by: UInt64(buffer.f_bsize)).partialValue
+        return (free, UInt(bitPattern: buffer.f_flags) & CLINUX_ST_RDONLY != 0)
+    }
+}

@@ -59,14 +59,25 @@ final class StateDirectoryProbe: Sendable {
     }
 
     /// Why the state directory takes no writes (empty when it does), probed at most once per `maxAge`.
+    /// A filesystem with no free block or mounted read-only fails at once (one `fstatfs`, no
+    /// write, never cached), so a state filesystem that just filled up is not reported ready.
     func problems() -> [String] {
-        last.withLock { last in
+        if let plainlyUnwritable = Self.plainlyUnwritable(directory) { return [plainlyUnwritable] }
+        return last.withLock { last in
             let now = ContinuousClock.now
             if let last, now - last.at < maxAge { return last.problems }
             let problems = Self.probe(directory)
             last = (now, problems)
             return problems
         }
+    }
+
+    /// Why the directory's filesystem plainly takes no writes (no free block, or read-only),
+    /// nil when it may; any error is left to the write probe to report.
+    static func plainlyUnwritable(_ stateDirectory: String) -> String? {
+        guard let space = try? openDirectory(stateDirectory).freeSpace() else { return nil }
+        let why = space.isReadOnly ? "read-only filesystem" : space.freeBytes == 0 ? "no space left on device" : nil
+        return why.map { "the state directory \(stateDirectory) takes no writes: \($0)" }
     }
 
     static func probe(_ stateDirectory: String) -> [String] {
