@@ -179,7 +179,8 @@ def test_metrics_pass_promtool_and_match_the_api(filesystems, metered, receiver:
     assert outcomes["retrying"] == 1 and outcomes["delivered"] >= 2, attempts
     assert moved("pinlease_webhook_deliveries_total", outcome="delivered") == outcomes["delivered"]
     assert moved("pinlease_webhook_retries_total") == outcomes["retrying"]
-    timed = sum(moved("pinlease_webhook_attempt_duration_seconds_count", result=r) for r in ("delivered", "retrying", "failed"))
+    timed = sum(moved("pinlease_webhook_attempt_duration_seconds_count", result=r)
+                for r in ("delivered", "retrying", "failed"))
     assert timed == len(attempts)
     # state commits: every transition was group-committed
     assert moved("pinlease_state_commits_total", result="ok") >= 1
@@ -203,7 +204,8 @@ def test_metrics_pass_promtool_and_match_the_api(filesystems, metered, receiver:
 
 
 def test_metrics_can_require_an_admin_token(filesystems, extra_daemon):
-    d = extra_daemon("metrics-token", [("ext4", filesystems["ext4"].mountpoint)], extra_args=["--metrics-require-token"])
+    d = extra_daemon("metrics-token", [("ext4", filesystems["ext4"].mountpoint)],
+                     extra_args=["--metrics-require-token"])
     r = d.get("/metrics", token=None)
     assert r.status_code == 401, r.text
     assert r.headers["Content-Type"].startswith("application/problem+json")
