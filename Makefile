@@ -45,7 +45,8 @@ export DEBIAN_FRONTEND := noninteractive
 # ("action forbidden") for the duration of the install makes invoke-rc.d and deb-systemd-invoke
 # start nothing, with or without systemd (a CI container has none); it is removed after, unless
 # one was there already (then it is left as it was). A prometheus installed by this run is also
-# disabled at boot. Nothing else in APT_PACKAGES is a service.
+# disabled at boot. Also used for BENCH_APT_PACKAGES (etcd-server would start a system etcd on
+# :2379; the benches run their own) and IMAGE_APT_PACKAGES.
 POLICY_RC_D := /usr/sbin/policy-rc.d
 APT_INSTALL_NO_START := policy=""; \
   if [ ! -e $(POLICY_RC_D) ]; then \
@@ -89,14 +90,14 @@ deps-bench: deps-apt
 	@missing=""; \
 	for p in $(BENCH_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
+	  echo "deps: installing$$missing"; apt-get update -q; $(APT_INSTALL_NO_START) $$missing; \
 	fi
 
 deps-image: deps-apt
 	@missing=""; \
 	for p in $(IMAGE_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
+	  echo "deps: installing$$missing"; apt-get update -q; $(APT_INSTALL_NO_START) $$missing; \
 	fi
 
 deps-pip: deps-apt
