@@ -40,6 +40,24 @@ PIP_PACKAGES := pytest==9.0.3 requests==2.34.2 schemathesis==4.32.5 openapi-spec
                 prometheus-client==0.26.0
 
 export DEBIAN_FRONTEND := noninteractive
+# `prometheus` is in APT_PACKAGES for promtool only, and its postinst starts a Prometheus server
+# on :9090 (and enables it at boot) on a host running systemd. A policy-rc.d answering 101
+# ("action forbidden") for the duration of the install makes invoke-rc.d and deb-systemd-invoke
+# start nothing, with or without systemd (a CI container has none); it is removed after, unless
+# one was there already (then it is left as it was). A prometheus installed by this run is also
+# disabled at boot. Also used for BENCH_APT_PACKAGES (etcd-server would start a system etcd on
+# :2379; the benches run their own) and IMAGE_APT_PACKAGES.
+POLICY_RC_D := /usr/sbin/policy-rc.d
+APT_INSTALL_NO_START := policy=""; \
+  if [ ! -e $(POLICY_RC_D) ]; then \
+    policy=$(POLICY_RC_D); trap 'rm -f $(POLICY_RC_D)' EXIT; trap 'exit 1' INT TERM; \
+    printf '\043!/bin/sh\nexit 101\n' >$$policy; chmod 0755 $$policy; \
+  fi; \
+  apt_install() { apt-get install -y -q --no-install-recommends "$$@" || return; \
+    case " $$* " in *" prometheus "*) \
+      if command -v deb-systemd-helper >/dev/null; then deb-systemd-helper disable prometheus.service; fi;; \
+    esac; }; \
+  apt_install
 # Debian's own python3 marks its site-packages as externally managed (PEP 668).
 export PIP_BREAK_SYSTEM_PACKAGES := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -63,7 +81,7 @@ deps-apt:
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  apt-get update -q; \
-	  apt-get install -y -q --no-install-recommends $$missing; \
+	  $(APT_INSTALL_NO_START) $$missing; \
 	else \
 	  echo "deps: apt packages present"; \
 	fi
@@ -72,14 +90,14 @@ deps-bench: deps-apt
 	@missing=""; \
 	for p in $(BENCH_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
+	  echo "deps: installing$$missing"; apt-get update -q; $(APT_INSTALL_NO_START) $$missing; \
 	fi
 
 deps-image: deps-apt
 	@missing=""; \
 	for p in $(IMAGE_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; apt-get update -q; apt-get install -y -q --no-install-recommends $$missing; \
+	  echo "deps: installing$$missing"; apt-get update -q; $(APT_INSTALL_NO_START) $$missing; \
 	fi
 
 deps-pip: deps-apt

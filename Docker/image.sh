@@ -55,11 +55,18 @@ build_image() {
     trap "rm -rf '$context'" RETURN
     install -D -m 0755 "$SCRATCH/release/pinleased" "$context/prebuilt/pinleased"
     install -D -m 0755 "$SCRATCH/release/pinlease" "$context/prebuilt/pinlease"
+    # The version label is VERSION's first line, as pinlease_build_info{version} and GET /v1/version.
+    # PINLEASE_COMMIT and SOURCE_DATE_EPOCH feed the builder stage's build info (no .git in the
+    # context); the prebuilt target built here does not read them (its binaries were built in the checkout).
+    local revision
+    revision=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)
     step "podman build --target prebuilt -t $IMAGE (on $BASE_IMAGE)"
     "${PODMAN[@]}" build --no-cache --network host --format docker "${LIMITS[@]}" --target prebuilt \
         --build-arg RUNTIME_BASE="$BASE_IMAGE" \
-        --build-arg VERSION="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)" \
-        --build-arg REVISION="$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)" \
+        --build-arg VERSION="$(head -n 1 "$REPO/VERSION")" \
+        --build-arg REVISION="$revision" \
+        --build-arg PINLEASE_COMMIT="$revision" \
+        --build-arg SOURCE_DATE_EPOCH="$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || true)" \
         --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         -f "$REPO/Docker/Dockerfile" -t "$IMAGE" "$context"
     podman image inspect --format '{{.Size}} bytes, labels {{.Labels}}' "$IMAGE"

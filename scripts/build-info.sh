@@ -2,7 +2,8 @@
 # Writes the Swift source of the build info (run by Plugins/BuildInfoPlugin on every build whose
 # inputs changed): build-info.sh PACKAGE_ROOT OUTPUT.swift SWIFTC
 #   version  the first line of PACKAGE_ROOT/VERSION (the one place the version is written)
-#   commit   `git rev-parse HEAD`, or "unknown" outside a git checkout of PACKAGE_ROOT (a source tarball)
+#   commit   PINLEASE_COMMIT when set (a build without .git: Docker/Dockerfile's builder stage), else
+#            `git rev-parse HEAD`, else "unknown" outside a git checkout of PACKAGE_ROOT (a source tarball)
 #   date     SOURCE_DATE_EPOCH when set, else the commit's date (both reproducible), else "unknown"
 #   swift    the version SWIFTC reports (the compiler building this package)
 # Every value is reduced to [A-Za-z0-9._+:-], so none can break the Swift string literal.
@@ -18,7 +19,8 @@ if [ "$(git_in_root rev-parse --show-toplevel || true)" != "$(cd "$root" && pwd 
 fi
 
 version=$(head -n 1 "$root/VERSION" | clean)
-commit=$(git_in_root rev-parse HEAD | clean) || commit=""
+commit=$(printf '%s' "${PINLEASE_COMMIT:-}" | clean)
+if [ -z "$commit" ]; then commit=$(git_in_root rev-parse HEAD | clean) || commit=""; fi
 epoch=${SOURCE_DATE_EPOCH:-}
 if [ -z "$epoch" ]; then epoch=$(git_in_root log -1 --format=%ct HEAD) || epoch=""; fi
 date=""

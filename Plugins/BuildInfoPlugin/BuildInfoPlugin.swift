@@ -15,9 +15,10 @@ struct BuildInfoPlugin: BuildToolPlugin {
         let compiler = try? context.tool(named: "swiftc").url
         var inputs = [root.appending(path: "VERSION"), script] + GitFiles.watched(in: root)
         if let compiler { inputs.append(compiler) }
+        // The overrides scripts/build-info.sh reads before git (a build without .git, e.g. a container's).
         var environment: [String: String] = [:]
-        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
-            environment["SOURCE_DATE_EPOCH"] = epoch
+        for name in ["SOURCE_DATE_EPOCH", "PINLEASE_COMMIT"] {
+            if let value = ProcessInfo.processInfo.environment[name] { environment[name] = value }
         }
         return [
             .buildCommand(

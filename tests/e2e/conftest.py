@@ -18,6 +18,7 @@ from e2e_support import (
     FS_NAMES,
     GiB,
     IN_CI,
+    Cleanup,
     Daemon,
     Filesystem,
     MountRegistry,
@@ -140,6 +141,17 @@ def extra_daemon(workdir: Path, registry: MountRegistry):
     yield factory
     for d in started:
         d.stop()
+
+
+@pytest.fixture
+def cleanup():
+    """What a test made (leases, pins, locks, files), undone at its end, also on failure. A module
+    whose cleanup must run before a function-scoped daemon stops defines its own."""
+    c = Cleanup()
+    try:
+        yield c
+    finally:
+        c.run()
 
 
 _daemons: list[Daemon] = []

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from conftest import make_daemon, unavailable
-from e2e_support import GiB, MiB, Cleanup, Daemon, Filesystem, daemon_binary, free_port, make_file
+from e2e_support import REPO, GiB, MiB, Cleanup, Daemon, Filesystem, daemon_binary, free_port, make_file
+from polling import wait_for
 from webhook_receiver import WebhookReceiver
 
 BUDGET = 2 * MiB  # a pin of a 4 MiB file is over it: 507
@@ -51,14 +52,6 @@ def cli_daemon(filesystems, workdir: Path, registry, receiver: WebhookReceiver):
     finally:
         d.stop()
 
-
-@pytest.fixture
-def cleanup(cli_daemon: Daemon):
-    c = Cleanup()
-    try:
-        yield c
-    finally:
-        c.run()
 
 
 @pytest.fixture
@@ -183,7 +176,10 @@ def test_every_command(cli_daemon: Daemon, filesystems, cleanup: Cleanup, scratc
     assert [c["name"] for c in status["ready"]["checks"] if not c["ok"]] == []
     assert status["budget"]["budget_bytes"] == BUDGET and isinstance(status["counts"]["files"], int)
     assert "ready.status:" in cli(d, "status", "-o", "table").stdout
-    assert cli_json(d, "version")["client"] == "0.1.0"
+    # The client's version is VERSION's first line, as the daemon's (GET /v1/version).
+    version = cli_json(d, "version")
+    assert version["client"] == (REPO / "VERSION").read_text().splitlines()[0].strip(), version
+    assert version["client"] == d.ok("GET", "/v1/version")["version"], version
 
 
 def test_global_options_before_the_subcommand(cli_daemon: Daemon):
@@ -341,10 +337,8 @@ def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver
     assert f"lease {lease_id} ended: revoked" in result.stderr
 
     # The webhook log, and a redelivery of one of its messages.
-    deadline = time.monotonic() + 60
-    while not (deliveries := cli_json(d, "leases", "deliveries", lease_id)["items"]):
-        assert time.monotonic() < deadline, "no webhook delivery was logged"
-        time.sleep(0.05)
+    deliveries = wait_for("a webhook delivery to be logged",
+                          lambda: cli_json(d, "leases", "deliveries", lease_id)["items"], timeout=60)
     webhook_id = deliveries[0]["webhook_id"]
     assert webhook_id in cli(d, "leases", "deliveries", lease_id, "-o", "id").stdout.split()
     message = cli_json(d, "leases", "redeliver", lease_id, webhook_id)
@@ -355,10 +349,8 @@ def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver
     cleanup.leases.append((d, auto["id"]))
     assert auto["auto_pin"] is True and cli_json(d, "pins", "show", auto["pin_id"])["length"] == 4096
     assert cli_json(d, "leases", "release", auto["id"])["state"] == "released"
-    deadline = time.monotonic() + 60
-    while cli(d, "pins", "show", auto["pin_id"], rc=None).returncode != 3:
-        assert time.monotonic() < deadline, "the lease's own pin stayed after its release"
-        time.sleep(0.05)
+    wait_for("the lease's own pin to go after its release",
+             lambda: cli(d, "pins", "show", auto["pin_id"], rc=None).returncode == 3, timeout=60)
 
     # The holder releases while the CLI waits.
     lease_id = cli_id(d, "leases", "grant", "--pin", pin_id, "--holder", "cli-h2", "--ttl", "60", "--grace", "600")
@@ -367,10 +359,10 @@ def test_revoke_wait(cli_daemon: Daemon, filesystems, cleanup: Cleanup, receiver
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(d),
                             stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while d.ok("GET", f"/v1/leases/{lease_id}")["state"] != "revoking":
-            assert time.monotonic() < deadline and proc.poll() is None, "the lease never started revoking"
-            time.sleep(0.05)
+        def revoking() -> bool:
+            assert proc.poll() is None, "the CLI exited before the lease started revoking"
+            return d.ok("GET", f"/v1/leases/{lease_id}")["state"] == "revoking"
+        wait_for("the lease to start revoking", revoking, timeout=60)
         assert cli_json(d, "leases", "release", lease_id)["state"] == "released"
         out, err = proc.communicate(timeout=60)
     finally:

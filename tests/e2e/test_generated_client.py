@@ -12,7 +12,6 @@ import importlib
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from conftest import unavailable
 from e2e_support import SPEC_PATH, Cleanup, Daemon, MiB
+from polling import wait_for
 
 PACKAGE = "pinlease_generated_client"
 
@@ -65,14 +65,6 @@ def client(gen: ModuleType, daemon: Daemon):
         yield c
 
 
-@pytest.fixture
-def cleanup():
-    c = Cleanup()
-    try:
-        yield c
-    finally:
-        c.run()
-
 
 def call(endpoint: str, status: int, **kw: Any) -> Any:
     """Calls `api.<endpoint>`, checks the status and that the answer parsed into a model."""
@@ -111,11 +103,11 @@ def test_walk_through_with_the_generated_client(client, daemon: Daemon, filesyst
     body = m.PrepareRequest(path=api, size="4MiB", create=True, async_=True)
     operation = call("files.prepare_file", 202, client=client, body=body)
     assert isinstance(operation, m.Operation)
-    deadline = time.monotonic() + 120
-    while operation.state not in (m.OperationState.SUCCEEDED, m.OperationState.FAILED):
-        assert time.monotonic() < deadline, operation
-        time.sleep(0.05)
-        operation = call("operations.get_operation", 200, id=operation.id, client=client)
+    if operation.state not in (m.OperationState.SUCCEEDED, m.OperationState.FAILED):
+        def finished() -> Any:
+            now = call("operations.get_operation", 200, id=operation.id, client=client)
+            return now if now.state in (m.OperationState.SUCCEEDED, m.OperationState.FAILED) else None
+        operation = wait_for("the prepare operation to finish", finished, timeout=120)
     assert operation.state == m.OperationState.SUCCEEDED, operation
     assert isinstance(operation.result, m.LayoutReport) and operation.result.ready, operation
     problem("operations.get_operation", 404, "operation-not-found", id="op_nope", client=client)
@@ -165,11 +157,11 @@ def test_walk_through_with_the_generated_client(client, daemon: Daemon, filesyst
     revoked = call("leases.revoke_lease", 202, id=lease.id, client=client,
                    body=m.LeaseRevokeRequest(reason="walk-through", grace_s=1))
     assert isinstance(revoked, m.Lease)
-    deadline = time.monotonic() + 60
-    while revoked.state != m.LeaseState.REVOKED:
-        assert time.monotonic() < deadline, revoked
-        time.sleep(0.05)
-        revoked = call("leases.get_lease", 200, id=lease.id, client=client)
+    if revoked.state != m.LeaseState.REVOKED:
+        def ended() -> Any:
+            now = call("leases.get_lease", 200, id=lease.id, client=client)
+            return now if now.state == m.LeaseState.REVOKED else None
+        revoked = wait_for("the lease to be revoked", ended, timeout=60)
     problem("leases.renew_lease", 409, "lease-not-active", id=lease.id, client=client, body=m.LeaseRenewRequest())
     deliveries = call("leases.list_deliveries", 200, id=lease.id, client=client)
     assert isinstance(deliveries, m.DeliveryList)

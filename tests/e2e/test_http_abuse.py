@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from e2e_support import PROBLEM_BASE, Daemon
+from polling import wait_for
 
 # More connections than the daemon's old fixed limit (256), as in the issue's reproduction.
 SLOW_CONNECTIONS = 300
@@ -113,13 +114,6 @@ def health_over_unix(path: Path) -> int:
         conn.close()
 
 
-def wait_until(condition, deadline_s: float, what: str) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {deadline_s}s: {what}"
-        time.sleep(0.1)
-
-
 def test_health_answers_while_more_connections_than_the_old_limit_trickle(extra_daemon, filesystems, workdir: Path):
     """300 connections each sending a header line every second held the old daemon's 256
     connection slots: /healthz was never answered. Now it answers, on TCP and on the Unix socket."""
@@ -152,7 +146,7 @@ def test_trickling_connection_is_closed_after_the_receive_limit_but_an_event_str
     assert head.startswith(b"HTTP/1.1 200")
     tricklers = Tricklers(("127.0.0.1", d.port), 4, interval=0.3)
     try:
-        wait_until(lambda: tricklers.closed_count() == 4, 60, "the server closes trickling connections")
+        wait_for("the server to close the trickling connections", lambda: tricklers.closed_count() == 4, timeout=60)
         # The stream was opened before the tricklers, so it has been open longer than the limit.
         stream.setblocking(False)
         try:
@@ -237,7 +231,7 @@ def test_control_characters_in_the_target_are_refused_and_forge_no_log_line(daem
     def logged() -> bool:
         return marker in daemon.log_path.read_text(errors="replace")
 
-    wait_until(logged, 30, "the access log line of the forged request")
+    wait_for("the access log line of the forged request", logged)
     for line in daemon.log_path.read_text(errors="replace").splitlines():
         assert not re.match(r"^\S+ critical pinleased: " + marker, line), f"a forged log line: {line!r}"
         assert "\x1b" not in line and "\r" not in line, f"a control character in the log: {line!r}"

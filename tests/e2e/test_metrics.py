@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from conftest import unavailable
 from e2e_support import Cleanup, Daemon, MiB, make_file
+from polling import wait_for
 from webhook_receiver import WebhookReceiver
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -52,16 +51,6 @@ def promtool_check(text: str) -> None:
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0, f"promtool check metrics:\n{result.stdout}{result.stderr}\n---\n{text[:3000]}"
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
 
 
 def requests_counted(samples: dict, route: str, method: str, status: int) -> float:
@@ -190,7 +179,8 @@ def test_metrics_pass_promtool_and_match_the_api(filesystems, metered, receiver:
     assert outcomes["retrying"] == 1 and outcomes["delivered"] >= 2, attempts
     assert moved("pinlease_webhook_deliveries_total", outcome="delivered") == outcomes["delivered"]
     assert moved("pinlease_webhook_retries_total") == outcomes["retrying"]
-    timed = sum(moved("pinlease_webhook_attempt_duration_seconds_count", result=r) for r in ("delivered", "retrying", "failed"))
+    timed = sum(moved("pinlease_webhook_attempt_duration_seconds_count", result=r)
+                for r in ("delivered", "retrying", "failed"))
     assert timed == len(attempts)
     # state commits: every transition was group-committed
     assert moved("pinlease_state_commits_total", result="ok") >= 1
@@ -214,7 +204,8 @@ def test_metrics_pass_promtool_and_match_the_api(filesystems, metered, receiver:
 
 
 def test_metrics_can_require_an_admin_token(filesystems, extra_daemon):
-    d = extra_daemon("metrics-token", [("ext4", filesystems["ext4"].mountpoint)], extra_args=["--metrics-require-token"])
+    d = extra_daemon("metrics-token", [("ext4", filesystems["ext4"].mountpoint)],
+                     extra_args=["--metrics-require-token"])
     r = d.get("/metrics", token=None)
     assert r.status_code == 401, r.text
     assert r.headers["Content-Type"].startswith("application/problem+json")

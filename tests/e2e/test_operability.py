@@ -17,8 +17,8 @@ import requests
 import yaml
 
 from e2e_support import PROBLEM_BASE, SPEC_PATH, Daemon, daemon_binary, run
+from polling import wait_for
 from test_enospc import fill, full_state  # noqa: F401 - full_state is a fixture used below
-from test_http_abuse import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -87,7 +87,7 @@ def test_json_logs_carry_request_ids_escape_control_characters_and_hide_tokens(e
     def logged(request_id: str) -> dict | None:
         return next((r for r in records() if r.get("request_id") == request_id and "status" in r), None)
 
-    wait_until(lambda: all(logged(i) for i in answered), 30, "an access line for every request")
+    wait_for("an access line for every request", lambda: all(logged(i) for i in answered))
     for record in records():
         assert {"timestamp", "level", "logger", "message"} <= set(record), record
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"]), record
@@ -161,4 +161,4 @@ def test_readyz_names_the_state_check_while_the_state_filesystem_is_full(full_st
         assert str(state_mount) in " ".join(not_ready.json()["reasons"]), not_ready.text
     finally:
         filler.unlink()
-    wait_until(lambda: readiness(d).status_code == 200, 30, "ready again once the state filesystem has room")
+    wait_for("ready again once the state filesystem has room", lambda: readiness(d).status_code == 200)

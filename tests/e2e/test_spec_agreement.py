@@ -6,21 +6,11 @@ sees in it; `pin_id` with `path` is refused by both; an optional member sent as 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import pytest
-
 from e2e_support import Cleanup, Daemon, MiB, make_file, spec
+from polling import wait_for
 
-
-@pytest.fixture
-def cleanup():
-    c = Cleanup()
-    try:
-        yield c
-    finally:
-        c.run()
 
 
 def schema_allows(schema: str, body: Any) -> bool:
@@ -168,13 +158,10 @@ def test_an_operation_stays_readable_after_delete(daemon: Daemon, filesystems, c
                           {"path": fs.api_path(name), "size": "8MiB", "create": True, "async": True}, status=202)
     cancelled = daemon.ok("DELETE", f"/v1/operations/{operation['id']}")
     assert cancelled["id"] == operation["id"]
-    deadline = time.monotonic() + 60
-    while True:
+    def finished() -> dict | None:
         again = daemon.ok("GET", f"/v1/operations/{operation['id']}")
-        if again["state"] in ("cancelled", "succeeded", "failed"):
-            break
-        assert time.monotonic() < deadline, again
-        time.sleep(0.05)
+        return again if again["state"] in ("cancelled", "succeeded", "failed") else None
+    again = wait_for("the cancelled operation to finish", finished, timeout=60)
     assert again["id"] == operation["id"], again
 
 
