@@ -195,7 +195,7 @@ for level in $LEVELS; do
   started="$(date +%s.%N)"
   "$BIN" --listen "127.0.0.1:$port" --state-dir "$WORK/state" "${DAEMON_ARGS[@]}" >>"$WORK/pinleased.log" 2>&1 &
   DAEMON_PID=$!
-  figures="$(python3 "$DRIVER" recover "$API" "$TOKEN" "$started" "$LIVE" 600)"
+  figures="$(python3 "$DRIVER" recover "$API" "$TOKEN" "$started" "$LIVE" 600 "$DAEMON_PID")"
   row recover "$level" "$figures" "$(rss)" "$(db_sizes)"
   [ "$(active_leases)" = "$LIVE" ] || die "after the restart: $(status_leases), expected $LIVE active"
 

@@ -129,10 +129,17 @@ def audit(api):
     print(f"{total}\t{count:.0f}")
 
 
-def recover(api, token, started, expected, timeout):
+def rss_anon_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return -1
+
+
+def recover(api, token, started, expected, timeout, pid):
     """After a restart begun at `started` (epoch seconds): seconds until /readyz answers 200, until
     /v1/status counts `expected` active leases, and until a full listing (limit 10000) has them all;
-    the count listed; and the listing's own time."""
+    the count listed; the listing's own time; and the daemon's RssAnon (KiB) before the listing."""
     started, expected, deadline = float(started), int(expected), time.time() + float(timeout)
     client = Client(api, token)
     while True:
@@ -150,6 +157,7 @@ def recover(api, token, started, expected, timeout):
             sys.exit("leases not back in time")
         time.sleep(0.01)
     counted = time.time() - started
+    anon = rss_anon_kib(pid)
     listed, cursor, list_started = 0, None, time.time()
     while True:
         page = client.json("GET", "/v1/leases?state=active&limit=10000" + (f"&cursor={cursor}" if cursor else ""))
@@ -158,7 +166,7 @@ def recover(api, token, started, expected, timeout):
         if not cursor:
             break
     done = time.time()
-    print(f"{ready:.3f}\t{counted:.3f}\t{done - started:.3f}\t{listed}\t{done - list_started:.3f}")
+    print(f"{ready:.3f}\t{counted:.3f}\t{done - started:.3f}\t{listed}\t{done - list_started:.3f}\t{anon}")
 
 
 def wait_ended(api, token, active_left, started, timeout):

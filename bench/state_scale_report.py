@@ -67,9 +67,10 @@ line(f"daemon CPU idle over {window} s (% of one core)", [f"{float(idle[x][2]):.
 line("restart after kill -9: /readyz 200 (s)", [f"{float(recover[x][0]):.2f}" for x in levels])
 line("… /v1/status counts every lease (s)", [f"{float(recover[x][1]):.2f}" for x in levels])
 line("… full listing has them all (s; listed)", [f"{float(recover[x][2]):.2f} ({int(recover[x][3]):,})" for x in levels])
-line("VmRSS / RssAnon after the restart (MiB)",
-     [f"{mib(kib(recover[x][5])[0])} / {mib(kib(recover[x][5])[1])}" for x in levels])
-line("state DB / WAL after the restart (MiB)", [db(recover[x][6]) for x in levels])
+line("RssAnon after the restart, before the full listing (MiB)", [mib(int(recover[x][5]) / 1024) for x in levels])
+line("VmRSS / RssAnon after the restart and the full listing (MiB)",
+     [f"{mib(kib(recover[x][6])[0])} / {mib(kib(recover[x][6])[1])}" for x in levels])
+line("state DB / WAL after the restart (MiB)", [db(recover[x][7]) for x in levels])
 cells, short = [], []
 for x in levels:
     count, ttl, took, before, seconds, after = expiry[x][:6]
