@@ -32,17 +32,7 @@ from e2e_support import (
     proc_leases,
     spec,
 )
-
-
-def wait_for(condition, what: str, timeout: float = 30, interval: float = 0.1):
-    """Polls `condition` until it returns a true value (returned), or fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(interval)
+from polling import wait_for
 
 
 def digest(path: Path) -> str:
@@ -253,7 +243,8 @@ def test_event_stream_resumes_after_a_restart_without_a_gap(filesystems, extra_d
         make_events(d, pin_id, KEPT)
         newest = last_sequence(d)
         oldest_kept = newest - KEPT + 1
-        wait_for(lambda: status_of_events(d, f"?since={oldest_kept - 2}").status_code == 410, "events beyond --events-kept forgotten")
+        wait_for("events beyond --events-kept forgotten",
+                 lambda: status_of_events(d, f"?since={oldest_kept - 2}").status_code == 410)
         d.restart()
         gone = status_of_events(d, f"?since={oldest_kept - 2}")
         assert gone.status_code == 410, gone.status_code
@@ -287,7 +278,7 @@ def test_the_write_ahead_log_shrinks_back_when_the_daemon_is_idle(filesystems, e
             assert time.monotonic() < deadline, f"the writes never grew the log past {largest} bytes"
             make_events(d, pin_id, 25)
             largest = max(largest, wal.stat().st_size)
-        wait_for(lambda: wal.stat().st_size <= 64 * 1024, f"the log ({wal.stat().st_size} bytes, was {largest}) shrinks when idle",
-                 timeout=60, interval=0.25)
+        wait_for(f"the log ({wal.stat().st_size} bytes, was {largest}) to shrink when idle",
+                 lambda: wal.stat().st_size <= 64 * 1024, timeout=60, interval=0.25)
     finally:
         cleanup.run()
