@@ -9,6 +9,9 @@ extension LeaseBook {
     /// (a repeated release or revoke) still waits for the writes queued before it, through a
     /// barrier of its own: its answer may describe them.
     ///
+    /// Inside ``CommitDeferral/collecting(_:)`` the first transition returns without waiting;
+    /// the deferral waits (and undoes) instead.
+    ///
     /// A write that cannot be made durable (a full disk: `no-space`) fails the caller, and the
     /// leases it changed are put back as the state database has them (``restore(_:)``): memory
     /// never stays ahead of what is durable, the daemon keeps serving, and the next
@@ -26,16 +29,24 @@ extension LeaseBook {
             return (result, ticket, transition.leases.map(\.id))
         }
         if let ticket {
+            // A request answered once durable (``CommitDeferral``) waits off this thread.
+            let undoing: @Sendable (CoreError) -> Void = { [weak self] error in self?.undo(changed, after: error) }
+            if let deferral = CommitDeferral.current, deferral.hold(ticket, undo: undoing) { return result }
             do throws(CoreError) {
                 try store.wait(ticket)
             } catch {
-                logger.error(
-                    "a lease transition could not be made durable (\(error.detail)); its leases are put back as stored")
-                restore(changed)
+                undo(changed, after: error)
                 throw error
             }
         }
         return result
+    }
+
+    /// After the write of a transition that changed leases `ids` failed with `error`.
+    private func undo(_ ids: [String], after error: CoreError) {
+        logger.error(
+            "a lease transition could not be made durable (\(error.detail)); its leases are put back as stored")
+        restore(ids)
     }
 
     /// Puts the leases `ids` back as the state database has them, after a write of theirs

@@ -21,6 +21,8 @@ final class HTTPEngine: Sendable {
     /// Bounds the time each connection takes to deliver a request.
     let watchdog: ReceiveWatchdog
     private let inFlight = DispatchGroup()
+    /// Waits for the commits of quick routes' transitions, in order, and answers them.
+    private let durableAnswers = DispatchQueue(label: "pinlease.http.durable-answers")
     private let registry = Mutex(Registry())
     /// Told when a request completed or an event stream closed, for ``drain(grace:)``.
     private let settled = ChangeSignal()
@@ -114,16 +116,54 @@ final class HTTPEngine: Sendable {
                     .problem(Problem(.shuttingDown, "The daemon is shutting down; retry once it is back.")),
                     for: context)
             }
+            inFlight.enter()
+            if runQuickly(request, context) { return .YES }
             // A serial queue per request targets Dispatch's overcommit pool, which starts a thread
             // whenever none is idle; a shared concurrent queue is capped at one thread per core,
             // so a few long prepares would hold up every other request.
-            DispatchQueue(label: "pinlease.http.request").async(group: inFlight) { [self] in
+            DispatchQueue(label: "pinlease.http.request").async { [self] in
                 let response = RequestLog.$current.withValue(context.log) { dispatcher.respond(to: request) }
-                context.finish(with: response)
-                unregister(context)
+                answer(context, with: response)
             }
             return .YES
         }
+    }
+
+    /// Runs a quick route's handler here, on the libmicrohttpd thread (the connection is
+    /// suspended already); false for any other route. A lease transition it made is answered
+    /// once durable: ``durableAnswers`` waits for the commit (one thread for every request,
+    /// which leads the group commits of their writes), then sends the response, or the problem
+    /// of the failed write (after its leases were put back). No thread waits per request.
+    private func runQuickly(_ request: HTTPRequest, _ context: RequestContext) -> Bool {
+        let (quick, deferral) = CommitDeferral.collecting {
+            RequestLog.$current.withValue(context.log) { dispatcher.respondQuickly(to: request) }
+        }
+        guard let response = quick else {
+            // Handed off before any transition; settles nothing unless a handler broke that rule.
+            if deferral.isHolding { durableAnswers.async { _ = deferral.settle() } }
+            return false
+        }
+        guard deferral.isHolding else {
+            answer(context, with: response)
+            return true
+        }
+        durableAnswers.async { [self] in
+            guard let error = deferral.settle() else {
+                answer(context, with: response)
+                return
+            }
+            let problem = ProblemMapping.problem(for: error, logger: logger)
+            context.log.set("problem", .string(problem.code))
+            answer(context, with: .problem(problem))
+        }
+        return true
+    }
+
+    /// Hands a handler's response to the suspended connection and marks the request settled.
+    private func answer(_ context: RequestContext, with response: HTTPResponse) {
+        context.finish(with: response)
+        unregister(context)
+        inFlight.leave()
     }
 
     /// The access log line once MHD is done with the request (``AccessLog``).

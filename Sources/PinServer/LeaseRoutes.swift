@@ -12,8 +12,10 @@ enum LeaseRoutes {
 
     static func routes(core: PinCoreService) -> [Route] {
         [
-            Route("POST", "/v1/leases", access: .admin) { request in
-                let lease = try core.grantLease(LeaseGrantBody.decode(request).request)
+            Route("POST", "/v1/leases", access: .admin, quick: true) { request in
+                let grant = try LeaseGrantBody.decode(request).request
+                if case .newPin = grant.target { try QuickRun.handOff() }  // pinning blocks: a worker does it
+                let lease = try core.grantLease(grant)
                 request.log.set("lease_id", lease.id)
                 return .json(lease.json, status: 201, headers: [HTTPHeader("Location", location(of: lease.id))])
             },
@@ -25,16 +27,16 @@ enum LeaseRoutes {
             Route("GET", "/v1/leases/{id}", access: .authenticated) { request in
                 .json(try core.lease(id: id(request), caller: caller(request)).json)
             },
-            Route("POST", "/v1/leases/{id}/renew", access: .authenticated) { request in
+            Route("POST", "/v1/leases/{id}/renew", access: .authenticated, quick: true) { request in
                 let body = try LeaseRenewBody.decode(request)
                 return .json(
                     try core.renewLease(id: id(request), ttlSeconds: body.ttlSeconds, caller: caller(request)).json)
             },
-            Route("POST", "/v1/leases/{id}/release", access: .authenticated) { request in
+            Route("POST", "/v1/leases/{id}/release", access: .authenticated, quick: true) { request in
                 _ = try JSONBody.decodeOptional(request).rejectUnknownFields(allowed: [])
                 return .json(try core.releaseLease(id: id(request), caller: caller(request)).json)
             },
-            Route("POST", "/v1/leases/{id}/revoke", access: .admin) { request in
+            Route("POST", "/v1/leases/{id}/revoke", access: .admin, quick: true) { request in
                 let body = try LeaseRevokeBody.decode(request)
                 let (lease, started) = try core.revokeLease(
                     id: id(request), reason: body.reason, graceSeconds: body.graceSeconds)

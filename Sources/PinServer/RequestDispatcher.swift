@@ -30,7 +30,7 @@ struct RequestDispatcher: Sendable {
         self.init(router: Router(routes), tokens: tokens, logger: logger)
     }
 
-    /// The response. The matched route's template is in the request's log (`route`), for the
+    /// The response (blocking). The matched route's template is in the request's log (`route`), for the
     /// access log and the metrics.
     func respond(to request: HTTPRequest) -> HTTPResponse {
         let match = router.match(method: request.method, path: request.path)
@@ -43,6 +43,23 @@ struct RequestDispatcher: Sendable {
             response = .problem(problem)
         }
         return response
+    }
+
+    /// The response of a ``Route/quick`` route, run on the calling (libmicrohttpd) thread; `nil`
+    /// for any other route, or when the handler handed off (``QuickRun/handOff()``), before
+    /// doing anything: then ``respond(to:)`` runs it on a worker.
+    func respondQuickly(to request: HTTPRequest) -> HTTPResponse? {
+        let match = router.match(method: request.method, path: request.path)
+        guard case .found(let route, _) = match, route.quick else { return nil }
+        do {
+            return try QuickRun.$active.withValue(true) { try handle(request, match) }
+        } catch is QuickRun.HandOff {
+            return nil
+        } catch {
+            let problem = ProblemMapping.problem(for: error, logger: logger)
+            request.log.set("problem", .string(problem.code))
+            return .problem(problem)
+        }
     }
 
     private func handle(_ incoming: HTTPRequest, _ match: RouteMatch) throws -> HTTPResponse {
@@ -94,5 +111,19 @@ struct RequestDispatcher: Sendable {
         case .authenticated(let principal):
             return principal
         }
+    }
+}
+
+/// Whether a ``Route/quick`` handler runs on a libmicrohttpd thread, where it must not block.
+enum QuickRun {
+    @TaskLocal static var active = false
+
+    /// Thrown by ``handOff()``.
+    struct HandOff: Error {}
+
+    /// On a libmicrohttpd thread, gives the request to a worker (call it before any side
+    /// effect: the handler runs again there); elsewhere nothing.
+    static func handOff() throws(HandOff) {
+        if active { throw HandOff() }
     }
 }

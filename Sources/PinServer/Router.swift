@@ -17,6 +17,9 @@ struct Route: Sendable {
     let pattern: String
     let access: RouteAccess
     let handler: RouteHandler
+    /// The handler never blocks: it runs on the libmicrohttpd thread, and its lease transition
+    /// is waited for off-thread (``RequestDispatcher/respondQuickly(to:)``).
+    let quick: Bool
     fileprivate let segments: [Segment]
 
     fileprivate enum Segment: Sendable, Equatable {
@@ -24,10 +27,14 @@ struct Route: Sendable {
         case parameter(String)
     }
 
-    init(_ method: String, _ pattern: String, access: RouteAccess, handler: @escaping RouteHandler) {
+    init(
+        _ method: String, _ pattern: String, access: RouteAccess, quick: Bool = false,
+        handler: @escaping RouteHandler
+    ) {
         self.method = method
         self.pattern = pattern
         self.access = access
+        self.quick = quick
         self.handler = handler
         self.segments = Route.split(pattern).map { segment in
             if segment.hasPrefix("{"), segment.hasSuffix("}"), segment.count > 2 {
