@@ -148,7 +148,8 @@ final class HTTPEngine: Sendable {
             return true
         }
         durableAnswers.async { [self] in
-            guard let error = deferral.settle() else {
+            // Under the request's log, as the handler's own wait was: an undo logs for it.
+            guard let error = RequestLog.$current.withValue(context.log, operation: { deferral.settle() }) else {
                 answer(context, with: response)
                 return
             }
