@@ -375,6 +375,7 @@ int main(int argc, char **argv) {
     snprintf(token, sizeof token, "%s", argv[6]);
     snprintf(pin_id, sizeof pin_id, "%s", argv[7]);
     signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the script watches for "open_seconds" while this runs */
 
     conns = calloc(nconns, sizeof *conns);
     if (!conns) die("calloc");
