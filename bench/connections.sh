@@ -150,6 +150,8 @@ def mib(kib):
     return f"{kib / 1024:.0f}"
 
 def lat(r, name):
+    if int(r[name + "_count"]) == 0:
+        return "none answered"
     return f"{float(r[name + '_p50']):.2f} / {float(r[name + '_p99']):.2f} / {float(r[name + '_max']):.1f}"
 
 args = f", daemon options `{daemon_args}`" if daemon_args else ""
