@@ -96,7 +96,11 @@ run_phase() {
   loadpid=$!
   if [ "$mode" = idle ]; then
     # While the connections are held: once all were answered, the daemon's stats halfway through.
-    for _ in $(seq 1 600); do grep -q '^open_seconds' "$file" && break; kill -0 "$loadpid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 600); do
+      grep -q '^open_seconds' "$file" && break
+      kill -0 "$loadpid" 2>/dev/null || break
+      sleep 0.1
+    done
     sleep "$((seconds / 2))"
     echo "stats_held $(stats)" >>"$file"
   fi
@@ -107,7 +111,8 @@ run_phase() {
   for _ in $(seq 1 100); do [ "$(ls "/proc/$DAEMON_PID/fd" | wc -l)" -lt 200 ] && break; sleep 0.1; done
   sleep 2
   echo "stats_after $(stats)" >>"$file"
-  echo "bench: $name: $(grep -E '^(requests_per_s|starved_connections|answered_first|closed_during|healthz_keepalive_p99) ' "$file" | tr '\n' ' ')" >&2
+  local summary='^(requests_per_s|starved_connections|answered_first|closed_during|healthz_keepalive_p99) '
+  echo "bench: $name: $(grep -E "$summary" "$file" | tr '\n' ' ')" >&2
 }
 
 echo "bench: $CONNECTIONS connections, grant + release round trips for ${DURATION}s" >&2
