@@ -150,6 +150,13 @@ public final class PinHTTPServer: Service {
         logger.info("HTTP server stopped")
     }
 
+    /// The memory pool of each connection (libmicrohttpd's default is 32 KiB). MHD zeroes the
+    /// whole pool after every request, so a kept-alive connection, idle or not, keeps all of it
+    /// resident: 10,000 idle connections cost about 150 MiB at this size, 285 MiB at 32 KiB. It holds
+    /// the request line and headers (up to about 15 KiB; more is answered 431) and the response
+    /// headers; bodies are streamed through it, so their size is not bounded by it.
+    static let connectionMemoryBytes = 16 << 10
+
     private func startDaemon(on socket: ListeningSocket, connectionLimit: UInt32) throws(HTTPServerError)
         -> OpaquePointer
     {
@@ -176,6 +183,7 @@ public final class PinHTTPServer: Service {
             MHD_OptionItem(option: .CONNECTION_LIMIT, value: Int(connectionLimit), ptr_value: nil),
             MHD_OptionItem(
                 option: .CONNECTION_TIMEOUT, value: Int(configuration.connectionTimeoutSeconds), ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: Self.connectionMemoryBytes, ptr_value: nil),
         ]
         if configuration.threads > 1 {
             options.append(MHD_OptionItem(option: .THREAD_POOL_SIZE, value: Int(configuration.threads), ptr_value: nil))

@@ -47,7 +47,7 @@ package enum SettingsTable {
         ) { $0.server.maxBodyBytes = $1 },
         Setting(
             "connection-limit", .integer(UInt32.self), "N",
-            unset: "from the descriptor limit (raised to the hard limit): up to 10000 on TCP, 1024 on the Unix socket",
+            unset: "from the descriptor limit (raised to the hard limit): up to 16384 on TCP, 1024 on the Unix socket",
             help: "Most concurrent connections per listener."
         ) { $0.server.connectionLimit = $1 },
         Setting(

@@ -9,9 +9,9 @@ struct ReceiveWatchdogTests {
     func automaticLimits() {
         #expect(ConnectionLimits.automatic(descriptors: 1024) == (tcp: 576, unix: 96))
         #expect(ConnectionLimits.automatic(descriptors: 64) == (tcp: 64, unix: 64))
-        #expect(ConnectionLimits.automatic(descriptors: 20_000) == (tcp: 10_000, unix: 1024))
+        #expect(ConnectionLimits.automatic(descriptors: 20_000) == (tcp: 11_928, unix: 1024))
         #expect(ConnectionLimits.automatic(descriptors: 8192) == (tcp: 4608, unix: 768))
-        #expect(ConnectionLimits.automatic(descriptors: 1 << 20) == (tcp: 10_000, unix: 1024))
+        #expect(ConnectionLimits.automatic(descriptors: 1 << 20) == (tcp: 16_384, unix: 1024))
     }
 
     @Test("a first request is bounded from the accept, a kept-alive one from its request line")
