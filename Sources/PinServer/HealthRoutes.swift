@@ -2,11 +2,13 @@ import PinCore
 import PinJSON
 
 /// `/healthz` (the process answers) and `/readyz` (each readiness check: roots usable, state
-/// writable, not draining). No token needed.
+/// writable, not draining). No token needed. `/readyz` is not quick: its write probe may wait
+/// for the disk.
 enum HealthRoutes {
     static func routes(core: PinCoreService) -> [Route] {
         [
-            Route("GET", "/healthz", access: .anonymous) { _ in
+            // Answered on the libmicrohttpd thread: a liveness probe must not queue behind handlers.
+            Route("GET", "/healthz", access: .anonymous, quick: true) { _ in
                 .json(["status": "ok"])
             },
             Route("GET", "/readyz", access: .anonymous) { _ in
