@@ -168,4 +168,9 @@ int clinux_uring_unregister_buffers(void *ring);
 /// Closes the ring (which also releases any registered buffers) and frees it.
 void clinux_uring_destroy(void *ring);
 
+// MARK: the allocator (glibc malloc; <malloc.h> is not part of the Glibc module)
+
+/// malloc_trim(pad): gives free memory of every arena back to the kernel. Returns 1 when any was.
+int clinux_malloc_trim(size_t pad);
+
 #endif
