@@ -372,3 +372,7 @@ const char *clinux_errno_description(int errnum) {
 int clinux_malloc_trim(size_t pad) {
     return malloc_trim(pad);
 }
+
+int clinux_malloc_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+}

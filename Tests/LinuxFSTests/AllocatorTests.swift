@@ -34,4 +34,16 @@ import Testing
         // Other tests run beside this one and allocate too: ask for half of what was freed.
         #expect(before - after >= 32 << 10, "RssAnon \(before) KiB -> \(after) KiB: the freed 64 MiB stayed resident")
     }
+
+    /// glibc's own rule raises the mmap threshold to the size of each mapped block freed (up to
+    /// 32 MiB); after ``Allocator/mapLargeBlocksApart()`` a large block keeps a mapping of its own.
+    @Test func largeBlocksKeepMappingsOfTheirOwnAfterALargerOneIsFreed() throws {
+        Allocator.mapLargeBlocksApart()
+        free(malloc(32 << 20))
+        let block = try #require(malloc(8 << 20))
+        defer { free(block) }
+        // glibc's chunk header, just before the block: its size with IS_MMAPPED (0x2).
+        let header = block.load(fromByteOffset: -MemoryLayout<UInt>.size, as: UInt.self)
+        #expect(header & 0x2 != 0, "an 8 MiB block came from an arena after a 32 MiB one was freed")
+    }
 }

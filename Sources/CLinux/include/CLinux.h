@@ -173,4 +173,9 @@ void clinux_uring_destroy(void *ring);
 /// malloc_trim(pad): gives free memory of every arena back to the kernel. Returns 1 when any was.
 int clinux_malloc_trim(size_t pad);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): blocks of at least `bytes` get a mapping of their own, and
+/// glibc no longer raises the threshold (nor the trim threshold) as large blocks are freed.
+/// Returns 1 on success.
+int clinux_malloc_set_mmap_threshold(int bytes);
+
 #endif
