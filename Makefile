@@ -170,6 +170,7 @@ bench: deps deps-bench release
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/slow_receiver.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/state_scale.sh
 	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/connections.sh
+	PINLEASED_BIN="$(CURDIR)/.build/release/pinleased" bench/soak.sh
 
 # The container image (see Docker/README.md); not part of `make test` (minutes: a release build and a base image).
 image: deps-image

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -364,4 +365,14 @@ const char *clinux_errno_name(int errnum) {
 
 const char *clinux_errno_description(int errnum) {
     return strerrordesc_np(errnum);
+}
+
+// MARK: the allocator
+
+int clinux_malloc_trim(size_t pad) {
+    return malloc_trim(pad);
+}
+
+int clinux_malloc_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

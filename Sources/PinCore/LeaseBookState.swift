@@ -74,7 +74,17 @@ extension LeaseBook {
                 byHolder[holder]?.forget(count, isPresent: isPresent)
                 if byHolder[holder]?.count == 0 { byHolder[holder] = nil }
             }
+            // A dictionary never gives its storage back: after 100k leases ended at once it would
+            // keep room (tens of MiB, every page touched) for 100k. Rebuilt once a quarter full.
+            if self.leases.capacity > 4 * max(self.leases.count, Self.leasesKeptRoom) {
+                var compacted = [String: LeaseRecord](minimumCapacity: self.leases.count)
+                for (id, lease) in self.leases { compacted[id] = lease }
+                self.leases = compacted
+            }
         }
+
+        /// Room the lease dictionary keeps however few leases there are (not worth rebuilding for).
+        static let leasesKeptRoom = 4_096
 
         private mutating func unlive(_ lease: LeaseRecord) {
             liveByPin[lease.pinID]?.remove(lease.id)

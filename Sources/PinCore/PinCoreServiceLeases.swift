@@ -255,6 +255,7 @@ extension PinCoreService {
             do throws(CoreError) { try leaseStore.checkpoint() } catch {
                 logger.warning("checkpoint of the state database failed: \(error.detail)")
             }
+            MemoryUpkeep.process.run()
         }
         let leaseBreaks = LeaseBreakMonitor { [weak self] descriptor in self?.leaseBroken(descriptor: descriptor) }
         return Background(audit: audit, checkpoint: checkpoint, leaseBreaks: leaseBreaks)

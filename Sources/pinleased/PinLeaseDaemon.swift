@@ -22,6 +22,9 @@ struct PinLeaseDaemon: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
+        // Before any thread allocates much: large blocks (a page of 10,000 leases, the lease
+        // dictionary) get their own mappings, unmapped when freed (issue 12, bench/README.md "Soak").
+        Allocator.mapLargeBlocksApart()
         let settings = try options.resolve()
         // Every message and metadata value is escaped (text) or encoded (json), so request text
         // can never forge a log line.

@@ -169,4 +169,14 @@ int clinux_uring_unregister_buffers(void *ring);
 /// Closes the ring (which also releases any registered buffers) and frees it.
 void clinux_uring_destroy(void *ring);
 
+// MARK: the allocator (glibc malloc; <malloc.h> is not part of the Glibc module)
+
+/// malloc_trim(pad): gives free memory of every arena back to the kernel. Returns 1 when any was.
+int clinux_malloc_trim(size_t pad);
+
+/// mallopt(M_MMAP_THRESHOLD, bytes): blocks of at least `bytes` get a mapping of their own, and
+/// glibc no longer raises the threshold (nor the trim threshold) as large blocks are freed.
+/// Returns 1 on success.
+int clinux_malloc_set_mmap_threshold(int bytes);
+
 #endif
