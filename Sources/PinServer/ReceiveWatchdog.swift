@@ -25,7 +25,6 @@ final class ReceiveWatchdog: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let thread = Mutex<JoinableThread?>(nil)
     private let running = Atomic<Bool>(false)
-    private let memoryTrim = Mutex(ConnectionMemoryTrim())
 
     init(receiveLimitSeconds: Double, idleLimitSeconds: Double, logger: Logger) {
         receiveLimit = Int64(max(0.001, receiveLimitSeconds) * 1e9)
@@ -47,7 +46,6 @@ final class ReceiveWatchdog: Sendable {
                     _ = wake.wait(timeout: .now() + sweepInterval)
                     if stopped.load(ordering: .relaxed) { break }
                     sweep()
-                    trimMemoryIfManyClosed()
                 }
             }
             thread.withLock { $0 = started }
@@ -118,14 +116,6 @@ final class ReceiveWatchdog: Sendable {
             logger.notice("closed \(count) connection(s) that did not deliver a request within \(seconds)s")
         }
         return count
-    }
-
-    /// Gives the memory of closed connections back once many of them closed (``ConnectionMemoryTrim``).
-    func trimMemoryIfManyClosed() {
-        let count = connectionCount
-        guard memoryTrim.withLock({ $0.note(openConnections: count) }) else { return }
-        ConnectionMemoryTrim.trim()
-        logger.debug("returned free memory to the system after connections closed (\(count) open)")
     }
 
     /// Connections being tracked.

@@ -16,7 +16,6 @@
 #include <linux/fiemap.h>   // struct fiemap, struct fiemap_extent
 #include <linux/stat.h>     // struct statx (the same definition glibc uses)
 #include <sys/uio.h>        // struct iovec
-#include <malloc.h>         // malloc_trim (not part of the Glibc module)
 
 // MARK: ioctl requests
 
