@@ -152,7 +152,8 @@ extension PinCoreService {
                 reviseRevocation(of: file, violation)
                 continue
             }
-            let violation = FileAudit.check(file) { () -> Result<FileStatus, CoreError> in
+            let violation = FileAudit.check(file, quickLookUp: { roots.entryStatus(file.path) }) {
+                () -> Result<FileStatus, CoreError> in
                 Result { () throws(CoreError) in try roots.open(file.path, flags: .pathOnly).status }
             }
             if let violation { handle(violation, on: file, latestDeadline: nil) }
