@@ -2,7 +2,7 @@ import Foundation
 import ServiceLifecycle
 
 /// One thread that calls `fire` with the keys whose deadline has come, in batches (all keys
-/// due at the same moment arrive in one call). Deadlines are given as wall-clock milliseconds
+/// due at the same moment arrive in one call, up to `maxBatch` keys a call). Deadlines are given as wall-clock milliseconds
 /// (how they are stored) and converted to the monotonic clock when set, so a clock step while
 /// a timer waits does not move it. Setting a key again replaces its deadline. A service: the
 /// thread runs from ``run()`` (or ``start(fire:)``) until graceful shutdown, cancellation or
@@ -29,11 +29,15 @@ final class DeadlineTimer<Key: Hashable & Sendable>: Service, @unchecked Sendabl
     private var fire: @Sendable ([Key]) -> Void = { _ in }
     private let thread: ServiceThread
     private let clock: DeadlineClock
+    /// The most keys one call of `fire` gets: more due at once come in several calls, one
+    /// after the other, so what `fire` builds for a batch (and holds its locks for) stays bounded.
+    let maxBatch: Int
 
     /// A timer that fires nothing until it runs; tests pass their own `clock`.
-    init(name: String, clock: DeadlineClock = .system) {
+    init(name: String, clock: DeadlineClock = .system, maxBatch: Int = 4096) {
         thread = ServiceThread(name: name)
         self.clock = clock
+        self.maxBatch = max(1, maxBatch)
     }
 
     /// Sets what is called (on the timer's thread) with every batch of due keys; before it runs.
@@ -122,7 +126,7 @@ final class DeadlineTimer<Key: Hashable & Sendable>: Service, @unchecked Sendabl
         while !stopped {
             let now = clock.monotonicNanoseconds()
             var due: [Key] = []
-            while let first = heap.first, first.due <= now {
+            while let first = heap.first, first.due <= now, due.count < maxBatch {
                 let entry = pop()
                 if let key = keys.removeValue(forKey: entry.generation) {
                     current[key] = nil
