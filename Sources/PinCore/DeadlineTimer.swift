@@ -2,8 +2,9 @@ import Foundation
 import ServiceLifecycle
 
 /// One thread that calls `fire` with the keys whose deadline has come, in batches (all keys
-/// due at the same moment arrive in one call, unless more than `maxBatch`). Deadlines are given as wall-clock milliseconds
-/// (how they are stored) and converted to the monotonic clock when set, so a clock step while
+/// due at the same moment arrive in one call, unless more than `maxBatch`). Deadlines are
+/// given as wall-clock milliseconds (how they are stored) and converted to the monotonic
+/// clock when set, so a clock step while
 /// a timer waits does not move it. Setting a key again replaces its deadline. A service: the
 /// thread runs from ``run()`` (or ``start(fire:)``) until graceful shutdown, cancellation or
 /// ``stop()``; deadlines set before it runs fire once it does.
