@@ -79,6 +79,9 @@ for x in levels:
     short.append(f"{int(count):,}, {ttl}, {float(took):.1f}, {early:,}")
     cells.append(f"{float(seconds):.2f} s ({int(count) / max(float(seconds), 0.001):,.0f}/s)")
 line("expiry: as many leases again (TTL short, grace 0) all due at once: s until all ended", cells)
+line("… daemon CPU s (user + system) until all ended, and µs per lease",
+     [f"{float(expiry[x][8]):.2f}, {float(expiry[x][8]) * 1e6 / int(expiry[x][0]):.0f}" if len(expiry[x]) > 8 else "-"
+      for x in levels])
 line("… those leases: granted, TTL s, grant time s, ended before the SIGSTOP", short)
 line("VmRSS / RssAnon after the expiry (MiB)",
      [f"{mib(kib(expiry[x][6])[0])} / {mib(kib(expiry[x][6])[1])}" for x in levels])
@@ -86,13 +89,15 @@ line("state DB / WAL after the expiry (MiB)", [db(expiry[x][7]) for x in levels]
 print()
 print("Audit over locked files (before any pin or lease):\n")
 print("| locked files | lock them (s, concurrent) | audit pass mean (ms) | passes | CPU (% of one core) | "
-      "VmRSS / RssAnon (MiB) |")
-print("|---:|---:|---:|---:|---:|---:|")
+      "daemon CPU per pass per file (µs) | VmRSS / RssAnon (MiB) |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
 for count in sorted(audit, key=int):
     locked, secs, mean, passes, cpu, rss = audit[count]
     r = kib(rss)
+    window_s = 10 if int(count) != int(files) else float(window)
+    per_file = float(cpu) / 100 * window_s / max(int(passes), 1) / int(count) * 1e6
     print(f"| {int(count):,} | {float(secs):.1f} ({locked} files) | {float(mean):.1f} | {passes} | {float(cpu):.1f} | "
-          f"{mib(r[0])} / {mib(r[1])} |")
+          f"{per_file:.1f} | {mib(r[0])} / {mib(r[1])} |")
 stop = [r for r in rows if r[0] == "stop"]
 if stop:
     print(f"\nSIGTERM with {int(stop[0][1]):,} live leases: stopped in {float(stop[0][2]):.2f} s. "

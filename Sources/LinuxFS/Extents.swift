@@ -76,10 +76,16 @@ extension OpenFile {
     ///   delayed allocations become real extents.
     /// - Throws: `LinuxError` with call `"ioctl(FS_IOC_FIEMAP)"`; `EOPNOTSUPP` on
     ///   filesystems without FIEMAP (tmpfs) — use ``dataSegments(size:)`` there.
-    public func extents(from: UInt64 = 0, length: UInt64, sync: Bool) throws(LinuxError) -> [Extent] {
+    /// - Parameter batchSize: how many extents one call may return (at most 512); the result is
+    ///   the same whatever it is, a smaller one only costs a call per batch and spares a larger
+    ///   buffer to clear (the audit passes the count it expects).
+    public func extents(
+        from: UInt64 = 0, length: UInt64, sync: Bool, batchSize: Int = 512
+    ) throws(LinuxError) -> [Extent] {
+        let batch = min(max(1, batchSize), fiemapBatchSize)
         let headerSize = MemoryLayout<fiemap>.size
         let extentStride = MemoryLayout<fiemap_extent>.stride
-        let byteCount = headerSize + fiemapBatchSize * extentStride
+        let byteCount = headerSize + batch * extentStride
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: MemoryLayout<fiemap>.alignment)
         defer { buffer.deallocate() }
 
@@ -95,7 +101,7 @@ extension OpenFile {
             // A zero-length request is EINVAL; probe one byte and ask for no extents instead.
             header.pointee.fm_length = length == 0 ? 1 : end - cursor
             header.pointee.fm_flags = sync && first ? CLINUX_FIEMAP_FLAG_SYNC : 0
-            header.pointee.fm_extent_count = length == 0 ? 0 : UInt32(fiemapBatchSize)
+            header.pointee.fm_extent_count = length == 0 ? 0 : UInt32(batch)
             first = false
             _ = try retryingOnInterrupt("ioctl(FS_IOC_FIEMAP)", path: path) {
                 ioctl(fd, UInt(CLINUX_FS_IOC_FIEMAP), buffer)
@@ -106,7 +112,7 @@ extension OpenFile {
             if mapped == 0 { break }
             let records = (buffer + headerSize).bindMemory(to: fiemap_extent.self, capacity: mapped)
             var reachedLast = false
-            for index in 0..<min(mapped, fiemapBatchSize) {
+            for index in 0..<min(mapped, batch) {
                 let record = records[index]
                 let extent = Extent(
                     logical: record.fe_logical,

@@ -69,6 +69,27 @@ extension OpenFile {
         _ = try retryingOnInterrupt("statx", path: path) {
             clinux_statx(fd, "", CLINUX_AT_EMPTY_PATH, CLINUX_STATX_BASIC_STATS | CLINUX_STATX_MNT_ID, &buffer)
         }
+        return Self.fileStatus(buffer)
+    }
+
+    /// Returns the metadata of the entry `name` of this directory, not following it if it is a
+    /// symlink nor triggering an automount: one system call, no descriptor. `name` is looked
+    /// up as given, so callers that must stay beneath the directory pass a single component.
+    ///
+    /// The corresponding C function is `statx`, called as
+    /// `statx(fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_MNT_ID, &buf)`.
+    /// - Throws: `LinuxError` from `statx` (`ENOENT` when there is no such entry).
+    public func status(ofEntry name: String) throws(LinuxError) -> FileStatus {
+        var buffer = statx()
+        _ = try retryingOnInterrupt("statx", path: name) {
+            clinux_statx(
+                fd, name, AT_SYMLINK_NOFOLLOW | CLINUX_AT_NO_AUTOMOUNT, CLINUX_STATX_BASIC_STATS | CLINUX_STATX_MNT_ID,
+                &buffer)
+        }
+        return Self.fileStatus(buffer)
+    }
+
+    private static func fileStatus(_ buffer: statx) -> FileStatus {
         let mode = UInt32(buffer.stx_mode)
         let attributes = buffer.stx_attributes
         return FileStatus(

@@ -1,6 +1,6 @@
 /// What the daemon holds, counted from its in-memory books (`GET /v1/status`): no database read
-/// and no system call per file or pin. Leases by state come from an index kept as they change;
-/// locked files are visited in memory, one step per file (about 2 ms at 10k files, bench/README.md).
+/// and no system call per file or pin. Leases and locked files by state come from counts kept as
+/// they change; pins are counted in memory, one step per pin.
 public struct DaemonStatus: Sendable {
     /// Tracked files by state (every state, 0 when none).
     public let filesByState: [TrackedFileState: Int]

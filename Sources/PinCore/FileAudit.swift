@@ -28,14 +28,25 @@ struct AuditBaseline: Sendable, Equatable {
 /// plus one lookup of the path (no scan of anything else).
 enum FileAudit {
     /// The first way `file` no longer matches its lock, or `nil`.
-    /// - Parameter lookUp: the status of whatever the locked path names now, or why it names nothing.
-    static func check(_ file: LockedFile, lookUp: () -> Result<FileStatus, CoreError>) -> FileViolation? {
+    /// - Parameters:
+    ///   - quickLookUp: the status of whatever the locked path names now, where one cheap call can
+    ///     tell (``Roots/entryStatus(_:)``), or `nil`. When it is the locked inode, on the same
+    ///     mount, a regular file, the path still names the file; anything else is decided by `lookUp`.
+    ///   - lookUp: the status of whatever the locked path names now, or why it names nothing.
+    static func check(
+        _ file: LockedFile, quickLookUp: () -> FileStatus? = { nil }, lookUp: () -> Result<FileStatus, CoreError>
+    ) -> FileViolation? {
         guard let handle = file.handle, let baseline = file.baseline else { return nil }
-        let path = file.path.canonical
+        var path: String { file.path.canonical }  // only for a verdict's detail
         guard let status = try? handle.status() else { return nil }
         if !status.isImmutable {
             return FileViolation(
                 code: "immutable-flag-cleared", detail: "the immutable flag of \(path) was cleared (chattr -i)")
+        }
+        if let named = quickLookUp(), named.device == file.record.device, named.inode == file.record.inode,
+            named.mountID == status.mountID, named.kind == .regular
+        {
+            return contentViolation(file, handle: handle, status: status, baseline: baseline)
         }
         switch lookUp() {
         case .success(let other) where other.device != file.record.device || other.inode != file.record.inode:
@@ -52,11 +63,23 @@ enum FileAudit {
             return FileViolation(
                 code: "inode-replaced", detail: "\(path) no longer leads to the locked file: \(error.detail)")
         }
+        return contentViolation(file, handle: handle, status: status, baseline: baseline)
+    }
+
+    /// The checks of the locked inode itself, once its path was found to still name it.
+    private static func contentViolation(
+        _ file: LockedFile, handle: OpenFile, status: FileStatus, baseline: AuditBaseline
+    ) -> FileViolation? {
+        var path: String { file.path.canonical }
         if status.size != baseline.size {
             return FileViolation(
                 code: "size-changed", detail: "\(path) is \(status.size) bytes, was \(baseline.size) when locked")
         }
-        if let before = baseline.extents, let extents = try? handle.extents(length: status.size, sync: false) {
+        // A batch one larger than the map when locked: an unchanged map is read in one call,
+        // without clearing room for 512 extents.
+        if let before = baseline.extents,
+            let extents = try? handle.extents(length: status.size, sync: false, batchSize: before.count + 2)
+        {
             if let shared = extents.first(where: { $0.flags.contains(.shared) }) {
                 return FileViolation(
                     code: "extents-shared",

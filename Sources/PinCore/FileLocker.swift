@@ -10,7 +10,7 @@ import Synchronization
 final class FileLocker: Sendable {
     private let store: any FileRecordStore
     private let logger: Logger
-    private let files = Mutex<[RootedPath: LockedFile]>([:])
+    private let files = Mutex(LockedFileIndex())
 
     init(store: any FileRecordStore, logger: Logger) {
         self.store = store
@@ -20,16 +20,16 @@ final class FileLocker: Sendable {
     func lockedFile(_ path: RootedPath) -> LockedFile? { files.withLock { $0[path] } }
 
     func lockedFile(device: UInt64, inode: UInt64) -> LockedFile? {
-        files.withLock { $0.values.first { $0.record.device == device && $0.record.inode == inode } }
+        files.withLock { $0.file(FileID(device: device, inode: inode)) }
     }
 
     func lockedFile(descriptor: Int32) -> LockedFile? {
-        files.withLock { $0.values.first { $0.handle?.fd == descriptor } }
+        files.withLock { $0.byPath.values.first { $0.handle?.fd == descriptor } }
     }
 
     /// Every file locked and not degraded (what the audit checks).
     var healthyFiles: [LockedFile] {
-        files.withLock { $0.values.filter { $0.degradedReason == nil } }
+        files.withLock { $0.byPath.values.filter { $0.degradedReason == nil } }
     }
 
     /// What ``recordViolation(_:_:)`` made of an audit's verdict.
@@ -51,7 +51,7 @@ final class FileLocker: Sendable {
     func recordViolation(_ file: LockedFile, _ violation: FileViolation) -> ViolationOutcome {
         files.withLock { files -> ViolationOutcome in
             guard files[file.path] === file, !file.isRetired else { return .stale }
-            guard file.markViolated(violation) else { return .repeated }
+            guard files.markViolated(file, violation) else { return .repeated }
             var record = file.record
             record.violation = violation
             do throws(CoreError) {
@@ -64,15 +64,12 @@ final class FileLocker: Sendable {
         }
     }
 
-    /// How many tracked files are in each state (every state, 0 when none).
-    var countsByState: [TrackedFileState: Int] {
-        var counts = Dictionary(uniqueKeysWithValues: TrackedFileState.allCases.map { ($0, 0) })
-        for file in files.withLock({ Array($0.values) }) { counts[file.state, default: 0] += 1 }
-        return counts
-    }
+    /// How many tracked files are in each state (every state, 0 when none): kept as files are
+    /// tracked, violated and let go, so reading it visits none of them.
+    var countsByState: [TrackedFileState: Int] { files.withLock { $0.countsByState } }
 
     var trackedFiles: [TrackedFile] {
-        files.withLock { Array($0.values) }.sorted { $0.path.canonical < $1.path.canonical }.map(\.trackedFile)
+        files.withLock { Array($0.byPath.values) }.sorted { $0.path.canonical < $1.path.canonical }.map(\.trackedFile)
     }
 
     /// Locks the regular file `file` (opened read-only at `path`). With writers "daemon" the
@@ -117,7 +114,7 @@ final class FileLocker: Sendable {
             try store.saveLock(locked)
             let lockedFile = LockedFile(
                 record: locked, handle: file, writableHandle: writable, fsType: before.filesystem.type, probe: probe)
-            files.withLock { $0[path] = lockedFile }
+            files.withLock { $0.set(lockedFile, at: path) }
             logger.info(
                 "locked \(path.canonical) (writers: \(writers.rawValue), flag set by daemon: \(record.flagSetByDaemon))"
             )
@@ -191,7 +188,7 @@ final class FileLocker: Sendable {
             logger.warning(
                 "\(path.canonical) is unlocked; its record stays until the next start finishes it: \(error.detail)")
         }
-        files.withLock { _ = $0.removeValue(forKey: path) }
+        files.withLock { $0.set(nil, at: path) }
         let immutable = (try? handle?.status().isImmutable) ?? false
         logger.info("unlocked \(path.canonical) (flag cleared: \(cleared))")
         return UnlockReport(path: path, immutable: immutable, flagCleared: cleared, note: note)
@@ -272,7 +269,7 @@ final class FileLocker: Sendable {
             let lockedFile = LockedFile(
                 record: record, handle: opened.file, writableHandle: writable, fsType: fsType,
                 probe: probe(record.path, opened.status), violation: record.violation)
-            files.withLock { $0[record.path] = lockedFile }
+            files.withLock { $0.set(lockedFile, at: record.path) }
             logger.info("re-established the lock of \(record.path.canonical) (writers: \(record.writers.rawValue))")
         } catch {
             degrade(record, handle: opened.file, fsType: fsType, reason: error.detail)
@@ -309,8 +306,10 @@ final class FileLocker: Sendable {
 
     private func degrade(_ record: LockRecord, handle: OpenFile?, fsType: String, reason: String) {
         files.withLock {
-            $0[record.path] = LockedFile(
-                record: record, handle: handle, fsType: fsType, degradedReason: reason, violation: record.violation)
+            $0.set(
+                LockedFile(
+                    record: record, handle: handle, fsType: fsType, degradedReason: reason, violation: record.violation),
+                at: record.path)
         }
         logger.error("locked \(record.path.canonical) is degraded: \(reason)")
     }

@@ -23,9 +23,7 @@ extension LeaseBook {
     func act(on transition: Transition) {
         metrics.recordTransitions(transition.tally)
         events.publish(transition.events)
-        for (key, due) in transition.timers {
-            if let due { timer.set(key, at: due) } else { timer.cancel(key) }
-        }
+        timer.apply(transition.timers)
         for id in transition.cancelledNotifications { notifier.cancel(leaseID: id) }
         notifier.send(transition.outbox, secrets: transition.secrets)
         for (lease, pin) in transition.detached where pins.detachLease(lease, from: pin) {

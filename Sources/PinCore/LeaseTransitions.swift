@@ -119,9 +119,10 @@ extension LeaseBook {
         return (Lease(record: record, revealSecret: false), started)
     }
 
+    /// Moves `lease` to revoking (logged unless `logged` is false: the caller logs a batch).
     func startRevoking(
         _ lease: LeaseRecord, reason: String, graceMilliseconds: Int64, at now: Int64, _ book: inout Book,
-        _ transition: inout Transition
+        _ transition: inout Transition, logged: Bool = true
     ) -> LeaseRecord {
         var lease = lease
         lease.state = .revoking
@@ -133,7 +134,7 @@ extension LeaseBook {
         transition.timers.append((.expiry(lease.id), nil))
         transition.timers.append((.deadline(lease.id), lease.deadline))
         book.event(reason == RevokeReason.expired ? .leaseExpired : .leaseRevoking, lease, at: now, &transition)
-        logger.info("revoking \(lease.id) (\(reason)), deadline in \(graceMilliseconds) ms")
+        if logged { logger.info("revoking \(lease.id) (\(reason)), deadline in \(graceMilliseconds) ms") }
         return lease
     }
 

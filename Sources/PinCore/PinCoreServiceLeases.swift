@@ -152,9 +152,11 @@ extension PinCoreService {
                 reviseRevocation(of: file, violation)
                 continue
             }
-            let violation = FileAudit.check(file) { () -> Result<FileStatus, CoreError> in
-                Result { () throws(CoreError) in try roots.open(file.path, flags: .pathOnly).status }
-            }
+            let violation = FileAudit.check(
+                file, quickLookUp: { roots.entryStatus(file.path) },
+                lookUp: { () -> Result<FileStatus, CoreError> in
+                    Result { () throws(CoreError) in try roots.open(file.path, flags: .pathOnly).status }
+                })
             if let violation { handle(violation, on: file, latestDeadline: nil) }
         }
     }

@@ -117,6 +117,14 @@ final class Roots: Sendable {
         }
     }
 
+    /// The status of what `path` names now, in one `statx` with no descriptor, when `path` is a
+    /// single name in its root (nothing to resolve but that entry, which is not followed);
+    /// `nil` otherwise or on any error: the caller then uses ``open(_:flags:)``.
+    func entryStatus(_ path: RootedPath) -> FileStatus? {
+        guard !path.relative.contains("/") else { return nil }
+        return try? directory(of: path).status(ofEntry: path.relative)
+    }
+
     /// The directory descriptor of the root `path` is in (on the same mount as the file, as
     /// every open refuses to cross mounts).
     func directory(of path: RootedPath) -> OpenFile {

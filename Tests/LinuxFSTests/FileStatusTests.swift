@@ -31,6 +31,23 @@ struct FileStatusTests {
         #expect(status.changeTimeNanoseconds == referenceCtime)
     }
 
+    /// `status(ofEntry:)` (the audit's path check): the entry itself, never what a symlink
+    /// names, and `ENOENT` when there is no such entry.
+    @Test func reportsADirectoryEntryWithoutFollowingIt() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.create("data.bin")
+        let parent = try directory.open()
+        let entry = try parent.status(ofEntry: "data.bin")
+        let held = try file.status()
+        #expect(entry.inode == held.inode && entry.device == held.device && entry.mountID == held.mountID)
+        #expect(entry.kind == .regular)
+        #expect(symlink("data.bin", "\(directory.path)/link") == 0)
+        let link = try parent.status(ofEntry: "link")
+        #expect(link.kind == .symlink && link.inode != held.inode, "a symlink is not followed")
+        #expect(linuxError { try parent.status(ofEntry: "missing") }?.code == .noSuchFileOrDirectory)
+    }
+
     @Test func reportsDirectoryKind() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -63,9 +63,11 @@ import Testing
         }
     }
 
-    private func withTimer(_ body: (DeadlineTimer<String>, ManualClock, Firings) throws -> Void) throws {
+    private func withTimer(
+        maxBatch: Int = 4096, _ body: (DeadlineTimer<String>, ManualClock, Firings) throws -> Void
+    ) throws {
         let clock = ManualClock()
-        let timer = DeadlineTimer<String>(name: "test-timer", clock: clock.deadlineClock)
+        let timer = DeadlineTimer<String>(name: "test-timer", clock: clock.deadlineClock, maxBatch: maxBatch)
         let firings = Firings()
         try timer.start { firings.add($0) }
         defer { timer.stop() }
@@ -96,6 +98,18 @@ import Testing
             clock.advance(milliseconds: 1)
             #expect(firings.wait(forBatches: 4))
             #expect(firings.batches == [["past"], ["soon"], ["sentinel"], ["moved"]])
+        }
+    }
+
+    /// More keys due at once than a batch holds come in several calls, earliest first, each
+    /// key once (issue 12: 100k leases expiring together are not one transition).
+    @Test func keysDueTogetherComeInBatchesOfAtMostMaxBatch() throws {
+        try withTimer(maxBatch: 2) { timer, clock, firings in
+            let due = clock.wallMilliseconds + 200
+            for (offset, key) in ["a", "b", "c", "d", "e"].enumerated() { timer.set(key, at: due + Int64(offset)) }
+            clock.advance(milliseconds: 300)
+            #expect(firings.wait(forBatches: 3))
+            #expect(firings.batches == [["a", "b"], ["c", "d"], ["e"]])
         }
     }
 

@@ -82,6 +82,7 @@ extern const uint64_t CLINUX_STATX_ATTR_IMMUTABLE;
 extern const uint64_t CLINUX_STATX_ATTR_APPEND;
 extern const uint64_t CLINUX_STATX_ATTR_DAX;
 extern const int CLINUX_AT_EMPTY_PATH;
+extern const int CLINUX_AT_NO_AUTOMOUNT;
 
 // MARK: statfs
 
