@@ -335,7 +335,7 @@ static int conn_event(struct conn *c, uint32_t events, int epfd, int mode, int m
             epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
             return completed;
         }
-        if (mode == 0 && t < end) {
+        if (mode == 0 && (end == 0 || t < end)) {  /* end is 0 while connections are still opening */
             c->kind = next;
             conn_send(c);
         }

@@ -10,7 +10,7 @@
 # Both keep their state on the same disk (/var/tmp): pinleased answers a grant only once it is
 # durable (SQLite, synchronous=FULL, group commit), etcd once its WAL is fsynced.
 # Every pinleased run gets a fresh daemon (its own state and locked file), so grant-only runs
-# do not pile leases up from one run to the next; etcd runs on one member for the whole bench.
+# do not pile leases up from one run to the next; etcd starts each run on an empty data directory.
 # CPU per request is the server's utime+stime (/proc/PID/stat) over the run divided by its
 # requests: steadier than requests/s on a shared machine.
 #
@@ -102,7 +102,14 @@ run_pinleased() { # run_pinleased NAME CONNECTIONS SCRIPT
   wrk -t1 -c4 -d2s -s "$REPO/bench/lua/lease_round_trips.lua" "$API/v1/leases" >/dev/null
   run_wrk "$1" "$2" "$DAEMON_PID" "$3" "$API/v1/leases"
 }
-run_etcd() { run_wrk etcd "$1" "$ETCD_PID" etcd_grant.lua "$ETCD/v3/lease/grant"; }
+# etcd too starts each run empty (its grants of earlier runs would still be live: TTL 300 s).
+run_etcd() {
+  stop_etcd
+  rm -rf "$WORK/etcd"
+  start_etcd "$WORK/etcd"
+  wrk -t1 -c4 -d2s -s "$REPO/bench/lua/etcd_grant.lua" "$ETCD/v3/lease/grant" >/dev/null
+  run_wrk etcd "$1" "$ETCD_PID" etcd_grant.lua "$ETCD/v3/lease/grant"
+}
 
 RUN=0
 started=$SECONDS

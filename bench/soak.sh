@@ -74,13 +74,13 @@ echo "soak: ${DURATION} s, wrk -t$THREADS -c$CONNECTIONS, sampled every ${INTERV
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$REPO/bench/lua/soak_mix.lua" "$API/v1/leases" \
   >"$WORK/wrk.txt" &
 WRK_PID=$!
-python3 "$REPO/bench/soak_driver.py" side "$API" "$TOKEN" pinned.bin "$DURATION" &
+python3 "$REPO/bench/soak_driver.py" side "$API" "$TOKEN" pinned.bin "$DURATION" >"$WORK/side.txt" &
 SIDE_PID=$!
 python3 "$REPO/bench/soak_driver.py" sample "$DAEMON_PID" "$API" "$TOKEN" "$WORK/state" "$DURATION" "$INTERVAL" \
   "$WORK/samples.tsv"
 wait "$WRK_PID" || die "wrk failed: $(cat "$WORK/wrk.txt")"
 WRK_PID=""
-wait "$SIDE_PID" || die "the side load failed"
+wait "$SIDE_PID" || die "the side load failed: $(cat "$WORK/side.txt")"
 SIDE_PID=""
 kill -0 "$DAEMON_PID" 2>/dev/null || die "pinleased exited: $(tail -5 "$WORK/pinleased.log")"
 
@@ -90,7 +90,7 @@ mkdir -p "$(dirname "$OUT")"
 cp "$WORK/samples.tsv" "${OUT%.md}.tsv"
 TITLE="Soak: ${DURATION} s, wrk -t$THREADS -c$CONNECTIONS grant+release (every 10th grant expires, 2 s TTL) at \
 ${RPS:-?} requests/s (non-2xx: ${NON2XX:-0}), a pin+unpin, a page of 500 ended leases and the newest 2,000 events \
-read every second; kernel $(uname -r), $(nproc) CPUs, load average before: $LOAD_BEFORE${DAEMON_ENV:+; daemon env $DAEMON_ENV}\
+read every second ($(cat "$WORK/side.txt")); kernel $(uname -r), $(nproc) CPUs, load average before: $LOAD_BEFORE${DAEMON_ENV:+; daemon env $DAEMON_ENV}\
 ${EXTRA_ARGS:+; flags $EXTRA_ARGS}."
 python3 "$REPO/bench/soak_driver.py" report "$WORK/samples.tsv" "$ROW_EVERY" "$OUT" "$TITLE"
 cat "$OUT"

@@ -150,8 +150,9 @@ def side(api, token, pin_path, duration):
         except (OSError, ValueError, KeyError, http.client.HTTPException):
             failures += 1
         time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
-    print(f"side load: {pins} pin+unpin, {listings} listings, {streams} event reads, {failures} failures",
-          file=sys.stderr)
+    print(f"side load: {pins} pin+unpin, {listings} listings, {streams} event reads, {failures} failures")
+    if failures:
+        sys.exit(1)
 
 
 def report(tsv, row_every, out, title):

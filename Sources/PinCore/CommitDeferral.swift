@@ -1,14 +1,14 @@
 import Synchronization
 
-/// Takes the wait for a lease transition's commit off the thread that made the transition.
+/// Takes the wait for lease transitions' commits off the thread that made them.
 ///
-/// Inside ``collecting(_:)``, the first transition that queues a write (or a barrier) does not
-/// wait for it: it hands its ticket (and how to undo it) to the deferral and returns at once.
-/// The caller must not act on the result before ``settle()`` returned `nil` (the write is then
-/// durable); when the write failed, ``settle()`` has put the changed leases back as stored and
-/// returns the error the caller answers with instead. A second transition in the same scope
-/// waits as usual (on its own thread). For the HTTP engine: a request is answered only once
-/// its transition is durable, and no thread waits per request meanwhile.
+/// Inside ``collecting(_:)``, a transition that queues a write (or a barrier) does not wait for
+/// it: it hands its ticket (and how to undo it) to the deferral and returns at once. The caller
+/// must not act on the result before ``settle()`` returned `nil` (every write is then durable);
+/// when a write failed, ``settle()`` has put the changed leases back as stored and returns the
+/// error the caller answers with instead. Once `collecting`'s body has returned, the deferral
+/// takes nothing more (a transition after that waits as usual). For the HTTP engine: a request
+/// is answered only once its transitions are durable, and no thread waits per request meanwhile.
 package final class CommitDeferral: Sendable {
     @TaskLocal package static var current: CommitDeferral?
 
@@ -18,7 +18,12 @@ package final class CommitDeferral: Sendable {
         let undo: @Sendable (CoreError) -> Void
     }
 
-    private let held = Mutex<Held?>(nil)
+    private struct State: Sendable {
+        var held: [Held] = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
 
     private init() {}
 
@@ -27,38 +32,41 @@ package final class CommitDeferral: Sendable {
     package static func collecting<T>(_ body: () -> T) -> (T, CommitDeferral) {
         let deferral = CommitDeferral()
         let result = $current.withValue(deferral) { body() }
+        deferral.state.withLock { $0.closed = true }
         return (result, deferral)
     }
 
-    /// Takes `ticket` when the deferral holds none yet; false: the caller waits for it itself.
+    /// Takes `ticket` while `collecting`'s body runs; false: the caller waits for it itself.
     package func hold(_ ticket: any CommitTicket, undo: @escaping @Sendable (CoreError) -> Void) -> Bool {
-        held.withLock { held in
-            guard held == nil else { return false }
-            held = Held(ticket: ticket, undo: undo)
+        state.withLock { state in
+            guard !state.closed else { return false }
+            state.held.append(Held(ticket: ticket, undo: undo))
             return true
         }
     }
 
     /// Whether a transition handed its wait over (then ``settle()`` blocks until it is durable).
     package var isHolding: Bool {
-        held.withLock { $0 != nil }
+        state.withLock { !$0.held.isEmpty }
     }
 
-    /// Waits until the held write is durable: `nil` then (or when nothing was held), else its
-    /// error, after its leases were put back as stored. Blocks (it may commit the batch).
+    /// Waits until every held write is durable: `nil` then (or when nothing was held), else the
+    /// first error, after the leases of each failed write were put back as stored. Blocks (it
+    /// may commit the batch).
     package func settle() -> CoreError? {
-        guard
-            let held = held.withLock({ held in
-                defer { held = nil }
-                return held
-            })
-        else { return nil }
-        do throws(CoreError) {
-            try held.ticket.wait()
-            return nil
-        } catch {
-            held.undo(error)
-            return error
+        let held = state.withLock { state in
+            defer { state.held = [] }
+            return state.held
         }
+        var failure: CoreError?
+        for write in held {
+            do throws(CoreError) {
+                try write.ticket.wait()
+            } catch {
+                write.undo(error)
+                failure = failure ?? error
+            }
+        }
+        return failure
     }
 }

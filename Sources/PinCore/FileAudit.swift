@@ -31,7 +31,8 @@ enum FileAudit {
     /// - Parameters:
     ///   - quickLookUp: the status of whatever the locked path names now, where one cheap call can
     ///     tell (``Roots/entryStatus(_:)``), or `nil`. When it is the locked inode, on the same
-    ///     mount, a regular file, the path still names the file; anything else is decided by `lookUp`.
+    ///     mount, a regular file, the path still names the file; anything else is decided by `lookUp`,
+    ///     as is everything on a kernel that reports no mount id (0: a bind mount would not show).
     ///   - lookUp: the status of whatever the locked path names now, or why it names nothing.
     static func check(
         _ file: LockedFile, quickLookUp: () -> FileStatus? = { nil }, lookUp: () -> Result<FileStatus, CoreError>
@@ -44,7 +45,7 @@ enum FileAudit {
                 code: "immutable-flag-cleared", detail: "the immutable flag of \(path) was cleared (chattr -i)")
         }
         if let named = quickLookUp(), named.device == file.record.device, named.inode == file.record.inode,
-            named.mountID == status.mountID, named.kind == .regular
+            status.mountID != 0, named.mountID == status.mountID, named.kind == .regular
         {
             return contentViolation(file, handle: handle, status: status, baseline: baseline)
         }

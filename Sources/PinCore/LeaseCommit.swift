@@ -9,7 +9,7 @@ extension LeaseBook {
     /// (a repeated release or revoke) still waits for the writes queued before it, through a
     /// barrier of its own: its answer may describe them.
     ///
-    /// Inside ``CommitDeferral/collecting(_:)`` the first transition returns without waiting;
+    /// Inside ``CommitDeferral/collecting(_:)`` a transition returns without waiting;
     /// the deferral waits (and undoes) instead.
     ///
     /// A write that cannot be made durable (a full disk: `no-space`) fails the caller, and the

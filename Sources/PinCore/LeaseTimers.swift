@@ -15,8 +15,8 @@ extension LeaseBook {
     func fire(_ keys: [TimerKey]) {
         do throws(CoreError) {
             let (expired, forced) = try transition { book, transition, now in
-                var expired: [String] = []
-                var forced: [String] = []
+                var expired = LoggedBatch()
+                var forced = LoggedBatch()
                 for key in keys {
                     switch key {
                     case .expiry(let id):
@@ -26,7 +26,7 @@ extension LeaseBook {
                         _ = startRevoking(
                             lease, reason: RevokeReason.expired, graceMilliseconds: Int64(lease.graceSeconds) * 1000,
                             at: now, &book, &transition, logged: false)
-                        expired.append(id)
+                        expired.add(id)
                     case .deadline(let id):
                         guard var lease = book.leases[id], lease.state == .revoking, let deadline = lease.deadline,
                             deadline <= now
@@ -37,31 +37,42 @@ extension LeaseBook {
                         book.ended(id)
                         end(lease, &transition)
                         book.event(.leaseRevoked, lease, at: now, &transition)
-                        forced.append("\(id) (\(lease.reason ?? "revoked"))")
+                        forced.add("\(id) (\(lease.reason ?? "revoked"))")
                     }
                 }
                 return (expired, forced)
             }
-            if !expired.isEmpty {
-                logger.info("expired \(Self.summary(expired)): revoking, each with its own grace period")
+            if expired.count > 0 {
+                logger.info("expired \(expired.summary): revoking, each with its own grace period")
             }
-            if !forced.isEmpty {
-                logger.warning("forced \(Self.summary(forced)) at the deadline: the holder did not release it")
+            if forced.count > 0 {
+                logger.warning("forced \(forced.summary) at the deadline: the holder did not release it")
             }
         } catch {
             logger.error("lease timers: \(error.detail)")  // the change itself throws nothing
         }
     }
+}
 
+/// The leases of one timer batch as its log line names them: the first
+/// ``itemsNamedPerLine``, then only a count (a description is built only for those named).
+struct LoggedBatch {
     /// How many items a batch's log line names before it only counts the rest.
     static let itemsNamedPerLine = 10
+    private(set) var named: [String] = []
+    private(set) var count = 0
+
+    mutating func add(_ item: @autoclosure () -> String) {
+        count += 1
+        if named.count < Self.itemsNamedPerLine { named.append(item()) }
+    }
 
     /// "lease_a (expired)", or "3 leases: lease_a (…), lease_b (…), lease_c (…)", naming at
-    /// most ``itemsNamedPerLine`` of them ("… and 99,990 more (see the events)").
-    static func summary(_ items: [String]) -> String {
-        guard items.count > 1 else { return items.first ?? "no lease" }
-        let named = items.prefix(itemsNamedPerLine).joined(separator: ", ")
-        let rest = items.count - min(items.count, itemsNamedPerLine)
-        return "\(items.count) leases: \(named)" + (rest > 0 ? " and \(rest) more (each in the events)" : "")
+    /// most ``itemsNamedPerLine`` of them ("… and 99,990 more (each in the events)").
+    var summary: String {
+        guard count > 1 else { return named.first ?? "no lease" }
+        let rest = count - named.count
+        return "\(count) leases: \(named.joined(separator: ", "))"
+            + (rest > 0 ? " and \(rest) more (each in the events)" : "")
     }
 }
