@@ -67,16 +67,8 @@ PY
 # fresh_pinleased NAME : a new daemon (state in $WORK/state) with one locked file and one pin,
 # warmed up with 2 s of grant + release round trips; sets PIN_ID and LIVE.
 fresh_pinleased() {
-  stop_pinleased
-  rm -rf "$WORK/state"
-  mkdir -p "$WORK/data"
-  head -c 1048576 /dev/urandom >"$WORK/data/$1.bin"
-  sync "$WORK/data/$1.bin"
-  start_pinleased --root "bench=$WORK/data" --log-level warning
-  expect_status 200 POST /v1/files/lock-immutable "{\"path\":\"$1.bin\"}"
-  expect_status 201 POST /v1/pins "{\"path\":\"$1.bin\",\"access\":\"read\"}"
-  PIN_ID="$(json_get id)"
-  export PIN_ID TOKEN THREADS
+  start_pinned_daemon "$1"
+  export THREADS
   # Each connection may leave its last grant unreleased.
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$REPO/bench/lua/lease_round_trips.lua" "$API/v1/leases" >/dev/null
   LIVE=0

@@ -50,20 +50,6 @@ trap 'exit 130' INT TERM
 
 start_etcd "$WORK/etcd"
 
-# fresh_pinleased N : a new daemon (empty state) with one locked file of its own and one pin;
-# sets PIN_ID (and TOKEN, API) for the lua scripts.
-fresh_pinleased() {
-  stop_pinleased
-  rm -rf "$WORK/state"
-  mkdir -p "$WORK/data-$1"
-  head -c 1048576 /dev/urandom >"$WORK/data-$1/a.bin"
-  sync "$WORK/data-$1/a.bin"
-  start_pinleased --root "bench=$WORK/data-$1" --log-level warning
-  expect_status 200 POST /v1/files/lock-immutable '{"path":"a.bin"}'
-  expect_status 201 POST /v1/pins '{"path":"a.bin","access":"read"}'
-  PIN_ID="$(json_get id)"
-  export PIN_ID TOKEN
-}
 
 # cpu_ticks PID : utime + stime of the process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -98,7 +84,7 @@ PY
 # One pinleased run on a fresh daemon, warmed up with round trips first.
 run_pinleased() { # run_pinleased NAME CONNECTIONS SCRIPT
   RUN=$((RUN + 1))
-  fresh_pinleased "$RUN"
+  start_pinned_daemon "run$RUN"
   wrk -t1 -c4 -d2s -s "$REPO/bench/lua/lease_round_trips.lua" "$API/v1/leases" >/dev/null
   run_wrk "$1" "$2" "$DAEMON_PID" "$3" "$API/v1/leases"
 }

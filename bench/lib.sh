@@ -33,6 +33,22 @@ stop_pinleased() {
   DAEMON_PID=""
 }
 
+# start_pinned_daemon NAME : stops the running daemon and starts a new one on empty state
+# ($WORK/state), with one locked 1 MiB file of random data, $WORK/data/NAME.bin, and one read
+# pin of it; sets PIN_ID (exported with TOKEN, for the lua scripts).
+start_pinned_daemon() {
+  stop_pinleased
+  rm -rf "$WORK/state"
+  mkdir -p "$WORK/data"
+  head -c 1048576 /dev/urandom >"$WORK/data/$1.bin"
+  sync "$WORK/data/$1.bin"
+  start_pinleased --root "bench=$WORK/data" --log-level warning
+  expect_status 200 POST /v1/files/lock-immutable "{\"path\":\"$1.bin\"}"
+  expect_status 201 POST /v1/pins "{\"path\":\"$1.bin\",\"access\":\"read\"}"
+  PIN_ID="$(json_get id)"
+  export PIN_ID TOKEN
+}
+
 # api METHOD PATH [BODY] : writes the answer to $WORK/answer.json and prints the status.
 api() {
   local method="$1" path="$2" body="${3:-}"

@@ -117,12 +117,14 @@ final class HTTPEngine: Sendable {
                     for: context)
             }
             inFlight.enter()
-            if runQuickly(request, context) { return .YES }
+            guard let match = runQuickly(request, context) else { return .YES }
             // A serial queue per request targets Dispatch's overcommit pool, which starts a thread
             // whenever none is idle; a shared concurrent queue is capped at one thread per core,
             // so a few long prepares would hold up every other request.
             DispatchQueue(label: "pinlease.http.request").async { [self] in
-                let response = RequestLog.$current.withValue(context.log) { dispatcher.respond(to: request) }
+                let response = RequestLog.$current.withValue(context.log) {
+                    dispatcher.respond(to: request, match: match)
+                }
                 answer(context, with: response)
             }
             return .YES
@@ -130,22 +132,27 @@ final class HTTPEngine: Sendable {
     }
 
     /// Runs a quick route's handler here, on the libmicrohttpd thread (the connection is
-    /// suspended already); false for any other route. A lease transition it made is answered
-    /// once durable: ``durableAnswers`` waits for the commit (one thread for every request,
-    /// which leads the group commits of their writes), then sends the response, or the problem
-    /// of the failed write (after its leases were put back). No thread waits per request.
-    private func runQuickly(_ request: HTTPRequest, _ context: RequestContext) -> Bool {
-        let (quick, deferral) = CommitDeferral.collecting {
+    /// suspended already); returns the match to run on a worker for any other route, `nil` once
+    /// answered here. A lease transition it made is answered once durable: ``durableAnswers``
+    /// waits for the commit (one thread for every request, which leads the group commits of
+    /// their writes), then sends the response, or the problem of the failed write (after its
+    /// leases were put back). No thread waits per request.
+    private func runQuickly(_ request: HTTPRequest, _ context: RequestContext) -> RouteMatch? {
+        let (outcome, deferral) = CommitDeferral.collecting {
             RequestLog.$current.withValue(context.log) { dispatcher.respondQuickly(to: request) }
         }
-        guard let response = quick else {
+        let response: HTTPResponse
+        switch outcome {
+        case .onWorker(let match):
             // Handed off before any transition; settles nothing unless a handler broke that rule.
             if deferral.isHolding { durableAnswers.async { _ = deferral.settle() } }
-            return false
+            return match
+        case .answered(let answered):
+            response = answered
         }
         guard deferral.isHolding else {
             answer(context, with: response)
-            return true
+            return nil
         }
         durableAnswers.async { [self] in
             // Under the request's log, as the handler's own wait was: an undo logs for it.
@@ -157,7 +164,7 @@ final class HTTPEngine: Sendable {
             context.log.set("problem", .string(problem.code))
             answer(context, with: .problem(problem))
         }
-        return true
+        return nil
     }
 
     /// Hands a handler's response to the suspended connection and marks the request settled.

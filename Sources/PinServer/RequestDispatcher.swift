@@ -33,7 +33,11 @@ struct RequestDispatcher: Sendable {
     /// The response (blocking). The matched route's template is in the request's log (`route`), for the
     /// access log and the metrics.
     func respond(to request: HTTPRequest) -> HTTPResponse {
-        let match = router.match(method: request.method, path: request.path)
+        respond(to: request, match: router.match(method: request.method, path: request.path))
+    }
+
+    /// ``respond(to:)`` for a request whose route was matched already (``respondQuickly(to:)``).
+    func respond(to request: HTTPRequest, match: RouteMatch) -> HTTPResponse {
         var response: HTTPResponse
         do {
             response = try handle(request, match)
@@ -45,20 +49,27 @@ struct RequestDispatcher: Sendable {
         return response
     }
 
-    /// The response of a ``Route/quick`` route, run on the calling (libmicrohttpd) thread; `nil`
-    /// for any other route, or when the handler handed off (``QuickRun/handOff()``), before
-    /// doing anything: then ``respond(to:)`` runs it on a worker.
-    func respondQuickly(to request: HTTPRequest) -> HTTPResponse? {
+    /// What ``respondQuickly(to:)`` did with a request.
+    enum QuickOutcome {
+        /// A ``Route/quick`` route answered on the calling thread.
+        case answered(HTTPResponse)
+        /// Any other route, or a handler that handed off (``QuickRun/handOff()``) before doing
+        /// anything: ``respond(to:match:)`` runs it on a worker, with this match.
+        case onWorker(RouteMatch)
+    }
+
+    /// Runs a ``Route/quick`` route's handler on the calling (libmicrohttpd) thread.
+    func respondQuickly(to request: HTTPRequest) -> QuickOutcome {
         let match = router.match(method: request.method, path: request.path)
-        guard case .found(let route, _) = match, route.quick else { return nil }
+        guard case .found(let route, _) = match, route.quick else { return .onWorker(match) }
         do {
-            return try QuickRun.$active.withValue(true) { try handle(request, match) }
+            return .answered(try QuickRun.$active.withValue(true) { try handle(request, match) })
         } catch is QuickRun.HandOff {
-            return nil
+            return .onWorker(match)
         } catch {
             let problem = ProblemMapping.problem(for: error, logger: logger)
             request.log.set("problem", .string(problem.code))
-            return .problem(problem)
+            return .answered(.problem(problem))
         }
     }
 

@@ -69,7 +69,7 @@ struct Route: Sendable {
 }
 
 /// The result of looking a request up in the ``Router``.
-enum RouteMatch {
+enum RouteMatch: Sendable {
     case found(Route, parameters: [String: String])
     /// The path exists but not with this method; `allowed` lists the methods that exist.
     case methodNotAllowed(allowed: [String])
